@@ -1,0 +1,35 @@
+//! `garbled eval`: cleartext evaluation of a circuit file.
+
+use clap::Args;
+
+use super::{CircuitArgs, parse_inputs, print_outputs};
+use crate::circuit::plain;
+use crate::error::Result;
+use crate::value::BitOrder;
+
+/// Arguments of `garbled eval`.
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    #[command(flatten)]
+    circuit: CircuitArgs,
+    /// One value per input group, in order (decimal, 0x… hex or 0b… binary).
+    #[arg(long = "input", value_name = "V", allow_hyphen_values = true)]
+    inputs: Vec<String>,
+    /// lsb0: wire k of a group carries bit k of the value; msb0: bit n-1-k.
+    #[arg(long, value_name = "ORDER", default_value = "lsb0", value_parser = ["lsb0", "msb0"])]
+    bit_order: String,
+    /// Print {"outputs": ["0x…", …]} instead of one line per output group.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &EvalArgs) -> Result<()> {
+    let order: BitOrder = args.bit_order.parse()?;
+    let parsed = args.circuit.load()?;
+    let circuit = &parsed.circuit;
+    let inputs = parse_inputs(&args.inputs, &circuit.input_widths(), order)?;
+    let outputs = plain::eval_bits(circuit, &inputs)?;
+    let outputs: Vec<Option<Vec<bool>>> = outputs.into_iter().map(Some).collect();
+    print_outputs(&outputs, order, args.json, None);
+    Ok(())
+}

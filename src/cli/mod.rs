@@ -1,0 +1,169 @@
+//! The `garbled` command line: one module per command, on top of the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::circuit::bristol::{self, FormatChoice, Limits, ParsedCircuit};
+use crate::error::{Error, Result};
+use crate::value::{self, BitOrder};
+
+mod eval;
+mod info;
+
+const ABOUT: &str = "A garbled-circuit engine for two-party secure computation.";
+
+const LONG_ABOUT: &str = "\
+A garbled-circuit engine for two-party secure computation.
+
+Circuits are Bristol Fashion or old Bristol Format files. Values on the command line are decimal
+(a negative number is two's complement in its group's width), 0x… hex or 0b… binary. With
+--bit-order lsb0 (the default) wire k of a group carries bit k of the integer; with msb0 it carries
+bit n-1-k. Outputs print as 0x followed by ceil(n/4) lowercase hex digits, one line per group.
+
+Exit codes: 0 success, 1 a malformed circuit or a failed run, 2 a usage error (bad arguments or
+values, a missing file).";
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "garbled", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a circuit's gate counts, wires, input and output groups and AND depth.
+    Info(info::InfoArgs),
+    /// Evaluate a circuit in the clear on given inputs (no cryptography; the reference).
+    Eval(eval::EvalArgs),
+}
+
+/// Options every command that reads a circuit file takes.
+#[derive(Debug, Args)]
+pub(crate) struct CircuitArgs {
+    /// Path of a Bristol Fashion or old Bristol Format circuit file.
+    #[arg(value_name = "CIRCUIT")]
+    pub path: PathBuf,
+    /// Dialect of the file: auto decides from line 3 (a gate line in the old format).
+    #[arg(long, value_name = "F", default_value = "auto", value_parser = ["auto", "fashion", "bristol"])]
+    pub format: String,
+    /// Reject circuit files declaring more wires than this (checked before allocating).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_wires)]
+    pub max_wires: u64,
+    /// Reject circuit files declaring more gates than this (checked before allocating).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_gates)]
+    pub max_gates: u64,
+}
+
+impl CircuitArgs {
+    /// Opens and parses the circuit; errors carry the path.
+    pub fn load(&self) -> Result<ParsedCircuit> {
+        load_circuit(
+            &self.path,
+            &self.format,
+            Limits {
+                max_wires: self.max_wires,
+                max_gates: self.max_gates,
+            },
+        )
+    }
+}
+
+/// Opens and parses a circuit file; a parse error is prefixed with the path, a missing file is an
+/// argument error.
+pub(crate) fn load_circuit(path: &Path, format: &str, limits: Limits) -> Result<ParsedCircuit> {
+    let format: FormatChoice = format.parse()?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::arg(format!("cannot open circuit file {}: {e}", path.display())))?;
+    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    bristol::parse(reader, format, &limits).map_err(|e| match e {
+        Error::Parse { line, .. } => {
+            let separator = if line == 0 { ": " } else { ":" };
+            Error::Parse {
+                line: 0,
+                column: 0,
+                message: format!("{}{separator}{e}", path.display()),
+            }
+        }
+        other => other,
+    })
+}
+
+/// Parses one `--input` value per group.
+pub(crate) fn parse_inputs(
+    values: &[String],
+    widths: &[u32],
+    order: BitOrder,
+) -> Result<Vec<Vec<bool>>> {
+    if values.len() != widths.len() {
+        let list: Vec<String> = widths.iter().map(u32::to_string).collect();
+        return Err(Error::arg(format!(
+            "the circuit has {} input group(s) (widths {}) but {} --input value(s) were given; \
+             pass one --input per group, in order",
+            widths.len(),
+            list.join(", "),
+            values.len()
+        )));
+    }
+    values
+        .iter()
+        .zip(widths)
+        .enumerate()
+        .map(|(i, (v, &w))| {
+            value::parse_value(v, w, order)
+                .map_err(|e| Error::arg(format!("--input {} (group {}, {w} bits): {e}", v, i + 1)))
+        })
+        .collect()
+}
+
+/// Prints outputs one line per group, or as `{"outputs": [...]}` with extra keys.
+pub(crate) fn print_outputs(
+    outputs: &[Option<Vec<bool>>],
+    order: BitOrder,
+    json: bool,
+    extra: Option<(&str, serde_json::Value)>,
+) {
+    let texts: Vec<Option<String>> = outputs
+        .iter()
+        .map(|o| o.as_ref().map(|bits| value::format_value(bits, order)))
+        .collect();
+    if json {
+        let mut object = serde_json::Map::new();
+        object.insert("outputs".into(), serde_json::json!(texts));
+        if let Some((key, value)) = extra {
+            object.insert(key.into(), value);
+        }
+        println!("{}", serde_json::Value::Object(object));
+    } else {
+        for text in texts.into_iter().flatten() {
+            println!("{text}");
+        }
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(args) => info::run(&args),
+        Command::Eval(args) => eval::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("garbled: error: {e}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+/// 2 for usage errors (arguments, values, missing files), 1 for everything else.
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::InvalidArgument(_) => 2,
+        _ => 1,
+    }
+}

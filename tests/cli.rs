@@ -1,0 +1,218 @@
+//! The command-line contract of `garbled info` and `garbled eval`, run as a user runs them.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+
+fn garbled(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_garbled"))
+        .args(args)
+        .output()
+        .expect("run garbled")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// A file in a fresh temporary directory.
+fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("garbled-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+const TINY: &str = "3 7\n2 2 1\n1 1\n\n2 1 0 2 4 AND\n2 1 4 1 5 XOR\n1 1 5 6 INV\n";
+
+#[test]
+fn eval_prints_one_padded_hex_line_per_group() {
+    let path = temp_file("tiny.txt", TINY);
+    let p = path.to_str().unwrap();
+    // Groups: a = wires 0,1; b = wire 2. out = NOT((a0 AND b) XOR a1).
+    // a = 3, b = 1: (1 AND 1) XOR 1 = 0, out = 1.
+    let o = garbled(&["eval", p, "--input", "3", "--input", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "0x1\n");
+    // a = 0b10 (a1 = 1), b = 1: (0 AND 1) XOR 1 = 1, out = 0.
+    let o = garbled(&["eval", p, "--input", "0b10", "--input", "0x1", "--json"]);
+    assert_eq!(stdout(&o).trim(), r#"{"outputs":["0x0"]}"#);
+    // b = 0 leaves out = NOT a1: with lsb0, a = 0b01 has a1 = 0; with msb0 wire 1 is bit 0 = 1.
+    let o = garbled(&["eval", p, "--input", "0b01", "--input", "0"]);
+    assert_eq!(stdout(&o), "0x1\n");
+    let o = garbled(&[
+        "eval",
+        p,
+        "--input",
+        "0b01",
+        "--input",
+        "0",
+        "--bit-order",
+        "msb0",
+    ]);
+    assert_eq!(stdout(&o), "0x0\n");
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    let path = temp_file("tiny2.txt", TINY);
+    let p = path.to_str().unwrap();
+    for args in [
+        vec!["eval", p, "--input", "1"],
+        vec!["eval", p, "--input", "1", "--input", "1", "--input", "1"],
+        vec!["eval", p, "--input", "12x", "--input", "1"],
+        vec!["eval", p, "--input", "4", "--input", "1"],
+        vec!["eval", p, "--input", "-3", "--input", "1"],
+        vec!["eval", "/nonexistent/circuit.txt", "--input", "1"],
+        vec!["info", "/nonexistent/circuit.txt"],
+        vec![
+            "eval",
+            p,
+            "--input",
+            "1",
+            "--input",
+            "1",
+            "--bit-order",
+            "middle",
+        ],
+    ] {
+        let o = garbled(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{args:?}");
+        if !args.contains(&"middle") {
+            assert_eq!(stderr(&o).lines().count(), 1, "{args:?}: {}", stderr(&o));
+        }
+    }
+}
+
+#[test]
+fn malformed_circuit_exits_1_with_line_and_column() {
+    let path = temp_file(
+        "bad.txt",
+        "3 7\n2 2 1\n1 1\n\n2 1 0 2 4 AND\n2 1 4 6 5 XOR\n1 1 5 6 INV\n",
+    );
+    let p = path.to_str().unwrap();
+    for args in [
+        vec!["info", p],
+        vec!["eval", p, "--input", "1", "--input", "1"],
+    ] {
+        let o = garbled(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("{p}:6:7:")), "{err}");
+        assert!(err.contains("read before it is assigned"), "{err}");
+    }
+}
+
+#[test]
+fn help_explains_every_command() {
+    for args in [
+        vec!["--help"],
+        vec!["info", "--help"],
+        vec!["eval", "--help"],
+    ] {
+        let o = garbled(&args);
+        assert!(o.status.success(), "{args:?}");
+        assert!(stdout(&o).contains("Usage"), "{args:?}");
+    }
+    let o = garbled(&["eval", "--help"]);
+    assert!(stdout(&o).contains("--bit-order"));
+}
+
+#[test]
+fn info_json_reports_the_published_counts() {
+    let Some((dir, vectors)) = vectors() else {
+        return;
+    };
+    for name in [
+        "fashion/aes_128",
+        "fashion/MAND/sha256",
+        "format/AES-non-expanded",
+        "fashion/neg64",
+    ] {
+        let entry = &vectors["circuits"][name];
+        let file = dir.join(entry["file"].as_str().unwrap());
+        let o = garbled(&["info", file.to_str().unwrap(), "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let s = &entry["stats"];
+        let format = if entry["format"] == "fashion" {
+            "fashion"
+        } else {
+            "bristol"
+        };
+        assert_eq!(got["format"], format, "{name}");
+        assert_eq!(got["gates"], s["gates"], "{name}");
+        assert_eq!(got["wires"], s["wires"], "{name}");
+        assert_eq!(got["and"], s["AND_total"], "{name}");
+        assert_eq!(got["xor"], s["XOR"], "{name}");
+        assert_eq!(got["inv"], s["INV"], "{name}");
+        assert_eq!(got["inputs"], s["inputs"], "{name}");
+        assert_eq!(got["outputs"], s["outputs"], "{name}");
+        assert_eq!(got["and_depth"], s["and_depth"], "{name}");
+        let human = garbled(&["info", file.to_str().unwrap()]);
+        assert!(
+            stdout(&human).contains(&format!("{} AND", s["AND_total"])),
+            "{name}"
+        );
+    }
+}
+
+/// The first vector of every circuit of the kit, typed on the command line in natural form.
+#[test]
+fn eval_reproduces_every_circuit_from_natural_values() {
+    let Some((dir, vectors)) = vectors() else {
+        return;
+    };
+    for (name, entry) in vectors["circuits"].as_object().unwrap() {
+        let inputs = groups(entry, "inputs");
+        let outputs = groups(entry, "outputs");
+        let orders: Vec<_> = inputs
+            .iter()
+            .chain(&outputs)
+            .map(|(_, e, _)| order_of(e))
+            .collect();
+        let Some(Some(order)) = orders.first().copied() else {
+            continue;
+        };
+        if orders.iter().any(|o| *o != Some(order)) {
+            continue; // mixed or bit-string encodings cannot be typed with one --bit-order
+        }
+        let v = &entry["vectors"][0];
+        let nat_in = v["natural"]["inputs"].as_object().unwrap();
+        let file = dir.join(entry["file"].as_str().unwrap());
+        let mut args = vec!["eval".to_string(), file.to_str().unwrap().to_string()];
+        for (group, _, _) in &inputs {
+            args.push("--input".into());
+            args.push(natural_text(&nat_in[group]));
+        }
+        args.push("--bit-order".into());
+        args.push(
+            if order == garbled::value::BitOrder::Lsb0 {
+                "lsb0"
+            } else {
+                "msb0"
+            }
+            .into(),
+        );
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = garbled(&refs);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let printed: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+        let expected: Vec<String> = v["bits"]["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| garbled::value::format_value(&bit_string(s.as_str().unwrap()), order))
+            .collect();
+        assert_eq!(printed, expected, "{name}");
+    }
+}

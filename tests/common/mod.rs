@@ -1,0 +1,187 @@
+//! Shared helpers for the integration tests: the `../shared` reference kit and its vectors.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use garbled::circuit::{Circuit, FormatChoice, Limits, bristol};
+use garbled::value::{self, BitOrder};
+use serde_json::Value;
+
+/// The reference kit directory (`GARBLED_SHARED` or `../shared` beside the crate). When it is
+/// absent the calling test is skipped with a printed reason, except under CI, where it fails.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("GARBLED_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    if dir.join("bristol/vectors.json").is_file() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "the reference kit is missing at {} (CI is set, so this is a failure, not a skip)",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: the reference kit is not at {} (set GARBLED_SHARED to run this test)",
+        dir.display()
+    );
+    None
+}
+
+/// Parsed `vectors.json`.
+pub fn vectors() -> Option<(PathBuf, Value)> {
+    let dir = shared_dir()?;
+    let text =
+        std::fs::read_to_string(dir.join("bristol/vectors.json")).expect("read vectors.json");
+    Some((
+        dir.join("bristol"),
+        serde_json::from_str(&text).expect("vectors.json is JSON"),
+    ))
+}
+
+/// Loads a circuit of the kit by its relative file name.
+pub fn load(bristol_dir: &std::path::Path, file: &str) -> Circuit {
+    bristol::parse_file(
+        &bristol_dir.join(file),
+        FormatChoice::Auto,
+        &Limits::default(),
+    )
+    .unwrap_or_else(|e| panic!("{file}: {e}"))
+    .circuit
+}
+
+/// A bit string of the kit ('0'/'1', character k = wire k of the group).
+pub fn bit_string(s: &str) -> Vec<bool> {
+    s.bytes()
+        .map(|c| match c {
+            b'0' => false,
+            b'1' => true,
+            other => panic!("bad bit character {other}"),
+        })
+        .collect()
+}
+
+/// The bit order under which the kit's natural form of an encoding is our `0x…` notation.
+pub fn order_of(encoding: &str) -> Option<BitOrder> {
+    match encoding {
+        "uint_lsb0" | "bytes_be_lsb0" | "ieee754_lsb0" | "bit" => Some(BitOrder::Lsb0),
+        "bytes_msb0" | "aes_roundkeys_msb0" => Some(BitOrder::Msb0),
+        _ => None,
+    }
+}
+
+/// The command-line text of a natural value: what a user would type for `--input`.
+pub fn natural_text(value: &Value) -> String {
+    match value {
+        Value::String(s) if s.starts_with("0x") => s.clone(),
+        Value::String(s) => format!("0x{s}"),
+        Value::Number(n) => n.to_string(),
+        Value::Object(o) => o["hex"].as_str().expect("hex field").to_string(),
+        other => panic!("unexpected natural value {other}"),
+    }
+}
+
+/// One group of a circuit entry: (name, encoding, width).
+pub fn groups(entry: &Value, which: &str) -> Vec<(String, String, u32)> {
+    entry[which]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| {
+            (
+                g["name"].as_str().unwrap().to_string(),
+                g["encoding"].as_str().unwrap().to_string(),
+                g["bits"].as_u64().unwrap() as u32,
+            )
+        })
+        .collect()
+}
+
+/// The wire bits of a natural value of a group, as our value parser reads it.
+pub fn natural_bits(
+    natural: &serde_json::Map<String, Value>,
+    name: &str,
+    encoding: &str,
+    width: u32,
+) -> Vec<bool> {
+    if let Some(order) = order_of(encoding) {
+        let text = natural_text(&natural[name]);
+        value::parse_value(&text, width, order).unwrap_or_else(|e| panic!("{name}={text}: {e}"))
+    } else {
+        // des_subkeys_msb0 comes as a bit string under `<name>_bits`.
+        bit_string(
+            natural[&format!("{name}_bits")]
+                .as_str()
+                .expect("bit string"),
+        )
+    }
+}
+
+/// One known answer of a circuit.
+pub struct KnownAnswer {
+    /// Where it comes from, for messages.
+    pub label: String,
+    /// Input bits, per group.
+    pub inputs: Vec<Vec<bool>>,
+    /// Expected output bits, per group.
+    pub outputs: Vec<Vec<bool>>,
+    /// The natural form, where the kit gives one.
+    pub natural: Option<Value>,
+}
+
+/// Every vector of an entry: reference vectors, observed ones, and the circuit's actual outputs
+/// for known failures.
+pub fn all_vectors(entry: &Value) -> Vec<KnownAnswer> {
+    let mut out = Vec::new();
+    let strings = |v: &Value| -> Vec<Vec<bool>> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| bit_string(s.as_str().unwrap()))
+            .collect()
+    };
+    for (kind, key) in [("vector", "vectors"), ("observed", "observed_vectors")] {
+        for (i, v) in entry[key].as_array().into_iter().flatten().enumerate() {
+            out.push(KnownAnswer {
+                label: format!("{kind} {i}"),
+                inputs: strings(&v["bits"]["inputs"]),
+                outputs: strings(&v["bits"]["outputs"]),
+                natural: Some(v["natural"].clone()),
+            });
+        }
+    }
+    for (i, v) in entry["known_failures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        out.push(KnownAnswer {
+            label: format!("known failure {i} (circuit behaviour)"),
+            inputs: strings(&v["bits"]["inputs"]),
+            outputs: strings(&v["bits"]["circuit_outputs"]),
+            natural: None,
+        });
+    }
+    out
+}
+
+/// Packs up to 64 input sets (each a list of group bit vectors) into lanes, one u64 per wire.
+pub fn pack_lanes(sets: &[Vec<Vec<bool>>]) -> Vec<u64> {
+    assert!(sets.len() <= 64);
+    let width: usize = sets[0].iter().map(Vec::len).sum();
+    let mut lanes = vec![0u64; width];
+    for (j, set) in sets.iter().enumerate() {
+        for (k, bit) in set.iter().flatten().enumerate() {
+            lanes[k] |= u64::from(*bit) << j;
+        }
+    }
+    lanes
+}
+
+/// Unpacks lane `j` of output wires into groups of the given widths.
+pub fn unpack_lane(lanes: &[u64], j: usize, widths: &[u32]) -> Vec<Vec<bool>> {
+    let flat: Vec<bool> = lanes.iter().map(|w| w >> j & 1 == 1).collect();
+    garbled::circuit::plain::split_groups(widths, &flat)
+}
