@@ -131,17 +131,15 @@ fn natural_forms_match_the_bit_strings() {
             for ((group, encoding, width), bits) in outputs.iter().zip(&got) {
                 let expected = natural_bits(nat_out, group, encoding, *width);
                 assert_eq!(bits, &expected, "{name} {label}: natural output {group}");
-                if let Some(order) = order_of(encoding) {
-                    if let Value::String(s) = &nat_out[group] {
-                        // What `garbled eval` prints is the natural form, digit for digit.
-                        let printed = value::format_value(bits, order);
-                        let digits = |t: &str| {
-                            t.trim_start_matches("0x")
-                                .trim_start_matches('0')
-                                .to_string()
-                        };
-                        assert_eq!(digits(&printed), digits(s), "{name} {label}");
-                    }
+                if let (Some(order), Value::String(s)) = (order_of(encoding), &nat_out[group]) {
+                    // What `garbled eval` prints is the natural form, digit for digit.
+                    let printed = value::format_value(bits, order);
+                    let digits = |t: &str| {
+                        t.trim_start_matches("0x")
+                            .trim_start_matches('0')
+                            .to_string()
+                    };
+                    assert_eq!(digits(&printed), digits(s), "{name} {label}");
                 }
             }
             // Signed decimal forms (divide64, comparators) give the same bits as the hex.
@@ -160,17 +158,17 @@ fn natural_forms_match_the_bit_strings() {
             // IEEE values: the decimal text is the float whose bit pattern the hex gives.
             for (group, encoding, _) in inputs.iter().chain(&outputs) {
                 let v = nat_in.get(group).or_else(|| nat_out.get(group));
-                if let (Some(Value::Object(o)), "ieee754_lsb0") = (v, encoding.as_str()) {
-                    if let Some(text) = o.get("value").and_then(Value::as_str) {
-                        let f: f64 = text.parse().unwrap();
-                        let hex = u64::from_str_radix(
-                            o["hex"].as_str().unwrap().trim_start_matches("0x"),
-                            16,
-                        )
-                        .unwrap();
-                        if !f.is_nan() {
-                            assert_eq!(f.to_bits(), hex, "{name} {label}: {group}");
-                        }
+                if let (Some(Value::Object(o)), "ieee754_lsb0") = (v, encoding.as_str())
+                    && let Some(text) = o.get("value").and_then(Value::as_str)
+                {
+                    let f: f64 = text.parse().unwrap();
+                    let hex = u64::from_str_radix(
+                        o["hex"].as_str().unwrap().trim_start_matches("0x"),
+                        16,
+                    )
+                    .unwrap();
+                    if !f.is_nan() {
+                        assert_eq!(f.to_bits(), hex, "{name} {label}: {group}");
                     }
                 }
             }

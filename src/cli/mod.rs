@@ -9,6 +9,7 @@ use crate::circuit::bristol::{self, FormatChoice, Limits, ParsedCircuit};
 use crate::error::{Error, Result};
 use crate::value::{self, BitOrder};
 
+mod bench;
 mod eval;
 mod info;
 
@@ -39,6 +40,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Evaluate a circuit in the clear on given inputs (no cryptography; the reference).
     Eval(eval::EvalArgs),
+    /// Measure garbling and evaluation speed in memory against this machine's AES throughput.
+    Bench(bench::BenchArgs),
 }
 
 /// Options every command that reads a circuit file takes.
@@ -150,6 +153,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -166,4 +170,9 @@ fn exit_code(e: &Error) -> u8 {
         Error::InvalidArgument(_) => 2,
         _ => 1,
     }
+}
+
+/// The circuits `garbled bench` measures by default.
+fn default_bench_circuits() -> Vec<(String, crate::circuit::Circuit)> {
+    Vec::new()
 }

@@ -185,3 +185,70 @@ pub fn unpack_lane(lanes: &[u64], j: usize, widths: &[u32]) -> Vec<Vec<bool>> {
     let flat: Vec<bool> = lanes.iter().map(|w| w >> j & 1 == 1).collect();
     garbled::circuit::plain::split_groups(widths, &flat)
 }
+
+/// A random valid circuit: `inputs` groups of random widths, `gates` gates of every kind reading
+/// earlier wires, and random output wires (which may repeat, or be inputs or constants).
+pub fn random_circuit(seed: u64, groups: usize, gates: usize, outputs: usize) -> Circuit {
+    use garbled::circuit::{Gate, Group};
+    use rand::{Rng, RngExt, SeedableRng};
+    let mut rng = rand::rngs::ChaCha12Rng::seed_from_u64(seed);
+    let widths: Vec<u32> = (0..groups).map(|_| rng.random_range(1..6)).collect();
+    let n_in: u32 = widths.iter().sum();
+    let mut list = Vec::with_capacity(gates);
+    let mut next = n_in;
+    for _ in 0..gates {
+        let pick = |rng: &mut rand::rngs::ChaCha12Rng| rng.random_range(0..next);
+        let out = next;
+        let gate = match rng.next_u32() % 10 {
+            0..=3 => Gate::And {
+                a: pick(&mut rng),
+                b: pick(&mut rng),
+                out,
+            },
+            4..=6 => Gate::Xor {
+                a: pick(&mut rng),
+                b: pick(&mut rng),
+                out,
+            },
+            7 => Gate::Inv {
+                a: pick(&mut rng),
+                out,
+            },
+            8 => Gate::Copy {
+                a: pick(&mut rng),
+                out,
+            },
+            _ => Gate::Const {
+                value: rng.random(),
+                out,
+            },
+        };
+        list.push(gate);
+        next += 1;
+    }
+    let output_wires: Vec<u32> = (0..outputs).map(|_| rng.random_range(0..next)).collect();
+    let inputs = widths
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| Group::new(format!("in{i}"), w))
+        .collect();
+    Circuit::new(
+        next,
+        inputs,
+        vec![Group::new("out", outputs as u32)],
+        list,
+        output_wires,
+    )
+    .expect("valid random circuit")
+}
+
+/// Random input bits for a circuit, per group.
+pub fn random_inputs(circuit: &Circuit, seed: u64) -> Vec<Vec<bool>> {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand::rngs::ChaCha12Rng::seed_from_u64(seed);
+    circuit
+        .input_widths()
+        .iter()
+        .map(|&w| (0..w).map(|_| rng.random()).collect())
+        .collect()
+}

@@ -1,0 +1,456 @@
+//! Fixed-key AES-128, the tweakable circular-correlation-robust hash, and an AES-CTR PRG.
+//!
+//! This is the crate's only module with `unsafe`: the AES-NI and VAES kernels in `x86` use CPU
+//! intrinsics and are reached only after run-time detection. Callers see one API ([`Aes`]) and
+//! never which backend runs; the portable backend (RustCrypto's `aes` crate) is the reference the
+//! fast ones are tested against.
+//!
+//! **The hash.** `H(x, t) = pi(pi(x) ^ t) ^ pi(x)` with `pi` = AES-128 under a fixed public key:
+//! the tweakable circular-correlation-robust (TCCR) hash of Guo, Katz, Wang and Yu, "Better
+//! concrete security for half-gates garbling (in the multi-instance setting)", CRYPTO 2020,
+//! eprint 2019/074, §7 (the construction written there as `π(π(x) ⊕ i) ⊕ π(x)`). The tweak `t` is
+//! unique per hash within a session: its high 64 bits are the session nonce, its low 64 bits a
+//! counter (see [`Tweaks`]).
+//!
+//! **Backends** ([`Backend`]): VAES on 256-bit registers (two blocks per instruction), AES-NI,
+//! and the portable `aes` crate, chosen once at run time; `GARBLED_AES=vaes|aesni|portable`
+//! forces one.
+
+#![allow(unsafe_code)]
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use crate::block::Block;
+use crate::compile::SlotGate;
+use crate::error::{Error, Result};
+
+mod prg;
+mod schedule;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+pub use prg::Prg;
+
+/// An AES implementation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// VAES (`vaesenc` on 256-bit registers) with AVX2.
+    Vaes,
+    /// AES-NI (`aesenc` on 128-bit registers).
+    AesNi,
+    /// RustCrypto's `aes` crate.
+    Portable,
+}
+
+impl Backend {
+    /// All backends, fastest first.
+    pub const ALL: [Backend; 3] = [Backend::Vaes, Backend::AesNi, Backend::Portable];
+
+    /// The name used by `GARBLED_AES` and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Vaes => "vaes",
+            Backend::AesNi => "aesni",
+            Backend::Portable => "portable",
+        }
+    }
+
+    /// Whether this CPU can run the backend.
+    pub fn supported(self) -> bool {
+        match self {
+            Backend::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Backend::AesNi => {
+                std::arch::is_x86_feature_detected!("aes")
+                    && std::arch::is_x86_feature_detected!("sse2")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vaes => {
+                std::arch::is_x86_feature_detected!("vaes")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("aes")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The fastest backend this CPU supports.
+    pub fn best() -> Backend {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.supported())
+            .unwrap_or(Backend::Portable)
+    }
+
+    /// The backend `GARBLED_AES` asks for, or the best one when it is unset. An unknown name or a
+    /// backend this CPU lacks is an error.
+    pub fn selected() -> Result<Backend> {
+        match std::env::var("GARBLED_AES") {
+            Err(_) => Ok(Backend::best()),
+            Ok(name) => {
+                let backend: Backend = name.parse()?;
+                if backend.supported() {
+                    Ok(backend)
+                } else {
+                    Err(Error::arg(format!(
+                        "GARBLED_AES={name}: this CPU does not support the {name} backend"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// [`Backend::selected`], falling back to the best backend (with a warning on stderr, once)
+    /// when `GARBLED_AES` is unusable.
+    pub fn selected_or_best() -> Backend {
+        static CHOICE: OnceLock<Backend> = OnceLock::new();
+        *CHOICE.get_or_init(|| {
+            Backend::selected().unwrap_or_else(|e| {
+                eprintln!("garbled: warning: {e}; using {}", Backend::best().name());
+                Backend::best()
+            })
+        })
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "vaes" => Ok(Backend::Vaes),
+            "aesni" => Ok(Backend::AesNi),
+            "portable" => Ok(Backend::Portable),
+            other => Err(Error::arg(format!(
+                "unknown AES backend '{other}': expected vaes, aesni or portable"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The tweaks of a batch of hashes: hash `i` of the batch uses the tweak whose high 64 bits are
+/// `nonce` and whose low 64 bits are `first + (i >> shift)`. With `shift = 1` consecutive pairs of
+/// blocks share a tweak (the garbler hashes `A0` and `A1` under the same tweak).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tweaks {
+    /// The session nonce.
+    pub nonce: u64,
+    /// The counter of the first hash.
+    pub first: u64,
+    /// log2 of the number of consecutive blocks sharing a counter (0 or 1).
+    pub shift: u32,
+}
+
+/// AES-128 under one key, on the backend chosen at construction.
+#[derive(Clone)]
+pub struct Aes {
+    round_keys: [Block; 11],
+    backend: Backend,
+    /// The CPU also has AVX-512VL: the VAES hash kernel can keep everything in registers.
+    avx512: bool,
+    portable: aes::Aes128,
+}
+
+impl fmt::Debug for Aes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Aes({})", self.backend)
+    }
+}
+
+impl Drop for Aes {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.round_keys.zeroize();
+    }
+}
+
+/// The fixed public key of `pi`: the first 16 bytes of BLAKE3("garbled fixed-key AES v1"),
+/// chosen so that nobody picked its bits.
+fn fixed_key() -> [u8; 16] {
+    let hash = blake3::hash(b"garbled fixed-key AES v1");
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&hash.as_bytes()[..16]);
+    key
+}
+
+impl Aes {
+    /// AES-128 under `key` on the selected backend ([`Backend::selected_or_best`]).
+    pub fn new(key: [u8; 16]) -> Self {
+        Self::with_backend(key, Backend::selected_or_best())
+            .expect("the selected backend is supported")
+    }
+
+    /// AES-128 under `key` on a given backend; an error if this CPU lacks it.
+    pub fn with_backend(key: [u8; 16], backend: Backend) -> Result<Self> {
+        if !backend.supported() {
+            return Err(Error::arg(format!(
+                "this CPU does not support the {backend} AES backend"
+            )));
+        }
+        use aes::cipher::KeyInit;
+        #[cfg(target_arch = "x86_64")]
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx512 = false;
+        Ok(Aes {
+            round_keys: schedule::expand_key(key),
+            backend,
+            avx512,
+            portable: aes::Aes128::new(&key.into()),
+        })
+    }
+
+    /// The fixed-key permutation `pi` of the hash, on the selected backend.
+    pub fn fixed() -> &'static Aes {
+        static FIXED: OnceLock<Aes> = OnceLock::new();
+        FIXED.get_or_init(|| Aes::new(fixed_key()))
+    }
+
+    /// The fixed-key permutation on a given backend (tests and benchmarks compare backends).
+    pub fn fixed_with_backend(backend: Backend) -> Result<Aes> {
+        Aes::with_backend(fixed_key(), backend)
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Encrypts one block.
+    pub fn encrypt_block(&self, block: Block) -> Block {
+        let mut b = [block];
+        self.encrypt_blocks(&mut b);
+        b[0]
+    }
+
+    /// Encrypts blocks in place.
+    pub fn encrypt_blocks(&self, blocks: &mut [Block]) {
+        match self.backend {
+            // SAFETY: `Aes::with_backend` checked that the CPU has the backend's features.
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vaes => unsafe { x86::vaes_encrypt(&self.round_keys, blocks) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Backend::AesNi => unsafe { x86::aesni_encrypt(&self.round_keys, blocks) },
+            _ => self.portable_encrypt(blocks),
+        }
+    }
+
+    fn portable_encrypt(&self, blocks: &mut [Block]) {
+        use aes::cipher::BlockCipherEncrypt;
+        let mut buf = [aes::Block::default(); 64];
+        for chunk in blocks.chunks_mut(64) {
+            let n = chunk.len();
+            for (b, c) in buf.iter_mut().zip(chunk.iter()) {
+                b.copy_from_slice(&c.to_bytes());
+            }
+            self.portable.encrypt_blocks(&mut buf[..n]);
+            for (c, b) in chunk.iter_mut().zip(buf.iter()) {
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(b);
+                *c = Block::from_bytes(bytes);
+            }
+        }
+    }
+
+    /// The TCCR hash in place: `b_i = pi(pi(b_i) ^ t_i) ^ pi(b_i)` with the tweaks of `tweaks`.
+    pub fn tccr(&self, blocks: &mut [Block], tweaks: Tweaks) {
+        match self.backend {
+            // SAFETY: `Aes::with_backend` checked that the CPU has the backend's features.
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vaes if self.avx512 => unsafe {
+                x86::vaes512_tccr(&self.round_keys, blocks, &tweaks)
+            },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vaes => unsafe { x86::vaes_tccr(&self.round_keys, blocks, &tweaks) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Backend::AesNi => unsafe { x86::aesni_tccr(&self.round_keys, blocks, &tweaks) },
+            _ => self.portable_tccr(blocks, tweaks),
+        }
+    }
+
+    /// Garbles a batch of independent AND gates with a fused kernel (gather, hash, combine,
+    /// scatter in registers) when the backend has one; returns false, touching nothing, when it
+    /// does not, and the caller uses [`Aes::tccr`]. `tables` receives two blocks per gate and
+    /// `tweaks.first` is the counter of the batch's first gate.
+    pub(crate) fn garble_ands(
+        &self,
+        labels: &mut [Block],
+        gates: &[SlotGate],
+        delta: Block,
+        tweaks: Tweaks,
+        tables: &mut [Block],
+    ) -> bool {
+        match self.backend {
+            // SAFETY: `Aes::with_backend` checked that the CPU has the backend's features.
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vaes if self.avx512 => unsafe {
+                x86::vaes512_garble_ands(&self.round_keys, labels, gates, delta, &tweaks, tables)
+            },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vaes => unsafe {
+                x86::vaes_garble_ands(&self.round_keys, labels, gates, delta, &tweaks, tables)
+            },
+            _ => return false,
+        }
+        true
+    }
+
+    /// Evaluates a batch of independent AND gates with a fused kernel when the backend has one;
+    /// returns false, touching nothing, when it does not.
+    pub(crate) fn eval_ands(
+        &self,
+        labels: &mut [Block],
+        gates: &[SlotGate],
+        tweaks: Tweaks,
+        tables: &[Block],
+    ) -> bool {
+        match self.backend {
+            // SAFETY: `Aes::with_backend` checked that the CPU has the backend's features.
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vaes if self.avx512 => unsafe {
+                x86::vaes512_eval_ands(&self.round_keys, labels, gates, &tweaks, tables)
+            },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vaes => unsafe {
+                x86::vaes_eval_ands(&self.round_keys, labels, gates, &tweaks, tables)
+            },
+            _ => return false,
+        }
+        true
+    }
+
+    fn portable_tccr(&self, blocks: &mut [Block], t: Tweaks) {
+        let mut y = blocks.to_vec();
+        self.portable_encrypt(&mut y);
+        for (i, (b, y)) in blocks.iter_mut().zip(&y).enumerate() {
+            *b = *y ^ Block::from_halves(t.nonce, t.first.wrapping_add((i >> t.shift) as u64));
+        }
+        self.portable_encrypt(blocks);
+        for (b, y) in blocks.iter_mut().zip(&y) {
+            *b ^= *y;
+        }
+    }
+
+    /// The hash of one block under one tweak (for tests and the reference garbler).
+    pub fn tccr_one(&self, x: Block, tweak: Block) -> Block {
+        let y = self.encrypt_block(x);
+        self.encrypt_block(y ^ tweak) ^ y
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    fn supported() -> Vec<Backend> {
+        Backend::ALL.into_iter().filter(|b| b.supported()).collect()
+    }
+
+    /// FIPS-197 Appendix B and C.1 on every backend this CPU has, at every batch length 1..40
+    /// (covering every tail path of the kernels).
+    #[test]
+    fn fips_197_vectors_on_every_backend() {
+        let cases: [([u8; 16], [u8; 16], [u8; 16]); 2] = [
+            (
+                *b"\x2b\x7e\x15\x16\x28\xae\xd2\xa6\xab\xf7\x15\x88\x09\xcf\x4f\x3c",
+                *b"\x32\x43\xf6\xa8\x88\x5a\x30\x8d\x31\x31\x98\xa2\xe0\x37\x07\x34",
+                *b"\x39\x25\x84\x1d\x02\xdc\x09\xfb\xdc\x11\x85\x97\x19\x6a\x0b\x32",
+            ),
+            (
+                *b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f",
+                *b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff",
+                *b"\x69\xc4\xe0\xd8\x6a\x7b\x04\x30\xd8\xcd\xb7\x80\x70\xb4\xc5\x5a",
+            ),
+        ];
+        for backend in supported() {
+            for (key, pt, ct) in cases {
+                let aes = Aes::with_backend(key, backend).unwrap();
+                for n in 1..40 {
+                    let mut blocks = vec![Block::from_bytes(pt); n];
+                    aes.encrypt_blocks(&mut blocks);
+                    assert!(blocks.iter().all(|b| b.to_bytes() == ct), "{backend} n={n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn backends_agree_on_random_blocks_and_the_hash() {
+        let mut rng = rand::rngs::ChaCha12Rng::seed_from_u64(7);
+        let backends = supported();
+        for n in [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100] {
+            let input: Vec<Block> = (0..n)
+                .map(|_| Block::new(rng.next_u64() as u128 | (rng.next_u64() as u128) << 64))
+                .collect();
+            for shift in [0, 1] {
+                let tweaks = Tweaks {
+                    nonce: rng.next_u64(),
+                    first: rng.next_u64(),
+                    shift,
+                };
+                let mut results = Vec::new();
+                for &backend in &backends {
+                    let aes = Aes::fixed_with_backend(backend).unwrap();
+                    let mut enc = input.clone();
+                    aes.encrypt_blocks(&mut enc);
+                    let mut hashed = input.clone();
+                    aes.tccr(&mut hashed, tweaks);
+                    // The batch hash equals the one-block definition.
+                    for (i, (&x, &h)) in input.iter().zip(&hashed).enumerate() {
+                        let t = Block::from_halves(
+                            tweaks.nonce,
+                            tweaks.first.wrapping_add((i >> shift) as u64),
+                        );
+                        assert_eq!(h, aes.tccr_one(x, t), "{backend} n={n} i={i}");
+                    }
+                    results.push((backend, enc, hashed));
+                }
+                for r in &results[1..] {
+                    assert_eq!(
+                        r.1, results[0].1,
+                        "{} vs {} encrypt n={n}",
+                        r.0, results[0].0
+                    );
+                    assert_eq!(r.2, results[0].2, "{} vs {} tccr n={n}", r.0, results[0].0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_hash_depends_on_the_tweak() {
+        let aes = Aes::fixed();
+        let x = Block::new(42);
+        assert_ne!(
+            aes.tccr_one(x, Block::new(1)),
+            aes.tccr_one(x, Block::new(2))
+        );
+        assert_ne!(
+            aes.tccr_one(x, Block::new(1)),
+            aes.tccr_one(Block::new(43), Block::new(1))
+        );
+    }
+
+    #[test]
+    fn backend_names_parse() {
+        for b in Backend::ALL {
+            assert_eq!(b.name().parse::<Backend>().unwrap(), b);
+        }
+        assert!("sse".parse::<Backend>().is_err());
+    }
+}

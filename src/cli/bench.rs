@@ -1,0 +1,213 @@
+//! `garbled bench`: garbling and evaluation speed in memory, against this machine's own AES.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use super::load_circuit;
+use crate::aes::{Aes, Backend, Prg};
+use crate::block::{ActiveLabel, Block, Delta, ZeroLabel};
+use crate::circuit::{Circuit, Limits, plain};
+use crate::compile::{Program, compile};
+use crate::error::{Error, Result};
+use crate::garble::{Evaluator, Garbler, TweakBase, run_in_memory};
+
+/// Arguments of `garbled bench`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Circuit files to measure (default: the built-in AES-128 and SHA-256 circuits, the same
+    /// as circuits/aes128.txt and circuits/sha256.txt).
+    #[arg(value_name = "CIRCUIT")]
+    circuits: Vec<PathBuf>,
+    /// Dialect of the circuit files.
+    #[arg(long, value_name = "F", default_value = "auto", value_parser = ["auto", "fashion", "bristol"])]
+    format: String,
+    /// Seconds to spend on each measured figure.
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    seconds: f64,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Hash calls per AND gate times AES calls per hash: the garbler hashes four times, the evaluator
+/// twice, and each TCCR hash is two AES calls.
+const GARBLE_AES_PER_AND: f64 = 8.0;
+const EVAL_AES_PER_AND: f64 = 4.0;
+
+/// Runs `f` repeatedly for about `budget` (at least 3 times) and returns the median duration.
+fn median_time(budget: Duration, mut f: impl FnMut()) -> Duration {
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 3 || (start.elapsed() < budget && times.len() < 100_000) {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Nanoseconds per AES block on 1024-block batches with the selected backend.
+pub(crate) fn aes_ns_per_block(budget: Duration) -> f64 {
+    let aes = Aes::fixed();
+    let mut blocks: Vec<Block> = (0..1024u128).map(Block::new).collect();
+    let t = median_time(budget, || {
+        aes.encrypt_blocks(std::hint::black_box(&mut blocks))
+    });
+    t.as_secs_f64() * 1e9 / 1024.0
+}
+
+/// One circuit's figures.
+pub(crate) struct CircuitFigures {
+    pub name: String,
+    pub and: usize,
+    pub garble_ns_per_and: f64,
+    pub eval_ns_per_and: f64,
+}
+
+/// Garbles and evaluates `circuit` repeatedly in memory; fails if the garbled result differs
+/// from cleartext evaluation on random inputs.
+pub(crate) fn measure_circuit(
+    name: &str,
+    circuit: &Circuit,
+    budget: Duration,
+) -> Result<CircuitFigures> {
+    let program = compile(circuit)?;
+    self_check(name, circuit, &program)?;
+    let and = program.and_count();
+    if and > 1 << 25 {
+        return Err(Error::arg(format!(
+            "{name}: {and} AND gates do not fit the in-memory benchmark (limit 2^25: 1 GiB of tables); \
+             measure it end to end with `garbled run` instead"
+        )));
+    }
+    let mut prg = Prg::from_os()?;
+    let delta = Delta::new(prg.block());
+    let mut raw = vec![Block::ZERO; program.input_count()];
+    prg.fill(&mut raw);
+    let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
+    let active: Vec<ActiveLabel> = zero
+        .iter()
+        .map(|z| z.encode(prg.block().lsb(), &delta))
+        .collect();
+    let tweaks = TweakBase {
+        nonce: prg.block().value() as u64,
+        first: 0,
+    };
+    let mut tables = vec![Block::ZERO; 2 * and];
+    let garble = median_time(budget, || {
+        let mut g =
+            Garbler::new(&program, delta.clone(), &zero, tweaks).expect("input count matches");
+        let n = g.garble(&mut tables);
+        debug_assert!(g.is_done() && n == tables.len());
+    });
+    let eval = median_time(budget, || {
+        let mut e = Evaluator::new(&program, &active, tweaks).expect("input count matches");
+        e.evaluate(std::hint::black_box(&tables));
+        debug_assert!(e.is_done());
+    });
+    let per_and = |d: Duration| d.as_secs_f64() * 1e9 / and.max(1) as f64;
+    Ok(CircuitFigures {
+        name: name.to_string(),
+        and,
+        garble_ns_per_and: per_and(garble),
+        eval_ns_per_and: per_and(eval),
+    })
+}
+
+/// Garbled evaluation must equal cleartext evaluation on random inputs, or no figure is printed.
+fn self_check(name: &str, circuit: &Circuit, program: &Program) -> Result<()> {
+    let mut prg = Prg::from_os()?;
+    let mut bits = vec![0u8; program.input_count()];
+    prg.fill_bytes(&mut bits);
+    let inputs: Vec<bool> = bits.iter().map(|b| b & 1 == 1).collect();
+    let got = run_in_memory(program, &inputs, &mut prg, 1 << 12)?;
+    let groups = plain::split_groups(&circuit.input_widths(), &inputs);
+    let expected: Vec<bool> = plain::eval_bits(circuit, &groups)?.concat();
+    if got != expected {
+        return Err(Error::SelfCheck(format!(
+            "{name}: the garbled evaluation differs from cleartext evaluation on random inputs; \
+             no figure is reported (AES backend {})",
+            Aes::fixed().backend()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn run(args: &BenchArgs) -> Result<()> {
+    let backend = Backend::selected()?;
+    if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
+        return Err(Error::arg("--seconds must be between 0 and 3600"));
+    }
+    let budget = Duration::from_secs_f64(args.seconds);
+    let mut circuits: Vec<(String, Circuit)> = Vec::new();
+    for path in &args.circuits {
+        let parsed = load_circuit(path, &args.format, Limits::default())?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        circuits.push((name, parsed.circuit));
+    }
+    if circuits.is_empty() {
+        circuits = super::default_bench_circuits();
+    }
+    let aes_ns = aes_ns_per_block(budget / 4);
+    let mut figures = Vec::new();
+    for (name, circuit) in &circuits {
+        figures.push(measure_circuit(name, circuit, budget)?);
+    }
+    if args.json {
+        let list: Vec<serde_json::Value> = figures
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "name": f.name,
+                    "and": f.and,
+                    "garble_ns_per_and": round(f.garble_ns_per_and),
+                    "eval_ns_per_and": round(f.eval_ns_per_and),
+                    "garble_x_aes_bound": round(f.garble_ns_per_and / (GARBLE_AES_PER_AND * aes_ns)),
+                    "eval_x_aes_bound": round(f.eval_ns_per_and / (EVAL_AES_PER_AND * aes_ns)),
+                })
+            })
+            .collect();
+        let object = serde_json::json!({
+            "backend": backend.name(),
+            "aes_ns_per_block": round(aes_ns),
+            "circuits": list,
+        });
+        println!("{object}");
+        return Ok(());
+    }
+    println!("AES backend {backend}: {aes_ns:.3} ns per block (1024-block batches)");
+    println!(
+        "bounds: garbling {:.2} ns per AND ({GARBLE_AES_PER_AND} AES), evaluation {:.2} ns per AND ({EVAL_AES_PER_AND} AES)",
+        GARBLE_AES_PER_AND * aes_ns,
+        EVAL_AES_PER_AND * aes_ns
+    );
+    println!(
+        "{:<24} {:>10} {:>18} {:>18}",
+        "circuit", "AND", "garble ns/AND", "eval ns/AND"
+    );
+    for f in &figures {
+        println!(
+            "{:<24} {:>10} {:>9.2} ({:>4.2}x) {:>9.2} ({:>4.2}x)",
+            f.name,
+            f.and,
+            f.garble_ns_per_and,
+            f.garble_ns_per_and / (GARBLE_AES_PER_AND * aes_ns),
+            f.eval_ns_per_and,
+            f.eval_ns_per_and / (EVAL_AES_PER_AND * aes_ns)
+        );
+    }
+    println!(
+        "(each figure counts all gates of the circuit, divided by its AND count; checked against cleartext)"
+    );
+    Ok(())
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,203 @@
+//! The batched half-gates garbler.
+
+use super::{CHUNK, Cursor, TweakBase};
+use crate::aes::{Aes, Tweaks};
+use crate::block::{Block, Delta, ZeroLabel};
+use crate::compile::{Program, SLOT_ONE, SlotGate};
+use crate::error::{Error, Result};
+
+/// Garbles a program into tables, batch by batch. Holds the live zero-labels (zeroized on drop).
+pub struct Garbler<'p> {
+    program: &'p Program,
+    delta: Delta,
+    labels: Vec<Block>,
+    aes: &'p Aes,
+    tweaks: TweakBase,
+    cursor: Cursor,
+    scratch: Vec<Block>,
+}
+
+impl std::fmt::Debug for Garbler<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Garbler(step {} of {})",
+            self.cursor.step,
+            self.program.steps().len()
+        )
+    }
+}
+
+impl Drop for Garbler<'_> {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.labels);
+        zeroize::Zeroize::zeroize(&mut self.scratch);
+    }
+}
+
+impl<'p> Garbler<'p> {
+    /// A garbler for `program` with offset `delta` and one zero-label per input wire.
+    pub fn new(
+        program: &'p Program,
+        delta: Delta,
+        inputs: &[ZeroLabel],
+        tweaks: TweakBase,
+    ) -> Result<Self> {
+        if inputs.len() != program.input_count() {
+            return Err(Error::arg(format!(
+                "{} input labels for a program with {} input wires",
+                inputs.len(),
+                program.input_count()
+            )));
+        }
+        let mut labels = vec![Block::ZERO; program.num_slots() as usize];
+        labels[SLOT_ONE as usize] = delta.block();
+        for (&slot, label) in program.input_slots().iter().zip(inputs) {
+            labels[slot as usize] = label.0;
+        }
+        Ok(Garbler {
+            program,
+            delta,
+            labels,
+            aes: Aes::fixed(),
+            tweaks,
+            cursor: Cursor::default(),
+            scratch: vec![Block::ZERO; 4 * CHUNK],
+        })
+    }
+
+    /// The same, hashing with a given fixed-key AES (tests compare backends with it).
+    pub fn with_aes(mut self, aes: &'p Aes) -> Self {
+        self.aes = aes;
+        self
+    }
+
+    /// Whether every gate has been garbled.
+    pub fn is_done(&self) -> bool {
+        self.cursor.step >= self.program.steps().len()
+    }
+
+    /// Garbles into `tables` (two blocks per AND gate, in program order) until it is full or the
+    /// program ends; returns the number of blocks written (always even). Call until
+    /// [`Garbler::is_done`].
+    pub fn garble(&mut self, tables: &mut [Block]) -> usize {
+        let capacity = tables.len() / 2;
+        let mut written = 0;
+        let steps = self.program.steps();
+        while self.cursor.step < steps.len() {
+            let step = steps[self.cursor.step];
+            if !self.cursor.xors_done {
+                let end = self.cursor.xor + step.xors as usize;
+                xor_gates(
+                    &mut self.labels,
+                    &self.program.xor_gates()[self.cursor.xor..end],
+                );
+                self.cursor.xor = end;
+                self.cursor.xors_done = true;
+            }
+            let n = ((step.ands - self.cursor.and_in_step) as usize).min(capacity - written);
+            if n > 0 {
+                let first = self.cursor.and;
+                self.garble_ands(first, n, &mut tables[2 * written..2 * (written + n)]);
+                self.cursor.and += n;
+                self.cursor.and_in_step += n as u32;
+                written += n;
+            }
+            if self.cursor.and_in_step < step.ands {
+                break; // the buffer is full
+            }
+            self.cursor.step += 1;
+            self.cursor.and_in_step = 0;
+            self.cursor.xors_done = false;
+        }
+        2 * written
+    }
+
+    fn garble_ands(&mut self, first: usize, n: usize, tables: &mut [Block]) {
+        let gates = &self.program.and_gates()[first..first + n];
+        let d = self.delta.block();
+        let labels = &mut self.labels;
+        let batch = Tweaks {
+            nonce: self.tweaks.nonce,
+            first: self.tweaks.first.wrapping_add(2 * first as u64),
+            shift: 1,
+        };
+        if self.aes.garble_ands(labels, gates, d, batch, tables) {
+            return;
+        }
+        for (c, (chunk, out)) in gates
+            .chunks(CHUNK)
+            .zip(tables.chunks_mut(2 * CHUNK))
+            .enumerate()
+        {
+            let scratch = &mut self.scratch[..4 * chunk.len()];
+            for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(4)) {
+                let a0 = labels[g.a as usize];
+                let b0 = labels[g.b as usize];
+                s[0] = a0;
+                s[1] = a0 ^ d;
+                s[2] = b0;
+                s[3] = b0 ^ d;
+            }
+            let gate_index = (first + c * CHUNK) as u64;
+            let tweaks = Tweaks {
+                nonce: self.tweaks.nonce,
+                first: self.tweaks.first.wrapping_add(2 * gate_index),
+                shift: 1,
+            };
+            self.aes.tccr(scratch, tweaks);
+            for ((g, h), t) in chunk
+                .iter()
+                .zip(scratch.chunks_exact(4))
+                .zip(out.chunks_exact_mut(2))
+            {
+                let a0 = labels[g.a as usize];
+                let b0 = labels[g.b as usize];
+                let (pa, pb) = (a0.lsb(), b0.lsb());
+                let tg = h[0] ^ h[1] ^ d.select(pb);
+                let wg0 = h[0] ^ tg.select(pa);
+                let te = h[2] ^ h[3] ^ a0;
+                let we0 = h[2] ^ (h[2] ^ h[3]).select(pb);
+                labels[g.out as usize] = wg0 ^ we0;
+                t[0] = tg;
+                t[1] = te;
+            }
+        }
+    }
+
+    /// The output decoding bits `lsb(W0)`, one per output wire. Available once garbling is done.
+    pub fn decoding_bits(&self) -> Result<Vec<bool>> {
+        if !self.is_done() {
+            return Err(Error::arg(
+                "decoding bits are known only after the whole circuit is garbled",
+            ));
+        }
+        Ok(self
+            .program
+            .output_slots()
+            .iter()
+            .map(|&s| self.labels[s as usize].lsb())
+            .collect())
+    }
+
+    /// The zero-labels of the output wires (for tests and output-label checks).
+    pub fn output_zero_labels(&self) -> Vec<ZeroLabel> {
+        self.program
+            .output_slots()
+            .iter()
+            .map(|&s| ZeroLabel(self.labels[s as usize]))
+            .collect()
+    }
+
+    /// The free-XOR offset.
+    pub fn delta(&self) -> &Delta {
+        &self.delta
+    }
+}
+
+/// Runs XOR gates in order: `out = a ^ b` (NOT and constants go through the constant slots).
+pub(super) fn xor_gates(labels: &mut [Block], gates: &[SlotGate]) {
+    for g in gates {
+        labels[g.out as usize] = labels[g.a as usize] ^ labels[g.b as usize];
+    }
+}

@@ -1,0 +1,111 @@
+//! Half-gates garbling: the garbler turns a [`Program`](crate::compile::Program) and input
+//! zero-labels into garbled tables, the evaluator turns tables and active labels into output
+//! labels. Both are sans-IO: they fill and consume caller-owned buffers, batch by batch, and know
+//! nothing of sockets or threads, so the same code serves benchmarks, tests and the network
+//! protocol.
+//!
+//! The scheme is the half-gates construction of Zahur, Rosulek and Evans, "Two halves make a
+//! whole: reducing data transfer in garbled circuits using half gates" (EUROCRYPT 2015, §3, Fig. 2),
+//! with free-XOR and point-and-permute, and the hash `H` of [`crate::aes`] (Guo, Katz, Wang, Yu,
+//! CRYPTO 2020). For AND gate number `k` of a run whose first counter is `c`, with inputs `A`, `B`:
+//!
+//! - garbler, `pa = lsb(A0)`, `pb = lsb(B0)`, `j = c + 2k`, `j' = c + 2k + 1`:
+//!   `TG = H(A0, j) ^ H(A1, j) ^ pb*Delta`, `WG0 = H(A0, j) ^ pa*TG`,
+//!   `TE = H(B0, j') ^ H(B1, j') ^ A0`, `WE0 = H(B0, j') ^ pb*(TE ^ A0)`,
+//!   output zero-label `WG0 ^ WE0`, table `(TG, TE)`: 32 bytes;
+//! - evaluator, `sa = lsb(A)`, `sb = lsb(B)`: `WG = H(A, j) ^ sa*TG`,
+//!   `WE = H(B, j') ^ sb*(TE ^ A)`, output label `WG ^ WE`.
+//!
+//! Every selection is a mask computed from the bit ([`Block::select`](crate::block::Block::select)).
+//! XOR gates are free; NOT is XOR with the constant-one slot, which holds Delta for the garbler and
+//! zero for the evaluator. Outputs are decoded with `d = lsb(W0)`: the value is `lsb(W) ^ d`.
+//!
+//! [`reference`] holds a plain gate-by-gate garbler and evaluator that the tests hold the fast
+//! batched ones against.
+
+mod evaluator;
+mod garbler;
+pub mod reference;
+
+pub use evaluator::Evaluator;
+pub use garbler::Garbler;
+
+/// Where the hash tweaks of a run start: the session nonce and the counter of AND gate 0. A
+/// session that garbles several circuits (or one circuit several times) gives each run a fresh
+/// range of counters, so no tweak repeats within the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TweakBase {
+    /// The session nonce (the high 64 bits of every tweak).
+    pub nonce: u64,
+    /// The counter of AND gate 0; AND gate `k` uses `first + 2k` and `first + 2k + 1`.
+    pub first: u64,
+}
+
+impl TweakBase {
+    /// The base of the next run after one over `and_count` AND gates.
+    pub fn after(self, and_count: usize) -> TweakBase {
+        TweakBase {
+            nonce: self.nonce,
+            first: self.first.wrapping_add(2 * and_count as u64),
+        }
+    }
+}
+
+/// AND gates handled per hash call: bounds the scratch buffer (4 blocks per gate for the garbler)
+/// to 16 KiB, which stays in L1.
+const CHUNK: usize = 256;
+
+/// Position in a program's steps, shared by the garbler and the evaluator so that both can stop
+/// in the middle of an AND batch when the table buffer is full (or empty) and resume there.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cursor {
+    step: usize,
+    xor: usize,
+    and: usize,
+    /// AND gates of the current step already done.
+    and_in_step: u32,
+    /// The XOR gates of the current step have run.
+    xors_done: bool,
+}
+
+use crate::aes::Prg;
+use crate::block::{ActiveLabel, Delta, ZeroLabel};
+use crate::compile::Program;
+use crate::error::Result;
+
+/// Garbles and evaluates a program in one process, streaming the tables through a buffer of
+/// `buffer_gates` AND gates: the garbler's and the evaluator's work without the network. Returns
+/// the decoded output bits. Used by the self-check of `garbled bench` and by the tests.
+pub fn run_in_memory(
+    program: &Program,
+    inputs: &[bool],
+    prg: &mut Prg,
+    buffer_gates: usize,
+) -> Result<Vec<bool>> {
+    let delta = Delta::new(prg.block());
+    let mut zero = vec![crate::block::Block::ZERO; program.input_count()];
+    prg.fill(&mut zero);
+    let zero: Vec<ZeroLabel> = zero.into_iter().map(ZeroLabel).collect();
+    let active: Vec<ActiveLabel> = zero
+        .iter()
+        .zip(inputs)
+        .map(|(z, &bit)| z.encode(bit, &delta))
+        .collect();
+    let tweaks = TweakBase {
+        nonce: prg.block().value() as u64,
+        first: 0,
+    };
+    let mut garbler = Garbler::new(program, delta, &zero, tweaks)?;
+    let mut evaluator = Evaluator::new(program, &active, tweaks)?;
+    let mut buffer = vec![crate::block::Block::ZERO; 2 * buffer_gates.max(1)];
+    loop {
+        let n = garbler.garble(&mut buffer);
+        let used = evaluator.evaluate(&buffer[..n]);
+        debug_assert_eq!(used, n);
+        if garbler.is_done() {
+            break;
+        }
+    }
+    evaluator.evaluate(&[]);
+    evaluator.decode(&garbler.decoding_bits()?)
+}
