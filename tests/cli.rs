@@ -216,3 +216,92 @@ fn eval_reproduces_every_circuit_from_natural_values() {
         assert_eq!(printed, expected, "{name}");
     }
 }
+
+#[test]
+fn gen_writes_circuits_that_eval_reads() {
+    let o = garbled(&["gen", "lt", "--bits", "8"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = temp_file("lt8.txt", &stdout(&o));
+    let p = path.to_str().unwrap();
+    for (a, b, expected) in [("3", "5", "0x1"), ("5", "3", "0x0"), ("200", "200", "0x0")] {
+        let o = garbled(&["eval", p, "--input", a, "--input", b]);
+        assert_eq!(stdout(&o), format!("{expected}\n"), "{a} < {b}");
+    }
+    let out = std::env::temp_dir().join(format!("garbled-cli-{}-aes.txt", std::process::id()));
+    let o = garbled(&["gen", "aes128", "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = garbled(&[
+        "eval",
+        out.to_str().unwrap(),
+        "--input",
+        "0x000102030405060708090a0b0c0d0e0f",
+        "--input",
+        "0x00112233445566778899aabbccddeeff",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "0x69c4e0d86a7b0430d8cdb78070b4c55a\n",
+        "FIPS-197 C.1"
+    );
+    let o = garbled(&["gen", "sum", "--bits", "16", "--count", "3"]);
+    let path = temp_file("sum.txt", &stdout(&o));
+    let o = garbled(&[
+        "eval",
+        path.to_str().unwrap(),
+        "--input",
+        "1",
+        "--input",
+        "2",
+        "--input",
+        "-1",
+    ]);
+    assert_eq!(stdout(&o), "0x0002\n");
+    for args in [
+        vec!["gen", "nonsense"],
+        vec!["gen", "add", "--bits", "0"],
+        vec!["gen", "mul", "--bits", "100000"],
+    ] {
+        let o = garbled(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(stderr(&o).lines().count(), 1, "{args:?}");
+    }
+}
+
+#[test]
+fn info_optimized_reports_the_counts_after_optimization() {
+    // Two identical ANDs and a NOT NOT: the optimizer keeps one AND.
+    let path = temp_file(
+        "dup.txt",
+        "5 7\n2 1 1\n1 1\n\n2 1 0 1 2 AND\n2 1 1 0 3 AND\n2 1 2 3 4 XOR\n1 1 2 5 INV\n1 1 5 6 INV\n",
+    );
+    let p = path.to_str().unwrap();
+    let plain: serde_json::Value =
+        serde_json::from_str(&stdout(&garbled(&["info", p, "--json"]))).unwrap();
+    let opt: serde_json::Value =
+        serde_json::from_str(&stdout(&garbled(&["info", p, "--json", "--optimized"]))).unwrap();
+    assert_eq!(plain["and"], 2);
+    assert_eq!(opt["and"], 1);
+    assert_eq!(opt["inv"], 0);
+}
+
+#[test]
+fn bench_reports_json_for_given_circuits() {
+    let o = garbled(&["gen", "add", "--bits", "16"]);
+    let path = temp_file("add16.txt", &stdout(&o));
+    let o = garbled(&[
+        "bench",
+        path.to_str().unwrap(),
+        "--json",
+        "--seconds",
+        "0.05",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["backend"].is_string());
+    assert!(v["aes_ns_per_block"].as_f64().unwrap() > 0.0);
+    let c = &v["circuits"][0];
+    assert_eq!(c["name"], "add16");
+    assert_eq!(c["and"], 15);
+    assert!(c["garble_ns_per_and"].as_f64().unwrap() > 0.0);
+    assert!(c["eval_ns_per_and"].as_f64().unwrap() > 0.0);
+}

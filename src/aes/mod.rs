@@ -171,6 +171,11 @@ impl Drop for Aes {
     }
 }
 
+/// The AES S-box (FIPS-197 §5.1.1), for tests of circuits that compute it.
+pub fn sbox(x: u8) -> u8 {
+    schedule::SBOX[x as usize]
+}
+
 /// The fixed public key of `pi`: the first 16 bytes of BLAKE3("garbled fixed-key AES v1"),
 /// chosen so that nobody picked its bits.
 fn fixed_key() -> [u8; 16] {

@@ -422,8 +422,12 @@ macro_rules! vaes_garble_body {
         // [B0|B1] under first + 2i + 1: the shift-1 pattern of `tweak_pair`.
         let (tweak, step) = tweak_pair(&Tweaks { shift: 1, ..*t }, 0);
         const PER_UNIT: usize = UNIT / 2;
-        let units = gates.len() / PER_UNIT;
-        let tweak = vaes_pipeline!(
+        // The last unit is padded with copies of the last gate, whose results are dropped: a
+        // batch of 14 gates then runs as 4 pipelined units instead of 3 plus a latency-bound
+        // tail (SHA-256 has about 14 ANDs per level).
+        let units = gates.len().div_ceil(PER_UNIT);
+        let last = gates.len().saturating_sub(1);
+        vaes_pipeline!(
             &k,
             tweak,
             step,
@@ -432,45 +436,25 @@ macro_rules! vaes_garble_body {
             |u| {
                 let mut x = [_mm256_setzero_si256(); UNIT];
                 for i in 0..PER_UNIT {
-                    (x[2 * i], x[2 * i + 1]) = garble_inputs(labels, &gates[u * PER_UNIT + i], d2);
+                    let n = (u * PER_UNIT + i).min(last);
+                    (x[2 * i], x[2 * i + 1]) = garble_inputs(labels, &gates[n], d2);
                 }
                 x
             },
             |u, h| {
                 for i in 0..PER_UNIT {
                     let n = u * PER_UNIT + i;
-                    garble_finish(
-                        labels,
-                        &gates[n],
-                        h[2 * i],
-                        h[2 * i + 1],
-                        d,
-                        &mut tables[2 * n..2 * n + 2],
-                    );
+                    if n < gates.len() {
+                        garble_finish(
+                            labels,
+                            &gates[n],
+                            h[2 * i],
+                            h[2 * i + 1],
+                            d,
+                            &mut tables[2 * n..2 * n + 2],
+                        );
+                    }
                 }
-            }
-        );
-        let done = units * PER_UNIT;
-        vaes_pipeline!(
-            &k,
-            tweak,
-            step,
-            2,
-            gates.len() - done,
-            |u| {
-                let (a, b) = garble_inputs(labels, &gates[done + u], d2);
-                [a, b]
-            },
-            |u, h| {
-                let n = done + u;
-                garble_finish(
-                    labels,
-                    &gates[n],
-                    h[0],
-                    h[1],
-                    d,
-                    &mut tables[2 * n..2 * n + 2],
-                );
             }
         );
     }};
@@ -539,8 +523,10 @@ macro_rules! vaes_eval_body {
         let k = load_keys_ymm(keys);
         // Register i is [A|B] of gate i, hashed under first + 2i and first + 2i + 1.
         let (tweak, step) = tweak_pair(&Tweaks { shift: 0, ..*t }, 0);
-        let units = gates.len() / UNIT;
-        let tweak = vaes_pipeline!(
+        // Padded like the garbler's last unit.
+        let units = gates.len().div_ceil(UNIT);
+        let last = gates.len().saturating_sub(1);
+        vaes_pipeline!(
             &k,
             tweak,
             step,
@@ -549,28 +535,17 @@ macro_rules! vaes_eval_body {
             |u| {
                 let mut x = [_mm256_setzero_si256(); UNIT];
                 for (i, v) in x.iter_mut().enumerate() {
-                    *v = eval_input(labels, &gates[u * UNIT + i]);
+                    *v = eval_input(labels, &gates[(u * UNIT + i).min(last)]);
                 }
                 x
             },
             |u, h| {
                 for (i, z) in h.iter().enumerate() {
                     let n = u * UNIT + i;
-                    eval_finish(labels, &gates[n], *z, &tables[2 * n..2 * n + 2]);
+                    if n < gates.len() {
+                        eval_finish(labels, &gates[n], *z, &tables[2 * n..2 * n + 2]);
+                    }
                 }
-            }
-        );
-        let done = units * UNIT;
-        vaes_pipeline!(
-            &k,
-            tweak,
-            step,
-            1,
-            gates.len() - done,
-            |u| { [eval_input(labels, &gates[done + u])] },
-            |u, h| {
-                let n = done + u;
-                eval_finish(labels, &gates[n], h[0], &tables[2 * n..2 * n + 2]);
             }
         );
     }};

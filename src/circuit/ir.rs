@@ -80,6 +80,22 @@ impl Gate {
     }
 }
 
+/// What the bits of a group mean, for documentation, messages and the command line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupKind {
+    /// An unsigned integer, wire k = bit k (the reading of every group of a Bristol file).
+    #[default]
+    Unsigned,
+    /// A two's complement integer, wire k = bit k.
+    Signed,
+    /// A byte string read as one big-endian integer, wire k = bit k of that integer
+    /// (`bytes_be_lsb0`: the convention of Bristol Fashion's AES and SHA-256 circuits).
+    Bytes,
+    /// A single truth value.
+    Bit,
+}
+
 /// A named group of consecutive input or output wires: one value of a party.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Group {
@@ -88,14 +104,26 @@ pub struct Group {
     pub name: String,
     /// Number of wires.
     pub width: u32,
+    /// What the bits mean.
+    pub kind: GroupKind,
 }
 
 impl Group {
-    /// A group of `width` wires.
+    /// An unsigned group of `width` wires.
     pub fn new(name: impl Into<String>, width: u32) -> Self {
         Group {
             name: name.into(),
             width,
+            kind: GroupKind::Unsigned,
+        }
+    }
+
+    /// A group of a given kind.
+    pub fn with_kind(name: impl Into<String>, width: u32, kind: GroupKind) -> Self {
+        Group {
+            name: name.into(),
+            width,
+            kind,
         }
     }
 }

@@ -13,11 +13,21 @@ pub(crate) struct InfoArgs {
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     json: bool,
+    /// Report the counts after optimization (constant propagation, structural hashing, XOR/INV
+    /// simplification, dead-gate removal).
+    #[arg(long)]
+    optimized: bool,
 }
 
 pub(crate) fn run(args: &InfoArgs) -> Result<()> {
     let parsed = args.circuit.load()?;
-    let c = &parsed.circuit;
+    let optimized;
+    let (c, gates) = if args.optimized {
+        optimized = crate::circuit::optimize::optimize(&parsed.circuit)?;
+        (&optimized, optimized.gates().len() as u64)
+    } else {
+        (&parsed.circuit, parsed.gate_lines)
+    };
     let stats = c.stats();
     let inputs = c.input_widths();
     let outputs = c.output_widths();
@@ -25,7 +35,8 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
         let object = serde_json::json!({
             "file": args.circuit.path.display().to_string(),
             "format": parsed.dialect.name(),
-            "gates": parsed.gate_lines,
+            "gates": gates,
+            "optimized": args.optimized,
             "wires": c.num_wires(),
             "and": stats.and,
             "xor": stats.xor,
@@ -42,9 +53,14 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
     let list = |w: &[u32]| w.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
     println!("circuit    {}", args.circuit.path.display());
     println!("format     {}", parsed.dialect);
+    let what = if args.optimized {
+        "gates after optimization"
+    } else {
+        "gate lines"
+    };
     println!(
-        "gates      {} gate lines: {} AND, {} XOR, {} INV, {} EQ, {} EQW",
-        parsed.gate_lines, stats.and, stats.xor, stats.inv, stats.eq, stats.eqw
+        "gates      {gates} {what}: {} AND, {} XOR, {} INV, {} EQ, {} EQW",
+        stats.and, stats.xor, stats.inv, stats.eq, stats.eqw
     );
     println!("wires      {}", c.num_wires());
     println!(

@@ -11,6 +11,7 @@ use crate::value::{self, BitOrder};
 
 mod bench;
 mod eval;
+mod generate;
 mod info;
 
 const ABOUT: &str = "A garbled-circuit engine for two-party secure computation.";
@@ -42,6 +43,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Measure garbling and evaluation speed in memory against this machine's AES throughput.
     Bench(bench::BenchArgs),
+    /// Write a standard circuit (adders, comparators, multipliers, AES-128, SHA-256, ...) as
+    /// Bristol Fashion.
+    Gen(generate::GenArgs),
 }
 
 /// Options every command that reads a circuit file takes.
@@ -154,6 +158,7 @@ pub fn main() -> ExitCode {
         Command::Info(args) => info::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Gen(args) => generate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -172,7 +177,12 @@ fn exit_code(e: &Error) -> u8 {
     }
 }
 
-/// The circuits `garbled bench` measures by default.
+/// The circuits `garbled bench` measures by default: the built-in AES-128 and SHA-256, the
+/// same as `circuits/aes128.txt` and `circuits/sha256.txt`.
 fn default_bench_circuits() -> Vec<(String, crate::circuit::Circuit)> {
-    Vec::new()
+    use crate::circuit::builder::{aes128_circuit, sha256_circuit};
+    vec![
+        ("aes128".to_string(), aes128_circuit()),
+        ("sha256".to_string(), sha256_circuit()),
+    ]
 }

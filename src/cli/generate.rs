@@ -1,0 +1,70 @@
+//! `garbled gen`: write a standard circuit as Bristol Fashion.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::circuit::{bristol, library};
+use crate::error::{Error, Result};
+
+/// Arguments of `garbled gen`.
+#[derive(Debug, Args)]
+#[command(after_help = gen_help())]
+pub(crate) struct GenArgs {
+    /// Which circuit (see the list below).
+    #[arg(value_name = "NAME")]
+    name: String,
+    /// Width in bits of each integer input (ignored by aes128 and sha256).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    bits: u32,
+    /// Number of values summed by `sum`.
+    #[arg(long, value_name = "K", default_value_t = 2)]
+    count: u32,
+    /// Write to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+fn gen_help() -> String {
+    let mut s = String::from("Circuits:\n");
+    for (name, what) in library::GENERATORS {
+        s.push_str(&format!("  {name:<10} {what}\n"));
+    }
+    s.push_str(
+        "\nIntegers are least significant bit first (wire k = bit k), as `eval --bit-order lsb0`.",
+    );
+    s
+}
+
+pub(crate) fn run(args: &GenArgs) -> Result<()> {
+    let circuit = library::generate(&args.name, args.bits, args.count)?;
+    match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| Error::arg(format!("cannot create {}: {e}", path.display())))?;
+            bristol::write_fashion(&circuit, file)
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            let stats = circuit.stats();
+            eprintln!(
+                "wrote {} ({} AND, {} XOR, {} INV, {} gates)",
+                path.display(),
+                stats.and,
+                stats.xor,
+                stats.inv,
+                circuit.gates().len()
+            );
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            match bristol::write_fashion(&circuit, &mut lock).and_then(|()| lock.flush()) {
+                Ok(()) => {}
+                // A closed pipe (`garbled gen sha256 | head`) is not an error worth a message.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(Error::io("writing to standard output", e)),
+            }
+        }
+    }
+    Ok(())
+}
