@@ -12,6 +12,8 @@ pub mod cli;
 pub mod compile;
 pub mod error;
 pub mod garble;
+pub mod net;
+pub mod ot;
 pub mod value;
 
 pub use error::{Error, Result};

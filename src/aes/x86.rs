@@ -159,7 +159,8 @@ fn vaes_encrypt_chunk<const N: usize>(blocks: &mut [Block], k: &[__m256i; 11]) {
     }
 }
 
-/// Encrypts blocks in place with VAES.
+/// Encrypts blocks in place with VAES. Tails of 8, 4 and 2 blocks still run several registers
+/// side by side (a lone register would wait on each round's latency).
 #[target_feature(enable = "avx2,aes,vaes")]
 pub(super) fn vaes_encrypt(keys: &Keys, blocks: &mut [Block]) {
     let k = load_keys_ymm(keys);
@@ -167,14 +168,24 @@ pub(super) fn vaes_encrypt(keys: &Keys, blocks: &mut [Block]) {
     for chunk in &mut chunks {
         vaes_encrypt_chunk::<8>(chunk, &k);
     }
-    let rest = chunks.into_remainder();
-    let mut pairs = rest.chunks_exact_mut(2);
-    for pair in &mut pairs {
-        vaes_encrypt_chunk::<1>(pair, &k);
+    let mut rest = chunks.into_remainder();
+    if rest.len() >= 8 {
+        let (head, tail) = rest.split_at_mut(8);
+        vaes_encrypt_chunk::<4>(head, &k);
+        rest = tail;
     }
-    let last = pairs.into_remainder();
-    if !last.is_empty() {
-        aesni_encrypt(keys, last);
+    if rest.len() >= 4 {
+        let (head, tail) = rest.split_at_mut(4);
+        vaes_encrypt_chunk::<2>(head, &k);
+        rest = tail;
+    }
+    if rest.len() >= 2 {
+        let (head, tail) = rest.split_at_mut(2);
+        vaes_encrypt_chunk::<1>(head, &k);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        aesni_encrypt(keys, rest);
     }
 }
 

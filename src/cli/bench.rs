@@ -29,6 +29,9 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also measure oblivious transfer: 128 base OTs (both parties) and IKNP correlated OTs.
+    #[arg(long)]
+    ot: bool,
 }
 
 /// Hash calls per AND gate times AES calls per hash: the garbler hashes four times, the evaluator
@@ -136,6 +139,62 @@ fn self_check(name: &str, circuit: &Circuit, program: &Program) -> Result<()> {
     Ok(())
 }
 
+/// Oblivious-transfer figures.
+pub(crate) struct OtFigures {
+    /// Wall time of 128 base OTs, both parties in two threads over an in-memory channel.
+    pub base_ot_ms: f64,
+    /// Correlated OTs per second on one core (both parties' work, sans-IO), for 10^6 and 10^7.
+    pub cot_per_second: Vec<(usize, f64)>,
+}
+
+pub(crate) fn measure_ot(budget: Duration) -> Result<OtFigures> {
+    use crate::net::memory;
+    use crate::ot;
+    let session = [0u8; 32];
+    let base = median_time(budget, || {
+        let (mut g, mut e) = memory::pair(Duration::from_secs(30));
+        let garbler = std::thread::spawn(move || {
+            let mut prg = Prg::from_os().expect("OS randomness");
+            let delta = Delta::new(prg.block());
+            ot::setup_sender(&mut g, delta, session, &mut prg).map(|_| ())
+        });
+        let mut prg = Prg::from_os().expect("OS randomness");
+        let r = ot::setup_receiver(&mut e, session, &mut prg).map(|_| ());
+        let g = garbler.join();
+        debug_assert!(r.is_ok() && matches!(g, Ok(Ok(()))));
+    });
+    // Extension cores on one thread, on keys from a real base OT.
+    let mut prg = Prg::from_os()?;
+    let delta = Delta::new(prg.block());
+    let (sender_state, a) = ot::base::BaseOtSender::new(&mut prg, session);
+    let choices: Vec<bool> = (0..ot::BASE_OTS).map(|j| delta.bit(j)).collect();
+    let (reply, chosen) = ot::base::receive(&mut prg, session, &a, &choices)?;
+    let pairs = sender_state.finish(&reply, ot::BASE_OTS)?;
+    let mut receiver = ot::CotReceiver::new(&pairs)?;
+    let mut sender = ot::CotSender::new(delta, &chosen)?;
+    let bits: Vec<bool> = (0..ot::CHUNK_OTS).map(|i| i % 3 == 0).collect();
+    let mut cot_per_second = Vec::new();
+    let (mut u, mut t, mut q) = (Vec::new(), Vec::new(), Vec::new());
+    for total in [1_000_000usize, 10_000_000] {
+        let start = Instant::now();
+        let mut done = 0;
+        while done < total {
+            let len = (total - done).min(ot::CHUNK_OTS);
+            t.clear();
+            q.clear();
+            receiver.extend_into(&bits[..len], &mut u, &mut t);
+            sender.extend_into(len, &u, &mut q)?;
+            std::hint::black_box((&t, &q));
+            done += len;
+        }
+        cot_per_second.push((total, total as f64 / start.elapsed().as_secs_f64()));
+    }
+    Ok(OtFigures {
+        base_ot_ms: base.as_secs_f64() * 1e3,
+        cot_per_second,
+    })
+}
+
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let backend = Backend::selected()?;
     if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
@@ -159,6 +218,11 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     for (name, circuit) in &circuits {
         figures.push(measure_circuit(name, circuit, budget)?);
     }
+    let ot = if args.ot {
+        Some(measure_ot(budget)?)
+    } else {
+        None
+    };
     if args.json {
         let list: Vec<serde_json::Value> = figures
             .iter()
@@ -173,11 +237,19 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                 })
             })
             .collect();
-        let object = serde_json::json!({
+        let mut object = serde_json::json!({
             "backend": backend.name(),
             "aes_ns_per_block": round(aes_ns),
             "circuits": list,
         });
+        if let Some(ot) = &ot {
+            let best = ot.cot_per_second.last().map(|&(_, r)| r).unwrap_or(0.0);
+            object["ot"] = serde_json::json!({
+                "base_ot_ms": round(ot.base_ot_ms),
+                "cot_per_second": best.round(),
+                "cot_per_second_by_count": ot.cot_per_second.iter().map(|&(n, r)| serde_json::json!({"count": n, "cot_per_second": r.round()})).collect::<Vec<_>>(),
+            });
+        }
         println!("{object}");
         return Ok(());
     }
@@ -205,6 +277,18 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     println!(
         "(each figure counts all gates of the circuit, divided by its AND count; checked against cleartext)"
     );
+    if let Some(ot) = &ot {
+        println!(
+            "base OT: 128 OTs in {:.2} ms (both parties, two threads, in memory)",
+            ot.base_ot_ms
+        );
+        for (n, rate) in &ot.cot_per_second {
+            println!(
+                "IKNP: {n} correlated OTs at {:.1} million per second (one core, both parties' work)",
+                rate / 1e6
+            );
+        }
+    }
     Ok(())
 }
 

@@ -1,0 +1,135 @@
+//! An in-memory channel pair: two ends joined by queues, for tests and in-process runs.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::{Channel, Traffic};
+use crate::error::{Error, Result};
+
+/// One end of an in-memory pair.
+#[derive(Debug)]
+pub struct MemoryChannel {
+    tx: Option<mpsc::Sender<Vec<u8>>>,
+    rx: mpsc::Receiver<Vec<u8>>,
+    pending: Vec<u8>,
+    incoming: Vec<u8>,
+    offset: usize,
+    timeout: Duration,
+    traffic: Traffic,
+}
+
+/// Flushes automatically beyond this many queued bytes.
+const BUFFER: usize = 1 << 20;
+
+/// Two connected ends; reads time out after `timeout`.
+pub fn pair(timeout: Duration) -> (MemoryChannel, MemoryChannel) {
+    let (tx_a, rx_b) = mpsc::channel();
+    let (tx_b, rx_a) = mpsc::channel();
+    let end = |tx, rx| MemoryChannel {
+        tx: Some(tx),
+        rx,
+        pending: Vec::new(),
+        incoming: Vec::new(),
+        offset: 0,
+        timeout,
+        traffic: Traffic::default(),
+    };
+    (end(tx_a, rx_a), end(tx_b, rx_b))
+}
+
+impl MemoryChannel {
+    /// Closes the sending direction: the peer's reads fail once it has read what was sent.
+    pub fn close(&mut self) {
+        let _ = self.flush();
+        self.tx = None;
+    }
+}
+
+impl Channel for MemoryChannel {
+    fn write_all(&mut self, data: &[u8]) -> Result<()> {
+        self.pending.extend_from_slice(data);
+        self.traffic.sent += data.len() as u64;
+        if self.pending.len() >= BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let data = std::mem::take(&mut self.pending);
+        match &self.tx {
+            Some(tx) => tx
+                .send(data)
+                .map_err(|_| Error::peer("the peer closed the connection")),
+            None => Err(Error::arg("the channel was closed")),
+        }
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            if self.offset == self.incoming.len() {
+                self.incoming = match self.rx.recv_timeout(self.timeout) {
+                    Ok(data) => data,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        return Err(Error::Timeout(format!(
+                            "the peer sent nothing for {:.1} s",
+                            self.timeout.as_secs_f64()
+                        )));
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        return Err(Error::peer(format!(
+                            "the peer closed the connection ({filled} of {} expected bytes received)",
+                            buf.len()
+                        )));
+                    }
+                };
+                self.offset = 0;
+            }
+            let n = (buf.len() - filled).min(self.incoming.len() - self.offset);
+            buf[filled..filled + n].copy_from_slice(&self.incoming[self.offset..self.offset + n]);
+            self.offset += n;
+            filled += n;
+        }
+        self.traffic.received += buf.len() as u64;
+        Ok(())
+    }
+
+    fn traffic(&self) -> Traffic {
+        self.traffic
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_arrive_in_order_and_are_counted() {
+        let (mut a, mut b) = pair(Duration::from_secs(5));
+        a.write_all(b"hello ").unwrap();
+        a.write_all(b"world").unwrap();
+        a.flush().unwrap();
+        let mut buf = [0u8; 11];
+        b.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"hello world");
+        assert_eq!(a.traffic().sent, 11);
+        assert_eq!(b.traffic().received, 11);
+    }
+
+    #[test]
+    fn silence_times_out_and_closing_is_reported() {
+        let (mut a, mut b) = pair(Duration::from_millis(50));
+        let mut buf = [0u8; 4];
+        assert!(matches!(b.read_exact(&mut buf), Err(Error::Timeout(_))));
+        a.write_all(&[1, 2]).unwrap();
+        a.close();
+        assert!(matches!(
+            b.read_exact(&mut buf),
+            Err(Error::PeerMisbehaved(_))
+        ));
+    }
+}

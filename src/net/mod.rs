@@ -1,0 +1,106 @@
+//! Byte channels between the two parties: one trait, a TCP implementation ([`tcp`]) and an
+//! in-memory pair for tests ([`memory`]).
+//!
+//! Every read is exact and bounded: the caller says how many bytes it expects, so a peer cannot
+//! make us allocate more than the protocol allows, and a closed or silent peer becomes
+//! [`Error::PeerMisbehaved`] or [`Error::Timeout`], never a hang or a panic.
+
+use crate::block::Block;
+use crate::error::Result;
+
+pub mod memory;
+pub mod tcp;
+
+/// Bytes sent and received so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes handed to the transport.
+    pub sent: u64,
+    /// Bytes read from the transport.
+    pub received: u64,
+}
+
+/// A reliable, ordered byte stream to the peer.
+pub trait Channel {
+    /// Queues bytes for the peer; they leave when the buffer fills or at [`Channel::flush`].
+    fn write_all(&mut self, data: &[u8]) -> Result<()>;
+    /// Sends everything queued.
+    fn flush(&mut self) -> Result<()>;
+    /// Reads exactly `buf.len()` bytes. A peer that closes first is `PeerMisbehaved`; one that
+    /// stays silent past the channel's deadline is `Timeout`.
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<()>;
+    /// Traffic so far.
+    fn traffic(&self) -> Traffic;
+}
+
+impl<C: Channel + ?Sized> Channel for &mut C {
+    fn write_all(&mut self, data: &[u8]) -> Result<()> {
+        (**self).write_all(data)
+    }
+    fn flush(&mut self) -> Result<()> {
+        (**self).flush()
+    }
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        (**self).read_exact(buf)
+    }
+    fn traffic(&self) -> Traffic {
+        (**self).traffic()
+    }
+}
+
+/// Blocks per conversion chunk (64 KiB of bytes).
+const CHUNK_BLOCKS: usize = 4096;
+
+/// Sends blocks (16 bytes each, little endian).
+pub fn send_blocks<C: Channel + ?Sized>(channel: &mut C, blocks: &[Block]) -> Result<()> {
+    let mut buf = vec![0u8; 16 * blocks.len().min(CHUNK_BLOCKS)];
+    for chunk in blocks.chunks(CHUNK_BLOCKS) {
+        let bytes = &mut buf[..16 * chunk.len()];
+        for (out, b) in bytes.chunks_exact_mut(16).zip(chunk) {
+            out.copy_from_slice(&b.to_bytes());
+        }
+        channel.write_all(bytes)?;
+    }
+    Ok(())
+}
+
+/// Receives exactly `out.len()` blocks.
+pub fn recv_blocks<C: Channel + ?Sized>(channel: &mut C, out: &mut [Block]) -> Result<()> {
+    let mut buf = vec![0u8; 16 * out.len().min(CHUNK_BLOCKS)];
+    for chunk in out.chunks_mut(CHUNK_BLOCKS) {
+        let bytes = &mut buf[..16 * chunk.len()];
+        channel.read_exact(bytes)?;
+        for (b, raw) in chunk.iter_mut().zip(bytes.chunks_exact(16)) {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(raw);
+            *b = Block::from_bytes(a);
+        }
+    }
+    Ok(())
+}
+
+/// Sends a little-endian u64.
+pub fn send_u64<C: Channel + ?Sized>(channel: &mut C, v: u64) -> Result<()> {
+    channel.write_all(&v.to_le_bytes())
+}
+
+/// Receives a little-endian u64.
+pub fn recv_u64<C: Channel + ?Sized>(channel: &mut C) -> Result<u64> {
+    let mut b = [0u8; 8];
+    channel.read_exact(&mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// Packs bits into bytes, bit i at bit (i mod 8) of byte i/8.
+pub fn pack_bits(bits: &[bool]) -> Vec<u8> {
+    let mut out = vec![0u8; bits.len().div_ceil(8)];
+    for (i, &b) in bits.iter().enumerate() {
+        out[i / 8] |= u8::from(b) << (i % 8);
+    }
+    out
+}
+
+/// Unpacks `n` bits packed by [`pack_bits`]; `bytes` must hold at least `n` bits.
+pub fn unpack_bits(bytes: &[u8], n: usize) -> Vec<bool> {
+    (0..n).map(|i| bytes[i / 8] >> (i % 8) & 1 == 1).collect()
+}

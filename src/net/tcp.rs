@@ -1,0 +1,342 @@
+//! The TCP channel: large buffered writes, buffered reads, byte counters, an idle timeout on every
+//! read and write, an overall session deadline, and `TCP_NODELAY` (we decide when data leaves,
+//! by flushing, so Nagle's delay would only add latency to the small handshake messages).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use super::{Channel, Traffic};
+use crate::error::{Error, Result};
+
+/// Buffer sizes: large writes keep the kernel busy with few system calls.
+const WRITE_BUFFER: usize = 1 << 20;
+const READ_BUFFER: usize = 1 << 20;
+
+/// Timeouts of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Longest wait for any single read or write to make progress.
+    pub idle: Duration,
+    /// Longest a whole session may take (None: no limit).
+    pub total: Option<Duration>,
+}
+
+impl Timeouts {
+    /// The same idle timeout for everything, no overall limit.
+    pub fn idle(idle: Duration) -> Self {
+        Timeouts { idle, total: None }
+    }
+}
+
+/// A TCP connection to the peer.
+#[derive(Debug)]
+pub struct TcpChannel {
+    stream: TcpStream,
+    write_buf: Vec<u8>,
+    read_buf: Box<[u8]>,
+    read_start: usize,
+    read_end: usize,
+    timeouts: Timeouts,
+    deadline: Option<Instant>,
+    traffic: Traffic,
+    peer: SocketAddr,
+}
+
+fn classify(e: std::io::Error, what: &str, timeouts: &Timeouts) -> Error {
+    match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => Error::Timeout(format!(
+            "{what}: nothing happened for {:.1} s (see --timeout)",
+            timeouts.idle.as_secs_f64()
+        )),
+        ErrorKind::UnexpectedEof
+        | ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::BrokenPipe => {
+            Error::peer(format!("{what}: the peer closed the connection ({e})"))
+        }
+        _ => Error::io(what.to_string(), e),
+    }
+}
+
+impl TcpChannel {
+    /// Wraps a connected stream.
+    pub fn new(stream: TcpStream, timeouts: Timeouts) -> Result<Self> {
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| Error::io("reading the peer's address", e))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| Error::io("setting TCP_NODELAY", e))?;
+        stream
+            .set_read_timeout(Some(timeouts.idle))
+            .map_err(|e| Error::io("setting the read timeout", e))?;
+        stream
+            .set_write_timeout(Some(timeouts.idle))
+            .map_err(|e| Error::io("setting the write timeout", e))?;
+        Ok(TcpChannel {
+            stream,
+            write_buf: Vec::with_capacity(WRITE_BUFFER),
+            read_buf: vec![0u8; READ_BUFFER].into_boxed_slice(),
+            read_start: 0,
+            read_end: 0,
+            deadline: timeouts.total.map(|t| Instant::now() + t),
+            timeouts,
+            traffic: Traffic::default(),
+            peer,
+        })
+    }
+
+    /// Connects to `addr`, retrying until the listener is up or `wait` has passed, so the two
+    /// parties can be started in either order.
+    pub fn connect(addr: &str, wait: Duration, timeouts: Timeouts) -> Result<Self> {
+        let start = Instant::now();
+        let mut last_error = None;
+        while start.elapsed() < wait {
+            let addrs: Vec<SocketAddr> = addr
+                .to_socket_addrs()
+                .map_err(|e| Error::arg(format!("cannot resolve address '{addr}': {e}")))?
+                .collect();
+            for a in &addrs {
+                let remaining = wait
+                    .saturating_sub(start.elapsed())
+                    .max(Duration::from_millis(10));
+                match TcpStream::connect_timeout(a, remaining) {
+                    Ok(stream) => return TcpChannel::new(stream, timeouts),
+                    Err(e) => last_error = Some(e),
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(Error::Timeout(format!(
+            "could not connect to {addr} within {:.1} s{}",
+            wait.as_secs_f64(),
+            last_error
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
+        )))
+    }
+
+    /// Waits up to `wait` for one connection on `listener`.
+    pub fn accept(listener: &TcpListener, wait: Duration, timeouts: Timeouts) -> Result<Self> {
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("configuring the listener", e))?;
+        let start = Instant::now();
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream
+                        .set_nonblocking(false)
+                        .map_err(|e| Error::io("configuring the connection", e))?;
+                    return TcpChannel::new(stream, timeouts);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    if start.elapsed() >= wait {
+                        let at = listener
+                            .local_addr()
+                            .map(|a| a.to_string())
+                            .unwrap_or_default();
+                        return Err(Error::Timeout(format!(
+                            "no peer connected to {at} within {:.1} s",
+                            wait.as_secs_f64()
+                        )));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(Error::io("accepting a connection", e)),
+            }
+        }
+    }
+
+    /// Binds `addr` and waits for one connection.
+    pub fn listen(addr: &str, wait: Duration, timeouts: Timeouts) -> Result<Self> {
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| Error::arg(format!("cannot listen on '{addr}': {e}")))?;
+        TcpChannel::accept(&listener, wait, timeouts)
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    fn check_deadline(&self, what: &str) -> Result<()> {
+        match self.deadline {
+            Some(d) if Instant::now() > d => Err(Error::Timeout(format!(
+                "{what}: the session took longer than {:.1} s",
+                self.timeouts.total.unwrap_or_default().as_secs_f64()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Shuts the connection down in both directions.
+    pub fn shutdown(&mut self) {
+        let _ = self.flush();
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl Channel for TcpChannel {
+    fn write_all(&mut self, data: &[u8]) -> Result<()> {
+        self.traffic.sent += data.len() as u64;
+        if self.write_buf.len() + data.len() > WRITE_BUFFER {
+            self.flush()?;
+        }
+        if data.len() >= WRITE_BUFFER {
+            self.check_deadline("sending")?;
+            let timeouts = self.timeouts;
+            return self
+                .stream
+                .write_all(data)
+                .map_err(|e| classify(e, "sending", &timeouts));
+        }
+        self.write_buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.write_buf.is_empty() {
+            return Ok(());
+        }
+        self.check_deadline("sending")?;
+        let timeouts = self.timeouts;
+        self.stream
+            .write_all(&self.write_buf)
+            .map_err(|e| classify(e, "sending", &timeouts))?;
+        self.write_buf.clear();
+        Ok(())
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        // Whatever we were going to send must go first, or both sides could wait on each other.
+        self.flush()?;
+        let mut filled = 0;
+        let expected = buf.len();
+        while filled < expected {
+            if self.read_start == self.read_end {
+                self.check_deadline("receiving")?;
+                if expected - filled >= READ_BUFFER {
+                    // Large reads go straight into the caller's buffer.
+                    let n = read_some(
+                        &mut self.stream,
+                        &mut buf[filled..],
+                        &self.timeouts,
+                        filled,
+                        expected,
+                    )?;
+                    filled += n;
+                    continue;
+                }
+                let n = read_some(
+                    &mut self.stream,
+                    &mut self.read_buf,
+                    &self.timeouts,
+                    filled,
+                    expected,
+                )?;
+                self.read_start = 0;
+                self.read_end = n;
+            }
+            let n = (buf.len() - filled).min(self.read_end - self.read_start);
+            buf[filled..filled + n]
+                .copy_from_slice(&self.read_buf[self.read_start..self.read_start + n]);
+            self.read_start += n;
+            filled += n;
+        }
+        self.traffic.received += buf.len() as u64;
+        Ok(())
+    }
+
+    fn traffic(&self) -> Traffic {
+        self.traffic
+    }
+}
+
+fn read_some(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    timeouts: &Timeouts,
+    filled: usize,
+    expected: usize,
+) -> Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Ok(0) => {
+                return Err(Error::peer(format!(
+                    "the peer closed the connection ({filled} of {expected} expected bytes received)"
+                )));
+            }
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(classify(e, "receiving", timeouts)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(timeouts: Timeouts) -> (TcpChannel, TcpChannel) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let client = std::thread::spawn(move || {
+            TcpChannel::connect(&addr, Duration::from_secs(5), timeouts).unwrap()
+        });
+        let server = TcpChannel::accept(&listener, Duration::from_secs(5), timeouts).unwrap();
+        (server, client.join().unwrap())
+    }
+
+    #[test]
+    fn large_and_small_messages_arrive() {
+        let (mut a, mut b) = pair(Timeouts::idle(Duration::from_secs(10)));
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| i as u8).collect();
+        let sender = std::thread::spawn(move || {
+            a.write_all(b"hi").unwrap();
+            a.write_all(&big).unwrap();
+            a.flush().unwrap();
+            a.traffic()
+        });
+        let mut hi = [0u8; 2];
+        b.read_exact(&mut hi).unwrap();
+        assert_eq!(&hi, b"hi");
+        let mut got = vec![0u8; 3_000_000];
+        b.read_exact(&mut got).unwrap();
+        assert!(got.iter().enumerate().all(|(i, &v)| v == i as u8));
+        assert_eq!(sender.join().unwrap().sent, 3_000_002);
+        assert_eq!(b.traffic().received, 3_000_002);
+    }
+
+    #[test]
+    fn silence_and_hangups_are_typed_errors() {
+        let (mut a, mut b) = pair(Timeouts::idle(Duration::from_millis(100)));
+        let mut buf = [0u8; 8];
+        let start = Instant::now();
+        assert!(matches!(b.read_exact(&mut buf), Err(Error::Timeout(_))));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        a.write_all(&[1, 2, 3]).unwrap();
+        a.shutdown();
+        drop(a);
+        assert!(matches!(
+            b.read_exact(&mut buf),
+            Err(Error::PeerMisbehaved(_))
+        ));
+    }
+
+    #[test]
+    fn connect_gives_up_after_the_wait() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let start = Instant::now();
+        let r = TcpChannel::connect(
+            &addr,
+            Duration::from_millis(300),
+            Timeouts::idle(Duration::from_secs(1)),
+        );
+        assert!(matches!(r, Err(Error::Timeout(_))));
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+}

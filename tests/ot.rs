@@ -1,0 +1,171 @@
+//! Oblivious transfer end to end over the in-memory channel: the correlation, the views, and
+//! misbehaving peers.
+
+use std::time::Duration;
+
+use garbled::Error;
+use garbled::aes::Prg;
+use garbled::block::{Block, Delta};
+use garbled::net::Channel;
+use garbled::net::memory::{MemoryChannel, pair};
+use garbled::ot;
+
+const SESSION: [u8; 32] = [9; 32];
+
+/// Runs setup and `choices.len()` COTs; returns (sender's q, receiver's t, Delta, traffic
+/// receiver->sender bytes).
+fn run(choices: Vec<bool>, delta: Delta) -> (Vec<Block>, Vec<Block>, u64) {
+    let (mut g, mut e) = pair(Duration::from_secs(30));
+    let m = choices.len();
+    let d = delta.clone();
+    let garbler = std::thread::spawn(move || {
+        let mut prg = Prg::from_seed([1; 16]);
+        let mut sender = ot::setup_sender(&mut g, d, SESSION, &mut prg).unwrap();
+        ot::send(&mut g, &mut sender, m).unwrap()
+    });
+    let mut prg = Prg::from_seed([2; 16]);
+    let mut receiver = ot::setup_receiver(&mut e, SESSION, &mut prg).unwrap();
+    let t = ot::receive(&mut e, &mut receiver, &choices).unwrap();
+    let sent = e.traffic().sent;
+    (garbler.join().unwrap(), t, sent)
+}
+
+#[test]
+fn the_correlation_holds_for_every_size() {
+    let mut prg = Prg::from_seed([3; 16]);
+    for m in [1usize, 127, 128, 129, 1000, 1_000_000] {
+        let mut raw = vec![0u8; m];
+        prg.fill_bytes(&mut raw);
+        let choices: Vec<bool> = raw.iter().map(|b| b & 1 == 1).collect();
+        let delta = Delta::new(prg.block());
+        let (q, t, sent) = run(choices.clone(), delta.clone());
+        assert_eq!(q.len(), m);
+        assert_eq!(t.len(), m);
+        for i in 0..m {
+            assert_eq!(t[i], q[i] ^ delta.block().select(choices[i]), "m={m} i={i}");
+        }
+        // 32 bytes of A, then 16 bytes per OT rounded up to whole columns.
+        assert_eq!(sent, 32 + 16 * 128 * ot::tiles(m) as u64, "m={m}");
+        // Labels of different OTs differ (no all-zero or repeated outputs).
+        if m > 1 {
+            assert_ne!(q[0], q[m - 1]);
+        }
+    }
+}
+
+fn ones_fraction(bytes: &[u8]) -> f64 {
+    bytes.iter().map(|b| b.count_ones() as f64).sum::<f64>() / (8.0 * bytes.len() as f64)
+}
+
+/// What the garbler sees (the u columns) looks the same whatever the evaluator's bits are.
+#[test]
+fn the_senders_view_does_not_depend_on_the_choices() {
+    let m = 128 * 64;
+    let mut fractions = Vec::new();
+    for bit in [false, true] {
+        let (mut g, mut e) = pair(Duration::from_secs(30));
+        let delta = Delta::new(Block::new(0x5555));
+        let garbler = std::thread::spawn(move || {
+            let mut prg = Prg::from_seed([4; 16]);
+            let _sender = ot::setup_sender(&mut g, delta, SESSION, &mut prg).unwrap();
+            let mut u = vec![0u8; 16 * 128 * ot::tiles(m)];
+            g.read_exact(&mut u).unwrap();
+            u
+        });
+        let mut prg = Prg::from_seed([5; 16]);
+        let mut receiver = ot::setup_receiver(&mut e, SESSION, &mut prg).unwrap();
+        ot::receive(&mut e, &mut receiver, &vec![bit; m]).unwrap();
+        let view = garbler.join().unwrap();
+        fractions.push(ones_fraction(&view));
+    }
+    for f in &fractions {
+        assert!(
+            (f - 0.5).abs() < 0.01,
+            "the sender's view is biased: {fractions:?}"
+        );
+    }
+}
+
+/// What the evaluator sees (the base-OT reply) looks the same whatever Delta is.
+#[test]
+fn the_receivers_view_does_not_depend_on_delta() {
+    let mut fractions = Vec::new();
+    for delta in [Block::new(1), Block::new(u128::MAX)] {
+        let (mut g, mut e) = pair(Duration::from_secs(30));
+        let garbler = std::thread::spawn(move || {
+            let mut prg = Prg::from_seed([6; 16]);
+            ot::setup_sender(&mut g, Delta::new(delta), SESSION, &mut prg).unwrap();
+        });
+        let (_, a) = ot::base::BaseOtSender::new(&mut Prg::from_seed([7; 16]), SESSION);
+        e.write_all(&a).unwrap();
+        e.flush().unwrap();
+        let mut reply = vec![0u8; 128 * 32];
+        e.read_exact(&mut reply).unwrap();
+        garbler.join().unwrap();
+        fractions.push(ones_fraction(&reply));
+    }
+    for f in &fractions {
+        assert!(
+            (f - 0.5).abs() < 0.03,
+            "the receiver's view is biased: {fractions:?}"
+        );
+    }
+}
+
+fn expect_peer_error<T: std::fmt::Debug>(r: garbled::Result<T>, what: &str) {
+    match r {
+        Err(Error::PeerMisbehaved(_)) => {}
+        other => panic!("{what}: expected PeerMisbehaved, got {other:?}"),
+    }
+}
+
+#[test]
+fn malformed_points_and_short_messages_are_typed_errors() {
+    let mut prg = Prg::from_seed([8; 16]);
+    // A garbler receiving an invalid A.
+    let (mut g, mut e): (MemoryChannel, MemoryChannel) = pair(Duration::from_secs(5));
+    e.write_all(&[0xff; 32]).unwrap();
+    e.flush().unwrap();
+    expect_peer_error(
+        ot::setup_sender(&mut g, Delta::new(Block::new(3)), SESSION, &mut prg),
+        "bad A",
+    );
+    // The identity as A.
+    let (mut g, mut e) = pair(Duration::from_secs(5));
+    e.write_all(&[0; 32]).unwrap();
+    e.flush().unwrap();
+    expect_peer_error(
+        ot::setup_sender(&mut g, Delta::new(Block::new(3)), SESSION, &mut prg),
+        "identity A",
+    );
+    // An evaluator receiving garbage points.
+    let (mut g, mut e) = pair(Duration::from_secs(5));
+    g.write_all(&vec![0xab; 128 * 32]).unwrap();
+    g.flush().unwrap();
+    expect_peer_error(ot::setup_receiver(&mut e, SESSION, &mut prg), "bad B");
+    // A peer that hangs up in the middle of the reply.
+    let (mut g, mut e) = pair(Duration::from_secs(5));
+    g.write_all(&[1; 100]).unwrap();
+    g.close();
+    expect_peer_error(ot::setup_receiver(&mut e, SESSION, &mut prg), "short reply");
+    // A sender whose peer hangs up in the middle of the extension message.
+    let (mut g, mut e) = pair(Duration::from_secs(5));
+    let garbler = std::thread::spawn(move || {
+        let mut prg = Prg::from_seed([9; 16]);
+        let mut sender = ot::setup_sender(&mut g, Delta::new(Block::new(5)), SESSION, &mut prg)?;
+        ot::send(&mut g, &mut sender, 1000)
+    });
+    let mut receiver = ot::setup_receiver(&mut e, SESSION, &mut prg).unwrap();
+    let (u, _) = receiver.extend(&[true; 1000]);
+    garbled::net::send_blocks(&mut e, &u[..100]).unwrap();
+    e.close();
+    expect_peer_error(garbler.join().unwrap(), "truncated extension");
+}
+
+#[test]
+fn silence_is_a_timeout() {
+    let (mut g, _e) = pair(Duration::from_millis(100));
+    let mut prg = Prg::from_seed([10; 16]);
+    let r = ot::setup_sender(&mut g, Delta::new(Block::new(3)), SESSION, &mut prg);
+    assert!(matches!(r, Err(Error::Timeout(_))), "{r:?}");
+}
