@@ -14,6 +14,7 @@ pub mod error;
 pub mod garble;
 pub mod net;
 pub mod ot;
+pub mod protocol;
 pub mod value;
 
 pub use error::{Error, Result};

@@ -101,6 +101,24 @@ impl Channel for MemoryChannel {
     fn traffic(&self) -> Traffic {
         self.traffic
     }
+
+    fn close_write(&mut self) -> Result<()> {
+        self.flush()?;
+        self.tx = None;
+        Ok(())
+    }
+
+    fn expect_eof(&mut self) -> Result<()> {
+        if self.offset < self.incoming.len() {
+            return Err(Error::peer("the peer sent bytes after the end of the session"));
+        }
+        match self.rx.recv_timeout(self.timeout) {
+            Err(mpsc::RecvTimeoutError::Disconnected) => Ok(()),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::Timeout("the peer did not close the connection".into())),
+            Ok(data) if data.is_empty() => self.expect_eof(),
+            Ok(_) => Err(Error::peer("the peer sent bytes after the end of the session")),
+        }
+    }
 }
 
 #[cfg(test)]

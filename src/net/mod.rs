@@ -31,6 +31,16 @@ pub trait Channel {
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<()>;
     /// Traffic so far.
     fn traffic(&self) -> Traffic;
+    /// Flushes and closes our sending direction: the peer reads end-of-stream after our last
+    /// byte.
+    fn close_write(&mut self) -> Result<()> {
+        self.flush()
+    }
+    /// Waits for the peer to close its sending direction; any byte that arrives first is
+    /// `PeerMisbehaved`, silence past the deadline `Timeout`.
+    fn expect_eof(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for &mut C {
@@ -45,6 +55,12 @@ impl<C: Channel + ?Sized> Channel for &mut C {
     }
     fn traffic(&self) -> Traffic {
         (**self).traffic()
+    }
+    fn close_write(&mut self) -> Result<()> {
+        (**self).close_write()
+    }
+    fn expect_eof(&mut self) -> Result<()> {
+        (**self).expect_eof()
     }
 }
 

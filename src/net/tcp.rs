@@ -252,6 +252,33 @@ impl Channel for TcpChannel {
     fn traffic(&self) -> Traffic {
         self.traffic
     }
+
+    fn close_write(&mut self) -> Result<()> {
+        self.flush()?;
+        match self.stream.shutdown(std::net::Shutdown::Write) {
+            Ok(()) => Ok(()),
+            // The peer may already be gone; the read side reports what matters.
+            Err(e) if e.kind() == ErrorKind::NotConnected => Ok(()),
+            Err(e) => Err(Error::io("closing the connection", e)),
+        }
+    }
+
+    fn expect_eof(&mut self) -> Result<()> {
+        if self.read_start < self.read_end {
+            return Err(Error::peer("the peer sent bytes after the end of the session"));
+        }
+        let mut byte = [0u8; 1];
+        loop {
+            match self.stream.read(&mut byte) {
+                Ok(0) => return Ok(()),
+                Ok(_) => return Err(Error::peer("the peer sent bytes after the end of the session")),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // A reset after the end marker still ends the session cleanly for us.
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(()),
+                Err(e) => return Err(classify(e, "waiting for the peer to close", &self.timeouts)),
+            }
+        }
+    }
 }
 
 fn read_some(

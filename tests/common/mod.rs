@@ -252,3 +252,38 @@ pub fn random_inputs(circuit: &Circuit, seed: u64) -> Vec<Vec<bool>> {
         .map(|&w| (0..w).map(|_| rng.random()).collect())
         .collect()
 }
+
+/// Output groups as one party sees them (`None` where not revealed to it).
+pub type Seen = Vec<Option<Vec<bool>>>;
+
+/// Runs one session over loopback TCP: the garbler in this thread, the evaluator in another.
+/// `inputs` holds every group's bits; each party gets the groups `owners` gives it.
+pub fn run_over_tcp(
+    program: &garbled::compile::Program,
+    owners: &[garbled::protocol::Party],
+    reveal: &[garbled::protocol::Reveal],
+    inputs: &[Vec<bool>],
+) -> garbled::Result<((Seen, garbled::protocol::SessionStats), (Seen, garbled::protocol::SessionStats))> {
+    use garbled::net::tcp::{TcpChannel, Timeouts};
+    use garbled::protocol::{Party, SessionOptions, run_evaluator, run_garbler};
+    use std::time::Duration;
+    let options = SessionOptions::new(program, owners.to_vec(), reveal.to_vec())?;
+    let mine = |party: Party| -> Vec<Vec<bool>> {
+        owners.iter().zip(inputs).filter(|(o, _)| **o == party).map(|(_, v)| v.clone()).collect()
+    };
+    let (g_in, e_in) = (mine(Party::Garbler), mine(Party::Evaluator));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().unwrap().to_string();
+    let timeouts = Timeouts::idle(Duration::from_secs(20));
+    std::thread::scope(|s| {
+        let e_options = options.clone();
+        let evaluator = s.spawn(move || {
+            let channel = TcpChannel::connect(&addr, Duration::from_secs(10), timeouts)?;
+            run_evaluator(program, &e_in, channel, e_options)
+        });
+        let garbler = TcpChannel::accept(&listener, Duration::from_secs(10), timeouts)
+            .and_then(|channel| run_garbler(program, &g_in, channel, options));
+        let evaluator = evaluator.join().expect("the evaluator thread does not panic");
+        Ok((garbler?, evaluator?))
+    })
+}

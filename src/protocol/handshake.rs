@@ -1,0 +1,181 @@
+//! The handshake: both parties announce what they are about to run, and any disagreement ends the
+//! session on both sides with an error that names the field and both values.
+//!
+//! Frame: the magic `GARBLED\0` (8 bytes), the protocol version (u32, little endian), the payload
+//! length (u32, at most [`MAX_HELLO`]) and a bincode-2 payload ([`Hello`]) decoded with the same
+//! limit. A peer that is not a `garbled` endpoint, speaks another version or sends an oversized
+//! or malformed frame gets a typed error, never a panic or a large allocation.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Party, Reveal};
+use crate::error::{Error, Result};
+use crate::net::Channel;
+
+/// The first bytes of every session.
+pub const MAGIC: [u8; 8] = *b"GARBLED\0";
+/// The protocol version: bumped whenever the wire format or the cryptography changes.
+pub const VERSION: u32 = 1;
+/// The garbling scheme both sides must use.
+pub const SCHEME: &str = "half-gates/tccr-aes128/iknp-cot/co15-ristretto255";
+/// Largest handshake payload accepted.
+pub const MAX_HELLO: usize = 1 << 16;
+/// Most input or output groups a handshake may describe.
+pub const MAX_GROUPS: usize = 4096;
+
+/// What a party announces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Which side the sender plays.
+    pub role: Party,
+    /// BLAKE3 digest of the compiled circuit.
+    pub digest: [u8; 32],
+    /// Input group widths.
+    pub input_widths: Vec<u32>,
+    /// Owner of each input group.
+    pub owners: Vec<Party>,
+    /// Output group widths.
+    pub output_widths: Vec<u32>,
+    /// Who learns each output group.
+    pub reveal: Vec<Reveal>,
+    /// The garbling scheme.
+    pub scheme: String,
+    /// How many times the circuit runs in this session.
+    pub runs: u64,
+    /// A fresh random value; the session nonce and id derive from both parties' nonces.
+    pub nonce: u64,
+}
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_little_endian().with_fixed_int_encoding().with_limit::<MAX_HELLO>()
+}
+
+/// Sends our hello.
+pub fn send<C: Channel + ?Sized>(channel: &mut C, hello: &Hello) -> Result<Vec<u8>> {
+    let payload = bincode::serde::encode_to_vec(hello, config())
+        .map_err(|e| Error::arg(format!("cannot encode the handshake: {e}")))?;
+    channel.write_all(&MAGIC)?;
+    channel.write_all(&VERSION.to_le_bytes())?;
+    channel.write_all(&(payload.len() as u32).to_le_bytes())?;
+    channel.write_all(&payload)?;
+    channel.flush()?;
+    Ok(payload)
+}
+
+/// Receives and decodes the peer's hello (with its raw payload, for the transcript).
+pub fn receive<C: Channel + ?Sized>(channel: &mut C) -> Result<(Hello, Vec<u8>)> {
+    let mut magic = [0u8; 8];
+    channel.read_exact(&mut magic)?;
+    if magic != MAGIC {
+        return Err(Error::peer(format!(
+            "the peer is not a garbled endpoint (it sent {:02x?} instead of the magic {:02x?})",
+            magic, MAGIC
+        )));
+    }
+    let mut word = [0u8; 4];
+    channel.read_exact(&mut word)?;
+    let version = u32::from_le_bytes(word);
+    if version != VERSION {
+        return Err(Error::Mismatch {
+            field: "protocol version",
+            ours: VERSION.to_string(),
+            peer: version.to_string(),
+            hint: "both parties must run the same garbled release",
+        });
+    }
+    channel.read_exact(&mut word)?;
+    let len = u32::from_le_bytes(word) as usize;
+    if len > MAX_HELLO {
+        return Err(Error::peer(format!("handshake of {len} bytes, more than the {MAX_HELLO} allowed")));
+    }
+    let mut payload = vec![0u8; len];
+    channel.read_exact(&mut payload)?;
+    let (hello, used): (Hello, usize) = bincode::serde::decode_from_slice(&payload, config())
+        .map_err(|e| Error::peer(format!("malformed handshake: {e}")))?;
+    if used != len {
+        return Err(Error::peer(format!("handshake carries {} bytes after its end", len - used)));
+    }
+    if hello.input_widths.len() > MAX_GROUPS || hello.output_widths.len() > MAX_GROUPS {
+        return Err(Error::peer("handshake describes more groups than allowed"));
+    }
+    Ok((hello, payload))
+}
+
+fn list<T: std::fmt::Debug>(v: &[T]) -> String {
+    let parts: Vec<String> = v.iter().map(|x| format!("{x:?}").to_lowercase()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks the peer's hello against ours; the first difference is the error.
+pub fn compare(ours: &Hello, peer: &Hello) -> Result<()> {
+    if peer.role == ours.role {
+        let name = if ours.role == Party::Garbler { "garbler" } else { "evaluator" };
+        return Err(Error::Mismatch {
+            field: "role",
+            ours: name.into(),
+            peer: name.into(),
+            hint: "one party must run with --role garbler and the other with --role evaluator",
+        });
+    }
+    if peer.scheme != ours.scheme {
+        return Err(Error::Mismatch {
+            field: "garbling scheme",
+            ours: ours.scheme.clone(),
+            peer: peer.scheme.clone(),
+            hint: "both parties must run the same garbled release",
+        });
+    }
+    if peer.input_widths != ours.input_widths {
+        return Err(Error::Mismatch {
+            field: "input widths",
+            ours: list(&ours.input_widths),
+            peer: list(&peer.input_widths),
+            hint: "both parties must load the same circuit (and --bits)",
+        });
+    }
+    if peer.output_widths != ours.output_widths {
+        return Err(Error::Mismatch {
+            field: "output widths",
+            ours: list(&ours.output_widths),
+            peer: list(&peer.output_widths),
+            hint: "both parties must load the same circuit (and --bits)",
+        });
+    }
+    if peer.digest != ours.digest {
+        return Err(Error::Mismatch {
+            field: "circuit digest",
+            ours: hex(&ours.digest),
+            peer: hex(&peer.digest),
+            hint: "both parties must load the same circuit file",
+        });
+    }
+    if peer.owners != ours.owners {
+        return Err(Error::Mismatch {
+            field: "input owners",
+            ours: list(&ours.owners),
+            peer: list(&peer.owners),
+            hint: "both parties must pass the same --owners",
+        });
+    }
+    if peer.reveal != ours.reveal {
+        return Err(Error::Mismatch {
+            field: "output routing",
+            ours: list(&ours.reveal),
+            peer: list(&peer.reveal),
+            hint: "both parties must pass the same --reveal",
+        });
+    }
+    if peer.runs != ours.runs {
+        return Err(Error::Mismatch {
+            field: "number of runs",
+            ours: ours.runs.to_string(),
+            peer: peer.runs.to_string(),
+            hint: "both parties must process the same number of rows",
+        });
+    }
+    Ok(())
+}

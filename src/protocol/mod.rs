@@ -1,0 +1,565 @@
+//! The two-party protocol over one connection (see DESIGN.md, "Protocol"):
+//!
+//! 1. [`handshake`]: magic, version, role, circuit digest, input widths and owners, output
+//!    routing, scheme, number of runs and a nonce from each side; any mismatch ends both sides with
+//!    a named error. The session nonce (tweak prefix) and the session id (bound into the base OTs)
+//!    are BLAKE3 of both handshakes.
+//! 2. 128 base OTs, once per session ([`crate::ot`]).
+//! 3. Per run of the circuit: IKNP correlated OTs for the evaluator's input bits, the garbler's
+//!    input labels, the garbled tables streamed in 64 KiB writes while the evaluator evaluates them
+//!    as they arrive (neither side holds all tables), the decoding bits of the outputs the
+//!    evaluator may learn, and the evaluator's output colour bits for the outputs the garbler may
+//!    learn (one-time padded by the garbler's decoding bits, so the evaluator learns nothing of
+//!    garbler-only outputs).
+//! 4. An end marker each way, then the connection closes; anything after the marker is an error.
+//!
+//! Every size read from the peer follows from what both sides compiled themselves, so reads are
+//! exact and bounded. [`GarblerSession`] and [`EvaluatorSession`] run several circuits in one
+//! session (the tweak counters continue, so no hash tweak repeats); [`run_garbler`] and
+//! [`run_evaluator`] do one run.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::aes::Prg;
+use crate::block::{ActiveLabel, Block, Delta, ZeroLabel};
+use crate::compile::Program;
+use crate::error::{Error, Result};
+use crate::garble::{Evaluator, Garbler, TweakBase};
+use crate::net::{Channel, pack_bits, recv_blocks, send_blocks, unpack_bits};
+use crate::ot::{self, CotReceiver, CotSender};
+
+pub mod handshake;
+
+use handshake::Hello;
+
+/// One of the two parties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Party {
+    /// Garbles the circuit; owns Delta.
+    Garbler,
+    /// Evaluates the garbled circuit.
+    Evaluator,
+}
+
+impl std::str::FromStr for Party {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "garbler" => Ok(Party::Garbler),
+            "evaluator" => Ok(Party::Evaluator),
+            other => Err(Error::arg(format!("unknown party '{other}': expected garbler or evaluator"))),
+        }
+    }
+}
+
+/// Who learns an output group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Reveal {
+    /// Only the garbler.
+    Garbler,
+    /// Only the evaluator.
+    Evaluator,
+    /// Both parties.
+    Both,
+}
+
+impl Reveal {
+    /// Whether the garbler learns the group.
+    pub fn to_garbler(self) -> bool {
+        matches!(self, Reveal::Garbler | Reveal::Both)
+    }
+    /// Whether the evaluator learns the group.
+    pub fn to_evaluator(self) -> bool {
+        matches!(self, Reveal::Evaluator | Reveal::Both)
+    }
+}
+
+impl std::str::FromStr for Reveal {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "garbler" => Ok(Reveal::Garbler),
+            "evaluator" => Ok(Reveal::Evaluator),
+            "both" => Ok(Reveal::Both),
+            other => Err(Error::arg(format!("unknown output routing '{other}': expected both, garbler or evaluator"))),
+        }
+    }
+}
+
+/// What both parties agree on besides the circuit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Owner of each input group.
+    pub owners: Vec<Party>,
+    /// Who learns each output group.
+    pub reveal: Vec<Reveal>,
+    /// How many times the circuit runs in the session.
+    pub runs: u64,
+}
+
+impl SessionOptions {
+    /// Options for one run; checks the lengths against the program.
+    pub fn new(program: &Program, owners: Vec<Party>, reveal: Vec<Reveal>) -> Result<Self> {
+        let options = SessionOptions { owners, reveal, runs: 1 };
+        options.check(program)?;
+        Ok(options)
+    }
+
+    /// The same with several runs.
+    pub fn with_runs(mut self, runs: u64) -> Self {
+        self.runs = runs;
+        self
+    }
+
+    /// The default owners: with two input groups, the first is the garbler's and the second the
+    /// evaluator's; a single group is the garbler's; other counts must be given.
+    pub fn default_owners(groups: usize) -> Result<Vec<Party>> {
+        match groups {
+            1 => Ok(vec![Party::Garbler]),
+            2 => Ok(vec![Party::Garbler, Party::Evaluator]),
+            n => Err(Error::arg(format!(
+                "the circuit has {n} input groups: say who owns each with --owners (e.g. --owners {})",
+                vec!["garbler"; n.max(1)].join(",")
+            ))),
+        }
+    }
+
+    fn check(&self, program: &Program) -> Result<()> {
+        if self.owners.len() != program.input_widths().len() {
+            return Err(Error::arg(format!(
+                "{} owners given for {} input groups",
+                self.owners.len(),
+                program.input_widths().len()
+            )));
+        }
+        if self.reveal.len() != program.output_widths().len() {
+            return Err(Error::arg(format!(
+                "{} output routings given for {} output groups",
+                self.reveal.len(),
+                program.output_widths().len()
+            )));
+        }
+        if self.runs == 0 {
+            return Err(Error::arg("a session needs at least one run"));
+        }
+        Ok(())
+    }
+
+    fn hello(&self, program: &Program, role: Party, nonce: u64) -> Hello {
+        Hello {
+            role,
+            digest: program.digest(),
+            input_widths: program.input_widths().to_vec(),
+            owners: self.owners.clone(),
+            output_widths: program.output_widths().to_vec(),
+            reveal: self.reveal.clone(),
+            scheme: handshake::SCHEME.to_string(),
+            runs: self.runs,
+            nonce,
+        }
+    }
+
+    /// Input wires owned by `party`, total.
+    fn input_bits(&self, program: &Program, party: Party) -> usize {
+        self.owners.iter().zip(program.input_widths()).filter(|(o, _)| **o == party).map(|(_, w)| *w as usize).sum()
+    }
+
+    /// The output wires the given test selects, in wire order.
+    fn output_bits(&self, program: &Program, select: impl Fn(Reveal) -> bool) -> usize {
+        self.reveal.iter().zip(program.output_widths()).filter(|(r, _)| select(**r)).map(|(_, w)| *w as usize).sum()
+    }
+}
+
+/// What a session cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SessionStats {
+    /// AND gates garbled (all runs).
+    pub and_gates: u64,
+    /// Bytes this party sent.
+    pub bytes_sent: u64,
+    /// Bytes this party received.
+    pub bytes_received: u64,
+    /// Wall time from the start of the handshake to the end.
+    pub wall: Duration,
+    /// Wall time of the handshake and the base OTs.
+    pub setup: Duration,
+}
+
+/// A progress callback: (AND gates done, AND gates in the session).
+pub type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
+
+/// AND gates per table write: 2048 gates = 64 KiB.
+const TABLE_CHUNK: usize = 2048;
+/// The end-of-session marker.
+const END: [u8; 8] = *b"GARBEND\0";
+
+fn session_keys(garbler: &[u8], evaluator: &[u8]) -> (u64, [u8; 32]) {
+    let mut h = blake3::Hasher::new();
+    h.update(b"garbled session v1");
+    h.update(&(garbler.len() as u64).to_le_bytes());
+    h.update(garbler);
+    h.update(evaluator);
+    let id = *h.finalize().as_bytes();
+    let mut nonce = [0u8; 8];
+    nonce.copy_from_slice(&id[..8]);
+    (u64::from_le_bytes(nonce), id)
+}
+
+/// Splits per-group values into the bits of the groups `party` owns, checking count and widths.
+fn own_bits(program: &Program, options: &SessionOptions, party: Party, inputs: &[Vec<bool>]) -> Result<Vec<bool>> {
+    let widths: Vec<u32> = options
+        .owners
+        .iter()
+        .zip(program.input_widths())
+        .filter(|(o, _)| **o == party)
+        .map(|(_, w)| *w)
+        .collect();
+    crate::circuit::plain::flatten_groups(&widths, inputs, "own input")
+}
+
+fn split_outputs(program: &Program, bits: Vec<Option<bool>>) -> Vec<Option<Vec<bool>>> {
+    let mut out = Vec::with_capacity(program.output_widths().len());
+    let mut at = 0;
+    for &w in program.output_widths() {
+        let group = &bits[at..at + w as usize];
+        out.push(group.iter().copied().collect::<Option<Vec<bool>>>());
+        at += w as usize;
+    }
+    out
+}
+
+/// Sends our end marker and closes our direction, then reads the peer's marker and its close:
+/// anything else is an error.
+fn end_session<C: Channel>(channel: &mut C) -> Result<()> {
+    channel.write_all(&END)?;
+    channel.close_write()?;
+    let mut marker = [0u8; 8];
+    channel.read_exact(&mut marker)?;
+    if marker != END {
+        return Err(Error::peer("the peer sent data where the end-of-session marker belongs"));
+    }
+    channel.expect_eof()
+}
+
+/// The garbler's side of a session.
+pub struct GarblerSession<'p, 'c, C: Channel> {
+    channel: C,
+    program: &'p Program,
+    options: SessionOptions,
+    delta: Delta,
+    prg: Prg,
+    cot: CotSender,
+    tweaks: TweakBase,
+    runs_done: u64,
+    start: Instant,
+    setup: Duration,
+    progress: Option<Progress<'c>>,
+}
+
+impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
+    /// Handshake and base OTs.
+    pub fn start(mut channel: C, program: &'p Program, options: SessionOptions) -> Result<Self> {
+        let start = Instant::now();
+        options.check(program)?;
+        let mut prg = Prg::from_os()?;
+        let ours = options.hello(program, Party::Garbler, prg.block().value() as u64);
+        let our_payload = handshake::send(&mut channel, &ours)?;
+        let (peer, peer_payload) = handshake::receive(&mut channel)?;
+        handshake::compare(&ours, &peer)?;
+        let (nonce, session) = session_keys(&our_payload, &peer_payload);
+        let delta = Delta::new(prg.block());
+        let cot = ot::setup_sender(&mut channel, delta.clone(), session, &mut prg)?;
+        Ok(GarblerSession {
+            channel,
+            program,
+            options,
+            delta,
+            prg,
+            cot,
+            tweaks: TweakBase { nonce, first: 0 },
+            runs_done: 0,
+            setup: start.elapsed(),
+            start,
+            progress: None,
+        })
+    }
+
+    /// Reports progress while tables stream.
+    pub fn set_progress(&mut self, progress: Progress<'c>) {
+        self.progress = Some(progress);
+    }
+
+    /// One run: `inputs` holds the bits of the garbler's own input groups, in order. Returns
+    /// every output group, `None` for those not revealed to the garbler.
+    pub fn run(&mut self, inputs: &[Vec<bool>]) -> Result<Vec<Option<Vec<bool>>>> {
+        if self.runs_done >= self.options.runs {
+            return Err(Error::arg(format!("the session was agreed for {} run(s)", self.options.runs)));
+        }
+        let program = self.program;
+        let own = own_bits(program, &self.options, Party::Garbler, inputs)?;
+        let evaluator_bits = self.options.input_bits(program, Party::Evaluator);
+        let ch = &mut self.channel;
+        let q = ot::send(ch, &mut self.cot, evaluator_bits)?;
+        // Zero-labels in wire order: fresh ones for our groups, the OT outputs for the peer's.
+        let mut zero = Vec::with_capacity(program.input_count());
+        let mut active = Vec::with_capacity(own.len());
+        let (mut next_own, mut next_q) = (0, 0);
+        let mut fresh = vec![Block::ZERO; own.len()];
+        self.prg.fill(&mut fresh);
+        for (&owner, &width) in self.options.owners.iter().zip(program.input_widths()) {
+            for _ in 0..width {
+                let label = if owner == Party::Garbler {
+                    let z = ZeroLabel(fresh[next_own]);
+                    active.push(z.encode(own[next_own], &self.delta).0);
+                    next_own += 1;
+                    z
+                } else {
+                    next_q += 1;
+                    ZeroLabel(q[next_q - 1])
+                };
+                zero.push(label);
+            }
+        }
+        zeroize::Zeroize::zeroize(&mut fresh);
+        send_blocks(ch, &active)?;
+        let mut garbler = Garbler::new(program, self.delta.clone(), &zero, self.tweaks)?;
+        let mut tables = vec![Block::ZERO; 2 * TABLE_CHUNK];
+        let mut bytes = vec![0u8; 32 * TABLE_CHUNK];
+        let total = self.options.runs * program.and_count() as u64;
+        let mut done = self.runs_done * program.and_count() as u64;
+        while !garbler.is_done() {
+            let n = garbler.garble(&mut tables);
+            for (out, b) in bytes.chunks_exact_mut(16).zip(&tables[..n]) {
+                out.copy_from_slice(&b.to_bytes());
+            }
+            ch.write_all(&bytes[..16 * n])?;
+            ch.flush()?;
+            done += n as u64 / 2;
+            if let Some(p) = self.progress.as_mut() {
+                p(done, total);
+            }
+        }
+        let decoding = garbler.decoding_bits()?;
+        drop(garbler);
+        // Decoding bits of the outputs the evaluator learns.
+        let mut for_evaluator = Vec::new();
+        let mut at = 0;
+        for (&r, &w) in self.options.reveal.iter().zip(program.output_widths()) {
+            if r.to_evaluator() {
+                for_evaluator.extend_from_slice(&decoding[at..at + w as usize]);
+            }
+            at += w as usize;
+        }
+        ch.write_all(&pack_bits(&for_evaluator))?;
+        ch.flush()?;
+        // The evaluator's colour bits of the outputs we learn.
+        let n = self.options.output_bits(program, Reveal::to_garbler);
+        let mut packed = vec![0u8; n.div_ceil(8)];
+        ch.read_exact(&mut packed)?;
+        let colours = unpack_bits(&packed, n);
+        let mut bits = Vec::with_capacity(decoding.len());
+        let (mut at, mut next) = (0, 0);
+        for (&r, &w) in self.options.reveal.iter().zip(program.output_widths()) {
+            for k in 0..w as usize {
+                bits.push(r.to_garbler().then(|| {
+                    next += 1;
+                    colours[next - 1] ^ decoding[at + k]
+                }));
+            }
+            at += w as usize;
+        }
+        self.tweaks = self.tweaks.after(program.and_count());
+        self.runs_done += 1;
+        Ok(split_outputs(program, bits))
+    }
+
+    /// Ends the session: exchanges the end markers and reports the statistics.
+    pub fn finish(mut self) -> Result<SessionStats> {
+        if self.runs_done != self.options.runs {
+            return Err(Error::arg(format!(
+                "the session ends after {} of {} agreed runs",
+                self.runs_done, self.options.runs
+            )));
+        }
+        end_session(&mut self.channel)?;
+        let traffic = self.channel.traffic();
+        Ok(SessionStats {
+            and_gates: self.options.runs * self.program.and_count() as u64,
+            bytes_sent: traffic.sent,
+            bytes_received: traffic.received,
+            wall: self.start.elapsed(),
+            setup: self.setup,
+        })
+    }
+
+    /// The channel, for callers that keep using the connection.
+    pub fn channel(&mut self) -> &mut C {
+        &mut self.channel
+    }
+}
+
+/// The evaluator's side of a session.
+pub struct EvaluatorSession<'p, 'c, C: Channel> {
+    channel: C,
+    program: &'p Program,
+    options: SessionOptions,
+    cot: CotReceiver,
+    tweaks: TweakBase,
+    runs_done: u64,
+    start: Instant,
+    setup: Duration,
+    progress: Option<Progress<'c>>,
+}
+
+impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
+    /// Handshake and base OTs.
+    pub fn start(mut channel: C, program: &'p Program, options: SessionOptions) -> Result<Self> {
+        let start = Instant::now();
+        options.check(program)?;
+        let mut prg = Prg::from_os()?;
+        let ours = options.hello(program, Party::Evaluator, prg.block().value() as u64);
+        let our_payload = handshake::send(&mut channel, &ours)?;
+        let (peer, peer_payload) = handshake::receive(&mut channel)?;
+        handshake::compare(&ours, &peer)?;
+        let (nonce, session) = session_keys(&peer_payload, &our_payload);
+        let cot = ot::setup_receiver(&mut channel, session, &mut prg)?;
+        Ok(EvaluatorSession {
+            channel,
+            program,
+            options,
+            cot,
+            tweaks: TweakBase { nonce, first: 0 },
+            runs_done: 0,
+            setup: start.elapsed(),
+            start,
+            progress: None,
+        })
+    }
+
+    /// Reports progress while tables arrive.
+    pub fn set_progress(&mut self, progress: Progress<'c>) {
+        self.progress = Some(progress);
+    }
+
+    /// One run: `inputs` holds the bits of the evaluator's own input groups, in order. Returns
+    /// every output group, `None` for those not revealed to the evaluator.
+    pub fn run(&mut self, inputs: &[Vec<bool>]) -> Result<Vec<Option<Vec<bool>>>> {
+        if self.runs_done >= self.options.runs {
+            return Err(Error::arg(format!("the session was agreed for {} run(s)", self.options.runs)));
+        }
+        let program = self.program;
+        let own = own_bits(program, &self.options, Party::Evaluator, inputs)?;
+        let ch = &mut self.channel;
+        let t = ot::receive(ch, &mut self.cot, &own)?;
+        let garbler_bits = self.options.input_bits(program, Party::Garbler);
+        let mut theirs = vec![Block::ZERO; garbler_bits];
+        recv_blocks(ch, &mut theirs)?;
+        let mut active = Vec::with_capacity(program.input_count());
+        let (mut next_t, mut next_g) = (0, 0);
+        for (&owner, &width) in self.options.owners.iter().zip(program.input_widths()) {
+            for _ in 0..width {
+                if owner == Party::Evaluator {
+                    active.push(ActiveLabel(t[next_t]));
+                    next_t += 1;
+                } else {
+                    active.push(ActiveLabel(theirs[next_g]));
+                    next_g += 1;
+                }
+            }
+        }
+        let mut evaluator = Evaluator::new(program, &active, self.tweaks)?;
+        let mut tables = vec![Block::ZERO; 2 * TABLE_CHUNK];
+        let mut remaining = 2 * program.and_count();
+        let total = self.options.runs * program.and_count() as u64;
+        let mut done = self.runs_done * program.and_count() as u64;
+        while remaining > 0 {
+            let n = remaining.min(2 * TABLE_CHUNK);
+            recv_blocks(ch, &mut tables[..n])?;
+            let used = evaluator.evaluate(&tables[..n]);
+            debug_assert_eq!(used, n, "chunks hold whole gates");
+            remaining -= n;
+            done += n as u64 / 2;
+            if let Some(p) = self.progress.as_mut() {
+                p(done, total);
+            }
+        }
+        evaluator.evaluate(&[]);
+        let labels = evaluator.output_labels()?;
+        drop(evaluator);
+        let n = self.options.output_bits(program, Reveal::to_evaluator);
+        let mut packed = vec![0u8; n.div_ceil(8)];
+        ch.read_exact(&mut packed)?;
+        let decoding = unpack_bits(&packed, n);
+        let mut bits = Vec::with_capacity(labels.len());
+        let mut for_garbler = Vec::new();
+        let (mut at, mut next) = (0, 0);
+        for (&r, &w) in self.options.reveal.iter().zip(program.output_widths()) {
+            for label in &labels[at..at + w as usize] {
+                let colour = label.0.lsb();
+                if r.to_garbler() {
+                    for_garbler.push(colour);
+                }
+                bits.push(r.to_evaluator().then(|| {
+                    next += 1;
+                    colour ^ decoding[next - 1]
+                }));
+            }
+            at += w as usize;
+        }
+        ch.write_all(&pack_bits(&for_garbler))?;
+        ch.flush()?;
+        self.tweaks = self.tweaks.after(program.and_count());
+        self.runs_done += 1;
+        Ok(split_outputs(program, bits))
+    }
+
+    /// Ends the session: exchanges the end markers and reports the statistics.
+    pub fn finish(mut self) -> Result<SessionStats> {
+        if self.runs_done != self.options.runs {
+            return Err(Error::arg(format!(
+                "the session ends after {} of {} agreed runs",
+                self.runs_done, self.options.runs
+            )));
+        }
+        end_session(&mut self.channel)?;
+        let traffic = self.channel.traffic();
+        Ok(SessionStats {
+            and_gates: self.options.runs * self.program.and_count() as u64,
+            bytes_sent: traffic.sent,
+            bytes_received: traffic.received,
+            wall: self.start.elapsed(),
+            setup: self.setup,
+        })
+    }
+
+    /// The channel, for callers that keep using the connection.
+    pub fn channel(&mut self) -> &mut C {
+        &mut self.channel
+    }
+}
+
+/// Runs the garbler's side once: handshake, OTs, garbling, outputs.
+pub fn run_garbler<C: Channel>(
+    program: &Program,
+    inputs: &[Vec<bool>],
+    channel: C,
+    options: SessionOptions,
+) -> Result<(Vec<Option<Vec<bool>>>, SessionStats)> {
+    let mut session = GarblerSession::start(channel, program, options)?;
+    let outputs = session.run(inputs)?;
+    Ok((outputs, session.finish()?))
+}
+
+/// Runs the evaluator's side once.
+pub fn run_evaluator<C: Channel>(
+    program: &Program,
+    inputs: &[Vec<bool>],
+    channel: C,
+    options: SessionOptions,
+) -> Result<(Vec<Option<Vec<bool>>>, SessionStats)> {
+    let mut session = EvaluatorSession::start(channel, program, options)?;
+    let outputs = session.run(inputs)?;
+    Ok((outputs, session.finish()?))
+}
