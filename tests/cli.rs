@@ -305,3 +305,334 @@ fn bench_reports_json_for_given_circuits() {
     assert!(c["garble_ns_per_and"].as_f64().unwrap() > 0.0);
     assert!(c["eval_ns_per_and"].as_f64().unwrap() > 0.0);
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_garbled"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn garbled")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(o))
+        .unwrap_or_else(|e| panic!("{e}: {} / {}", stdout(o), stderr(o)))
+}
+
+fn circuits(name: &str) -> String {
+    format!("{}/circuits/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn run_locally_prints_like_eval_and_reports_stats() {
+    let aes = circuits("aes128.txt");
+    let args = [
+        "run",
+        &aes,
+        "--input",
+        "0x2b7e151628aed2a6abf7158809cf4f3c",
+        "--input",
+        "0x3243f6a8885a308d313198a2e0370734",
+    ];
+    let o = garbled(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "0x3925841d02dc09fbdc118597196a0b32\n");
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let v = json(&garbled(&with_json));
+    assert_eq!(v["outputs"][0], "0x3925841d02dc09fbdc118597196a0b32");
+    assert_eq!(v["stats"]["and_gates"], 6400);
+    assert!(v["stats"]["bytes_sent"].as_u64().unwrap() >= 6400 * 32);
+    assert!(v["stats"]["bytes_received"].as_u64().unwrap() > 0);
+    assert!(v["stats"]["wall_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn run_with_roles_on_two_processes_in_either_order() {
+    let lt = circuits("lt64.txt");
+    for evaluator_first in [false, true] {
+        let port = free_port().to_string();
+        let listen = format!("127.0.0.1:{port}");
+        let garbler_args = [
+            "run",
+            &lt,
+            "--role",
+            "garbler",
+            "--listen",
+            &listen,
+            "--input",
+            "41",
+            "--json",
+            "--reveal",
+            "evaluator",
+        ];
+        let evaluator_args = [
+            "run",
+            &lt,
+            "--role",
+            "evaluator",
+            "--connect",
+            &listen,
+            "--input",
+            "99",
+            "--json",
+            "--reveal",
+            "evaluator",
+        ];
+        let (g, e) = if evaluator_first {
+            let e = spawn(&evaluator_args);
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            (spawn(&garbler_args), e)
+        } else {
+            let g = spawn(&garbler_args);
+            (g, spawn(&evaluator_args))
+        };
+        let (g, e) = (g.wait_with_output().unwrap(), e.wait_with_output().unwrap());
+        assert!(
+            g.status.success() && e.status.success(),
+            "{} / {}",
+            stderr(&g),
+            stderr(&e)
+        );
+        // Routed to the evaluator only: the garbler prints null.
+        assert_eq!(json(&e)["outputs"][0], "0x1");
+        assert!(json(&g)["outputs"][0].is_null());
+        assert_eq!(json(&g)["stats"]["and_gates"], 64);
+    }
+}
+
+#[test]
+fn three_input_groups_need_owners() {
+    let o = garbled(&["gen", "sum", "--bits", "8", "--count", "3"]);
+    let path = temp_file("sum3.txt", &stdout(&o));
+    let p = path.to_str().unwrap();
+    let o = garbled(&["run", p, "--input", "1", "--input", "2", "--input", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--owners"), "{}", stderr(&o));
+    let o = garbled(&[
+        "run",
+        p,
+        "--input",
+        "1",
+        "--input",
+        "2",
+        "--input",
+        "3",
+        "--owners",
+        "garbler,evaluator,garbler",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "0x06\n");
+    // The same over two processes: the garbler owns groups 1 and 3.
+    let listen = format!("127.0.0.1:{}", free_port());
+    let owners = "garbler,evaluator,garbler";
+    let g = spawn(&[
+        "run", p, "--role", "garbler", "--listen", &listen, "--owners", owners, "--input", "10",
+        "--input", "30",
+    ]);
+    let e = garbled(&[
+        "run",
+        p,
+        "--role",
+        "evaluator",
+        "--connect",
+        &listen,
+        "--owners",
+        owners,
+        "--input",
+        "20",
+    ]);
+    let g = g.wait_with_output().unwrap();
+    assert!(
+        g.status.success() && e.status.success(),
+        "{} / {}",
+        stderr(&g),
+        stderr(&e)
+    );
+    assert_eq!(stdout(&g), "0x3c\n");
+    assert_eq!(stdout(&e), "0x3c\n");
+}
+
+#[test]
+fn different_circuits_are_named_on_both_sides() {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (lt, le) = (circuits("lt64.txt"), circuits("le64.txt"));
+    let g = spawn(&[
+        "run", &lt, "--role", "garbler", "--listen", &listen, "--input", "1",
+    ]);
+    let e = garbled(&[
+        "run",
+        &le,
+        "--role",
+        "evaluator",
+        "--connect",
+        &listen,
+        "--input",
+        "2",
+    ]);
+    let g = g.wait_with_output().unwrap();
+    for o in [&g, &e] {
+        assert_eq!(o.status.code(), Some(1));
+        let err = stderr(o);
+        assert!(
+            err.contains("circuit digest differs: ours") && err.contains("peer's"),
+            "{err}"
+        );
+        assert!(err.contains("same circuit file"), "{err}");
+    }
+}
+
+#[test]
+fn a_missing_peer_times_out() {
+    let start = std::time::Instant::now();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let o = garbled(&[
+        "run",
+        &circuits("lt32.txt"),
+        "--role",
+        "evaluator",
+        "--connect",
+        &addr,
+        "--input",
+        "1",
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    let o = garbled(&[
+        "run",
+        &circuits("lt32.txt"),
+        "--role",
+        "evaluator",
+        "--input",
+        "1",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a role without an address is a usage error"
+    );
+}
+
+#[test]
+fn compare_answers_for_single_values_and_files() {
+    for (a, b, signed, expected) in [
+        ("1000000", "2500000", false, "less"),
+        ("7", "7", false, "equal"),
+        ("-3", "-5", true, "greater"),
+        ("0xff", "254", false, "greater"),
+    ] {
+        let mut args = vec!["compare", "--value", a, "--value", b];
+        if signed {
+            args.push("--signed");
+        }
+        let o = garbled(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), format!("{expected}\n"), "{a} vs {b}");
+    }
+    let v = json(&garbled(&[
+        "compare", "--value", "5", "--value", "9", "--bits", "8", "--json",
+    ]));
+    assert_eq!(v["result"], "less");
+    assert_eq!(v["stats"]["and_gates"], 15);
+    // Rows from files, on two processes.
+    let a = temp_file("rows_a.txt", "1\n5\n9\n18446744073709551615\n");
+    let b = temp_file("rows_b.txt", "2\n5\n3\n0\n");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let g = spawn(&[
+        "compare",
+        "--role",
+        "garbler",
+        "--listen",
+        &listen,
+        "--values",
+        a.to_str().unwrap(),
+    ]);
+    let e = garbled(&[
+        "compare",
+        "--role",
+        "evaluator",
+        "--connect",
+        &listen,
+        "--values",
+        b.to_str().unwrap(),
+    ]);
+    let g = g.wait_with_output().unwrap();
+    assert!(
+        g.status.success() && e.status.success(),
+        "{} / {}",
+        stderr(&g),
+        stderr(&e)
+    );
+    assert_eq!(stdout(&g), "less\nequal\ngreater\ngreater\n");
+    assert_eq!(stdout(&e), stdout(&g));
+    // Usage errors.
+    for args in [
+        vec!["compare", "--value", "1"],
+        vec!["compare", "--value", "-1", "--value", "2"],
+        vec!["compare", "--value", "300", "--value", "2", "--bits", "8"],
+        vec![
+            "compare",
+            "--values",
+            "/nonexistent",
+            "--values",
+            "/nonexistent",
+        ],
+    ] {
+        let o = garbled(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn compare_files_with_different_row_counts_is_named() {
+    let a = temp_file("rows_c.txt", "1\n2\n3\n");
+    let b = temp_file("rows_d.txt", "1\n2\n");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let g = spawn(&[
+        "compare",
+        "--role",
+        "garbler",
+        "--listen",
+        &listen,
+        "--values",
+        a.to_str().unwrap(),
+    ]);
+    let e = garbled(&[
+        "compare",
+        "--role",
+        "evaluator",
+        "--connect",
+        &listen,
+        "--values",
+        b.to_str().unwrap(),
+    ]);
+    let g = g.wait_with_output().unwrap();
+    assert_eq!(g.status.code(), Some(1));
+    assert!(stderr(&e).contains("job differs"), "{}", stderr(&e));
+    assert!(stderr(&g).contains("3 row(s)"), "{}", stderr(&g));
+}
+
+#[test]
+fn demo_runs_with_no_arguments() {
+    let o = garbled(&["demo"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("0x3925841d02dc09fbdc118597196a0b32"), "{out}");
+    assert!(out.contains("2541"), "{out}");
+    assert!(out.contains("less"), "{out}");
+    let v = json(&garbled(&["demo", "--json"]));
+    assert_eq!(v["aes128"]["fips197"], true);
+    assert_eq!(v["hospitals"]["total"], 2541);
+}

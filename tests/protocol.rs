@@ -11,23 +11,36 @@ use garbled::protocol::{Party, Reveal};
 
 #[test]
 fn every_kit_circuit_over_tcp_matches_cleartext() {
-    let Some((dir, vectors)) = vectors() else { return };
+    let Some((dir, vectors)) = vectors() else {
+        return;
+    };
     let mut checked = 0;
     for (i, (name, entry)) in vectors["circuits"].as_object().unwrap().iter().enumerate() {
         let circuit = load(&dir, entry["file"].as_str().unwrap());
         let program = compile(&circuit).unwrap();
         let inputs = random_inputs(&circuit, i as u64);
         let expected = plain::eval_bits(&circuit, &inputs).unwrap();
-        let owners: Vec<Party> =
-            (0..inputs.len()).map(|g| if g % 2 == 0 { Party::Garbler } else { Party::Evaluator }).collect();
+        let owners: Vec<Party> = (0..inputs.len())
+            .map(|g| {
+                if g % 2 == 0 {
+                    Party::Garbler
+                } else {
+                    Party::Evaluator
+                }
+            })
+            .collect();
         let reveal = vec![Reveal::Both; expected.len()];
-        let ((g_out, g_stats), (e_out, e_stats)) = run_over_tcp(&program, &owners, &reveal, &inputs).unwrap();
+        let ((g_out, g_stats), (e_out, e_stats)) =
+            run_over_tcp(&program, &owners, &reveal, &inputs).unwrap();
         let expected: Vec<Option<Vec<bool>>> = expected.into_iter().map(Some).collect();
         assert_eq!(g_out, expected, "{name}: garbler");
         assert_eq!(e_out, expected, "{name}: evaluator");
         assert_eq!(g_stats.and_gates, program.and_count() as u64);
         // Tables dominate: 32 bytes per AND gate, everything else is small.
-        assert!(g_stats.bytes_sent >= 32 * program.and_count() as u64, "{name}");
+        assert!(
+            g_stats.bytes_sent >= 32 * program.and_count() as u64,
+            "{name}"
+        );
         assert_eq!(g_stats.bytes_sent, e_stats.bytes_received, "{name}");
         assert_eq!(e_stats.bytes_sent, g_stats.bytes_received, "{name}");
         checked += 1;
@@ -58,8 +71,14 @@ fn outputs_go_only_where_routed() {
     let owners = [Party::Garbler, Party::Evaluator, Party::Garbler];
     let reveal = [Reveal::Garbler, Reveal::Evaluator, Reveal::Both];
     let ((g, _), (e, _)) = run_over_tcp(&program, &owners, &reveal, &inputs).unwrap();
-    assert_eq!(g, vec![Some(expected[0].clone()), None, Some(expected[2].clone())]);
-    assert_eq!(e, vec![None, Some(expected[1].clone()), Some(expected[2].clone())]);
+    assert_eq!(
+        g,
+        vec![Some(expected[0].clone()), None, Some(expected[2].clone())]
+    );
+    assert_eq!(
+        e,
+        vec![None, Some(expected[1].clone()), Some(expected[2].clone())]
+    );
 }
 
 #[test]
@@ -68,9 +87,13 @@ fn several_runs_in_one_session_use_fresh_tweaks_and_agree() {
     use garbled::protocol::{EvaluatorSession, GarblerSession, SessionOptions};
     let c = garbled::circuit::library::generate("compare", 16, 2).unwrap();
     let program = compile(&c).unwrap();
-    let options = SessionOptions::new(&program, vec![Party::Garbler, Party::Evaluator], vec![Reveal::Both; 2])
-        .unwrap()
-        .with_runs(5);
+    let options = SessionOptions::new(
+        &program,
+        vec![Party::Garbler, Party::Evaluator],
+        vec![Reveal::Both; 2],
+    )
+    .unwrap()
+    .with_runs(5);
     let (gc, ec) = pair(std::time::Duration::from_secs(20));
     let values = [(3u32, 5u32), (5, 3), (7, 7), (0, 65535), (40000, 2)];
     std::thread::scope(|s| {
@@ -80,14 +103,20 @@ fn several_runs_in_one_session_use_fresh_tweaks_and_agree() {
             let mut session = EvaluatorSession::start(ec, program, e_options).unwrap();
             let mut seen = Vec::new();
             for (_, b) in values {
-                seen.push(session.run(&[(0..16).map(|k| b >> k & 1 == 1).collect()]).unwrap());
+                seen.push(
+                    session
+                        .run(&[(0..16).map(|k| b >> k & 1 == 1).collect()])
+                        .unwrap(),
+                );
             }
             session.finish().unwrap();
             seen
         });
         let mut session = GarblerSession::start(gc, program, options).unwrap();
         for (i, (a, b)) in values.into_iter().enumerate() {
-            let out = session.run(&[(0..16).map(|k| a >> k & 1 == 1).collect()]).unwrap();
+            let out = session
+                .run(&[(0..16).map(|k| a >> k & 1 == 1).collect()])
+                .unwrap();
             assert_eq!(out, vec![Some(vec![a < b]), Some(vec![a == b])], "run {i}");
         }
         // A sixth run was not agreed.
@@ -103,7 +132,9 @@ fn several_runs_in_one_session_use_fresh_tweaks_and_agree() {
 
 fn mismatch(a: garbled::Result<impl std::fmt::Debug>) -> (String, String) {
     match a {
-        Err(Error::Mismatch { field, ours, peer, .. }) => (field.to_string(), format!("{ours} / {peer}")),
+        Err(Error::Mismatch {
+            field, ours, peer, ..
+        }) => (field.to_string(), format!("{ours} / {peer}")),
         other => panic!("expected a mismatch, got {other:?}"),
     }
 }
@@ -116,8 +147,18 @@ fn mismatched_circuits_and_widths_are_named_on_both_sides() {
         let gp = compile(&g_circuit).unwrap();
         let ep = compile(&e_circuit).unwrap();
         let (gc, ec) = pair(std::time::Duration::from_secs(5));
-        let go = SessionOptions::new(&gp, vec![Party::Garbler, Party::Evaluator], vec![Reveal::Both]).unwrap();
-        let eo = SessionOptions::new(&ep, vec![Party::Garbler, Party::Evaluator], vec![Reveal::Both]).unwrap();
+        let go = SessionOptions::new(
+            &gp,
+            vec![Party::Garbler, Party::Evaluator],
+            vec![Reveal::Both],
+        )
+        .unwrap();
+        let eo = SessionOptions::new(
+            &ep,
+            vec![Party::Garbler, Party::Evaluator],
+            vec![Reveal::Both],
+        )
+        .unwrap();
         let gw = gp.input_widths()[0] as usize;
         let ew = ep.input_widths()[1] as usize;
         std::thread::scope(|s| {
@@ -136,7 +177,10 @@ fn mismatched_circuits_and_widths_are_named_on_both_sides() {
     let (g, e) = run(lt, lt16);
     let (field, values) = mismatch(g);
     assert_eq!(field, "input widths");
-    assert!(values.contains("[8, 8]") && values.contains("[16, 16]"), "{values}");
+    assert!(
+        values.contains("[8, 8]") && values.contains("[16, 16]"),
+        "{values}"
+    );
     assert_eq!(mismatch(e).0, "input widths");
 }
 
@@ -146,13 +190,21 @@ fn two_garblers_are_told_about_the_roles() {
     use garbled::protocol::{SessionOptions, run_garbler};
     let c = garbled::circuit::library::generate("eq", 4, 2).unwrap();
     let p = compile(&c).unwrap();
-    let o = SessionOptions::new(&p, vec![Party::Garbler, Party::Evaluator], vec![Reveal::Both]).unwrap();
+    let o = SessionOptions::new(
+        &p,
+        vec![Party::Garbler, Party::Evaluator],
+        vec![Reveal::Both],
+    )
+    .unwrap();
     let (a, b) = pair(std::time::Duration::from_secs(5));
     std::thread::scope(|s| {
         let o2 = o.clone();
         let p2 = &p;
         let other = s.spawn(move || run_garbler(p2, &[vec![false; 4]], b, o2).map(|_| ()));
-        assert_eq!(mismatch(run_garbler(&p, &[vec![false; 4]], a, o).map(|_| ())).0, "role");
+        assert_eq!(
+            mismatch(run_garbler(&p, &[vec![false; 4]], a, o).map(|_| ())).0,
+            "role"
+        );
         assert_eq!(mismatch(other.join().unwrap()).0, "role");
     });
 }

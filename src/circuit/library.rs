@@ -170,3 +170,61 @@ pub fn comparator_rows(bits: u32, rows: u32, signed: bool) -> Result<Circuit> {
     b.output_of_kind("equal", &equal, GroupKind::Bit);
     b.finish()
 }
+
+/// `n` AES-128 encryptions under one key: inputs `key` (128 wires) and `plaintexts` (128 per
+/// block, block `i` at wires `128*i ..`), output `ciphertexts` in the same layout. Built by
+/// replicating [`aes128_circuit`] gate for gate (each copy has its own key schedule, so the circuit
+/// costs exactly `n` times 6400 AND gates): the workload of `garbled bench --e2e`.
+pub fn aes128_many(n: u32) -> Result<Circuit> {
+    use crate::circuit::ir::{Gate, Group};
+    let one = aes128_circuit();
+    if n == 0 || u64::from(n) * u64::from(one.num_wires()) > u64::from(u32::MAX) / 2 {
+        return Err(Error::arg(format!("cannot build {n} AES-128 copies")));
+    }
+    let per = one.num_wires() - 256;
+    let base = |i: u32| 128 + 128 * n + i * per;
+    let map = |i: u32, w: u32| -> u32 {
+        match w {
+            0..128 => w,
+            128..256 => 128 + 128 * i + (w - 128),
+            _ => base(i) + (w - 256),
+        }
+    };
+    let mut gates = Vec::with_capacity(one.gates().len() * n as usize);
+    let mut outputs = Vec::with_capacity(128 * n as usize);
+    for i in 0..n {
+        let m = |w: u32| map(i, w);
+        gates.extend(one.gates().iter().map(|g| match *g {
+            Gate::Xor { a, b, out } => Gate::Xor {
+                a: m(a),
+                b: m(b),
+                out: m(out),
+            },
+            Gate::And { a, b, out } => Gate::And {
+                a: m(a),
+                b: m(b),
+                out: m(out),
+            },
+            Gate::Inv { a, out } => Gate::Inv {
+                a: m(a),
+                out: m(out),
+            },
+            Gate::Const { value, out } => Gate::Const { value, out: m(out) },
+            Gate::Copy { a, out } => Gate::Copy {
+                a: m(a),
+                out: m(out),
+            },
+        }));
+        outputs.extend(one.output_wires().iter().map(|&w| m(w)));
+    }
+    Circuit::new(
+        base(n),
+        vec![
+            Group::with_kind("key", 128, GroupKind::Bytes),
+            Group::with_kind("plaintexts", 128 * n, GroupKind::Bytes),
+        ],
+        vec![Group::with_kind("ciphertexts", 128 * n, GroupKind::Bytes)],
+        gates,
+        outputs,
+    )
+}

@@ -32,6 +32,10 @@ pub(crate) struct BenchArgs {
     /// Also measure oblivious transfer: 128 base OTs (both parties) and IKNP correlated OTs.
     #[arg(long)]
     ot: bool,
+    /// Also measure end to end over loopback TCP: one AES-128 (connect to outputs, base OT
+    /// included) and AES-128 x 1000 in one session.
+    #[arg(long)]
+    e2e: bool,
 }
 
 /// Hash calls per AND gate times AES calls per hash: the garbler hashes four times, the evaluator
@@ -195,6 +199,84 @@ pub(crate) fn measure_ot(budget: Duration) -> Result<OtFigures> {
     })
 }
 
+/// End-to-end figures over loopback TCP.
+pub(crate) struct E2eFigures {
+    /// One AES-128, from opening the connection to the outputs, base OT included (median).
+    pub aes128_ms: f64,
+    /// AND gates per second over a session of AES-128 x 1000.
+    pub and_per_second: f64,
+    /// Bytes on the wire (both directions) per AND gate in that session.
+    pub bytes_per_and: f64,
+    /// AND gates of the large session.
+    pub large_and: u64,
+}
+
+fn e2e_session(
+    program: &Program,
+    runs: u64,
+    g_in: &[Vec<bool>],
+    e_in: &[Vec<bool>],
+) -> Result<(crate::protocol::SessionStats, crate::protocol::SessionStats)> {
+    use crate::protocol::{EvaluatorSession, GarblerSession, Party, Reveal, SessionOptions};
+    let options = SessionOptions::new(
+        program,
+        vec![Party::Garbler, Party::Evaluator],
+        vec![Reveal::Both],
+    )?
+    .with_runs(runs);
+    let e_options = options.clone();
+    let timeouts = crate::net::tcp::Timeouts::idle(Duration::from_secs(60));
+    super::net::run_local(
+        timeouts,
+        |channel| {
+            let mut s = GarblerSession::start(channel, program, options)?;
+            for _ in 0..runs {
+                s.run(g_in)?;
+            }
+            s.finish()
+        },
+        move |channel| {
+            let mut s = EvaluatorSession::start(channel, program, e_options)?;
+            for _ in 0..runs {
+                s.run(e_in)?;
+            }
+            s.finish()
+        },
+    )
+}
+
+pub(crate) fn measure_e2e(budget: Duration) -> Result<E2eFigures> {
+    let mut prg = Prg::from_os()?;
+    let mut random_bits = |n: u32| -> Vec<bool> {
+        let mut bytes = vec![0u8; n as usize];
+        prg.fill_bytes(&mut bytes);
+        bytes.iter().map(|b| b & 1 == 1).collect()
+    };
+    let aes = compile(&crate::circuit::builder::aes128_circuit())?;
+    let (key, pt) = (vec![random_bits(128)], vec![random_bits(128)]);
+    let mut failure = None;
+    let one = median_time(budget, || {
+        if let Err(e) = e2e_session(&aes, 1, &key, &pt) {
+            failure = Some(e);
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // AES-128 x 1000 as ten runs of a 100-block circuit in one session.
+    let many = compile(&crate::circuit::library::aes128_many(100)?)?;
+    let (key, pts) = (vec![random_bits(128)], vec![random_bits(128 * 100)]);
+    let start = Instant::now();
+    let (g, _) = e2e_session(&many, 10, &key, &pts)?;
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(E2eFigures {
+        aes128_ms: one.as_secs_f64() * 1e3,
+        and_per_second: g.and_gates as f64 / seconds,
+        bytes_per_and: (g.bytes_sent + g.bytes_received) as f64 / g.and_gates as f64,
+        large_and: g.and_gates,
+    })
+}
+
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let backend = Backend::selected()?;
     if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
@@ -223,6 +305,11 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     } else {
         None
     };
+    let e2e = if args.e2e {
+        Some(measure_e2e(budget)?)
+    } else {
+        None
+    };
     if args.json {
         let list: Vec<serde_json::Value> = figures
             .iter()
@@ -242,6 +329,14 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
             "aes_ns_per_block": round(aes_ns),
             "circuits": list,
         });
+        if let Some(e) = &e2e {
+            object["e2e"] = serde_json::json!({
+                "aes128_ms": round(e.aes128_ms),
+                "and_per_second": e.and_per_second.round(),
+                "bytes_per_and": round(e.bytes_per_and),
+                "large_circuit_and": e.large_and,
+            });
+        }
         if let Some(ot) = &ot {
             let best = ot.cot_per_second.last().map(|&(_, r)| r).unwrap_or(0.0);
             object["ot"] = serde_json::json!({
@@ -288,6 +383,19 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                 rate / 1e6
             );
         }
+    }
+    if let Some(e) = &e2e {
+        println!("end to end over loopback TCP (both parties on this machine):");
+        println!(
+            "  AES-128 x1: {:.2} ms from connect to outputs, base OT included (median)",
+            e.aes128_ms
+        );
+        println!(
+            "  AES-128 x1000 in one session: {:.1} million AND gates per second, {:.3} bytes per AND gate ({} AND gates)",
+            e.and_per_second / 1e6,
+            e.bytes_per_and,
+            e.large_and
+        );
     }
     Ok(())
 }

@@ -10,9 +10,14 @@ use crate::error::{Error, Result};
 use crate::value::{self, BitOrder};
 
 mod bench;
+mod compare;
+mod demo;
 mod eval;
 mod generate;
 mod info;
+mod net;
+mod progress;
+mod run;
 
 const ABOUT: &str = "A garbled-circuit engine for two-party secure computation.";
 
@@ -43,6 +48,13 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Measure garbling and evaluation speed in memory against this machine's AES throughput.
     Bench(bench::BenchArgs),
+    /// Garble a circuit between two parties (both here over loopback, or one per host).
+    Run(run::RunArgs),
+    /// Run the built-in demonstration: private sums of two hospitals' counts, AES-128 with the
+    /// key on one side and the plaintext on the other, and a comparison.
+    Demo(demo::DemoArgs),
+    /// Compare two private integers (or two files of them, row by row): less, equal or greater.
+    Compare(compare::CompareArgs),
     /// Write a standard circuit (adders, comparators, multipliers, AES-128, SHA-256, ...) as
     /// Bristol Fashion.
     Gen(generate::GenArgs),
@@ -159,6 +171,9 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Gen(args) => generate::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Compare(args) => compare::run(&args),
+        Command::Demo(args) => demo::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -110,13 +110,19 @@ impl Channel for MemoryChannel {
 
     fn expect_eof(&mut self) -> Result<()> {
         if self.offset < self.incoming.len() {
-            return Err(Error::peer("the peer sent bytes after the end of the session"));
+            return Err(Error::peer(
+                "the peer sent bytes after the end of the session",
+            ));
         }
         match self.rx.recv_timeout(self.timeout) {
             Err(mpsc::RecvTimeoutError::Disconnected) => Ok(()),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::Timeout("the peer did not close the connection".into())),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::Timeout(
+                "the peer did not close the connection".into(),
+            )),
             Ok(data) if data.is_empty() => self.expect_eof(),
-            Ok(_) => Err(Error::peer("the peer sent bytes after the end of the session")),
+            Ok(_) => Err(Error::peer(
+                "the peer sent bytes after the end of the session",
+            )),
         }
     }
 }

@@ -265,13 +265,19 @@ impl Channel for TcpChannel {
 
     fn expect_eof(&mut self) -> Result<()> {
         if self.read_start < self.read_end {
-            return Err(Error::peer("the peer sent bytes after the end of the session"));
+            return Err(Error::peer(
+                "the peer sent bytes after the end of the session",
+            ));
         }
         let mut byte = [0u8; 1];
         loop {
             match self.stream.read(&mut byte) {
                 Ok(0) => return Ok(()),
-                Ok(_) => return Err(Error::peer("the peer sent bytes after the end of the session")),
+                Ok(_) => {
+                    return Err(Error::peer(
+                        "the peer sent bytes after the end of the session",
+                    ));
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // A reset after the end marker still ends the session cleanly for us.
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(()),

@@ -42,12 +42,18 @@ pub struct Hello {
     pub scheme: String,
     /// How many times the circuit runs in this session.
     pub runs: u64,
+    /// What the session is for, in words both parties must agree on (for example the number of
+    /// rows of a comparison job).
+    pub job: String,
     /// A fresh random value; the session nonce and id derive from both parties' nonces.
     pub nonce: u64,
 }
 
 fn config() -> impl bincode::config::Config {
-    bincode::config::standard().with_little_endian().with_fixed_int_encoding().with_limit::<MAX_HELLO>()
+    bincode::config::standard()
+        .with_little_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_HELLO>()
 }
 
 /// Sends our hello.
@@ -86,14 +92,19 @@ pub fn receive<C: Channel + ?Sized>(channel: &mut C) -> Result<(Hello, Vec<u8>)>
     channel.read_exact(&mut word)?;
     let len = u32::from_le_bytes(word) as usize;
     if len > MAX_HELLO {
-        return Err(Error::peer(format!("handshake of {len} bytes, more than the {MAX_HELLO} allowed")));
+        return Err(Error::peer(format!(
+            "handshake of {len} bytes, more than the {MAX_HELLO} allowed"
+        )));
     }
     let mut payload = vec![0u8; len];
     channel.read_exact(&mut payload)?;
     let (hello, used): (Hello, usize) = bincode::serde::decode_from_slice(&payload, config())
         .map_err(|e| Error::peer(format!("malformed handshake: {e}")))?;
     if used != len {
-        return Err(Error::peer(format!("handshake carries {} bytes after its end", len - used)));
+        return Err(Error::peer(format!(
+            "handshake carries {} bytes after its end",
+            len - used
+        )));
     }
     if hello.input_widths.len() > MAX_GROUPS || hello.output_widths.len() > MAX_GROUPS {
         return Err(Error::peer("handshake describes more groups than allowed"));
@@ -113,7 +124,11 @@ fn hex(bytes: &[u8]) -> String {
 /// Checks the peer's hello against ours; the first difference is the error.
 pub fn compare(ours: &Hello, peer: &Hello) -> Result<()> {
     if peer.role == ours.role {
-        let name = if ours.role == Party::Garbler { "garbler" } else { "evaluator" };
+        let name = if ours.role == Party::Garbler {
+            "garbler"
+        } else {
+            "evaluator"
+        };
         return Err(Error::Mismatch {
             field: "role",
             ours: name.into(),
@@ -127,6 +142,14 @@ pub fn compare(ours: &Hello, peer: &Hello) -> Result<()> {
             ours: ours.scheme.clone(),
             peer: peer.scheme.clone(),
             hint: "both parties must run the same garbled release",
+        });
+    }
+    if peer.job != ours.job {
+        return Err(Error::Mismatch {
+            field: "job",
+            ours: format!("'{}'", ours.job),
+            peer: format!("'{}'", peer.job),
+            hint: "both parties must run the same job (same command, widths and row counts)",
         });
     }
     if peer.input_widths != ours.input_widths {

@@ -49,7 +49,9 @@ impl std::str::FromStr for Party {
         match s {
             "garbler" => Ok(Party::Garbler),
             "evaluator" => Ok(Party::Evaluator),
-            other => Err(Error::arg(format!("unknown party '{other}': expected garbler or evaluator"))),
+            other => Err(Error::arg(format!(
+                "unknown party '{other}': expected garbler or evaluator"
+            ))),
         }
     }
 }
@@ -83,7 +85,9 @@ impl std::str::FromStr for Reveal {
             "garbler" => Ok(Reveal::Garbler),
             "evaluator" => Ok(Reveal::Evaluator),
             "both" => Ok(Reveal::Both),
-            other => Err(Error::arg(format!("unknown output routing '{other}': expected both, garbler or evaluator"))),
+            other => Err(Error::arg(format!(
+                "unknown output routing '{other}': expected both, garbler or evaluator"
+            ))),
         }
     }
 }
@@ -97,12 +101,19 @@ pub struct SessionOptions {
     pub reveal: Vec<Reveal>,
     /// How many times the circuit runs in the session.
     pub runs: u64,
+    /// A description of the job both parties must agree on (default "run").
+    pub job: String,
 }
 
 impl SessionOptions {
     /// Options for one run; checks the lengths against the program.
     pub fn new(program: &Program, owners: Vec<Party>, reveal: Vec<Reveal>) -> Result<Self> {
-        let options = SessionOptions { owners, reveal, runs: 1 };
+        let options = SessionOptions {
+            owners,
+            reveal,
+            runs: 1,
+            job: "run".to_string(),
+        };
         options.check(program)?;
         Ok(options)
     }
@@ -110,6 +121,12 @@ impl SessionOptions {
     /// The same with several runs.
     pub fn with_runs(mut self, runs: u64) -> Self {
         self.runs = runs;
+        self
+    }
+
+    /// The same with a job description.
+    pub fn with_job(mut self, job: impl Into<String>) -> Self {
+        self.job = job.into();
         self
     }
 
@@ -157,18 +174,29 @@ impl SessionOptions {
             reveal: self.reveal.clone(),
             scheme: handshake::SCHEME.to_string(),
             runs: self.runs,
+            job: self.job.clone(),
             nonce,
         }
     }
 
     /// Input wires owned by `party`, total.
     fn input_bits(&self, program: &Program, party: Party) -> usize {
-        self.owners.iter().zip(program.input_widths()).filter(|(o, _)| **o == party).map(|(_, w)| *w as usize).sum()
+        self.owners
+            .iter()
+            .zip(program.input_widths())
+            .filter(|(o, _)| **o == party)
+            .map(|(_, w)| *w as usize)
+            .sum()
     }
 
     /// The output wires the given test selects, in wire order.
     fn output_bits(&self, program: &Program, select: impl Fn(Reveal) -> bool) -> usize {
-        self.reveal.iter().zip(program.output_widths()).filter(|(r, _)| select(**r)).map(|(_, w)| *w as usize).sum()
+        self.reveal
+            .iter()
+            .zip(program.output_widths())
+            .filter(|(r, _)| select(**r))
+            .map(|(_, w)| *w as usize)
+            .sum()
     }
 }
 
@@ -208,7 +236,12 @@ fn session_keys(garbler: &[u8], evaluator: &[u8]) -> (u64, [u8; 32]) {
 }
 
 /// Splits per-group values into the bits of the groups `party` owns, checking count and widths.
-fn own_bits(program: &Program, options: &SessionOptions, party: Party, inputs: &[Vec<bool>]) -> Result<Vec<bool>> {
+fn own_bits(
+    program: &Program,
+    options: &SessionOptions,
+    party: Party,
+    inputs: &[Vec<bool>],
+) -> Result<Vec<bool>> {
     let widths: Vec<u32> = options
         .owners
         .iter()
@@ -238,7 +271,9 @@ fn end_session<C: Channel>(channel: &mut C) -> Result<()> {
     let mut marker = [0u8; 8];
     channel.read_exact(&mut marker)?;
     if marker != END {
-        return Err(Error::peer("the peer sent data where the end-of-session marker belongs"));
+        return Err(Error::peer(
+            "the peer sent data where the end-of-session marker belongs",
+        ));
     }
     channel.expect_eof()
 }
@@ -295,7 +330,10 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
     /// every output group, `None` for those not revealed to the garbler.
     pub fn run(&mut self, inputs: &[Vec<bool>]) -> Result<Vec<Option<Vec<bool>>>> {
         if self.runs_done >= self.options.runs {
-            return Err(Error::arg(format!("the session was agreed for {} run(s)", self.options.runs)));
+            return Err(Error::arg(format!(
+                "the session was agreed for {} run(s)",
+                self.options.runs
+            )));
         }
         let program = self.program;
         let own = own_bits(program, &self.options, Party::Garbler, inputs)?;
@@ -447,7 +485,10 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
     /// every output group, `None` for those not revealed to the evaluator.
     pub fn run(&mut self, inputs: &[Vec<bool>]) -> Result<Vec<Option<Vec<bool>>>> {
         if self.runs_done >= self.options.runs {
-            return Err(Error::arg(format!("the session was agreed for {} run(s)", self.options.runs)));
+            return Err(Error::arg(format!(
+                "the session was agreed for {} run(s)",
+                self.options.runs
+            )));
         }
         let program = self.program;
         let own = own_bits(program, &self.options, Party::Evaluator, inputs)?;

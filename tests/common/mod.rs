@@ -263,13 +263,21 @@ pub fn run_over_tcp(
     owners: &[garbled::protocol::Party],
     reveal: &[garbled::protocol::Reveal],
     inputs: &[Vec<bool>],
-) -> garbled::Result<((Seen, garbled::protocol::SessionStats), (Seen, garbled::protocol::SessionStats))> {
+) -> garbled::Result<(
+    (Seen, garbled::protocol::SessionStats),
+    (Seen, garbled::protocol::SessionStats),
+)> {
     use garbled::net::tcp::{TcpChannel, Timeouts};
     use garbled::protocol::{Party, SessionOptions, run_evaluator, run_garbler};
     use std::time::Duration;
     let options = SessionOptions::new(program, owners.to_vec(), reveal.to_vec())?;
     let mine = |party: Party| -> Vec<Vec<bool>> {
-        owners.iter().zip(inputs).filter(|(o, _)| **o == party).map(|(_, v)| v.clone()).collect()
+        owners
+            .iter()
+            .zip(inputs)
+            .filter(|(o, _)| **o == party)
+            .map(|(_, v)| v.clone())
+            .collect()
     };
     let (g_in, e_in) = (mine(Party::Garbler), mine(Party::Evaluator));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
@@ -283,7 +291,9 @@ pub fn run_over_tcp(
         });
         let garbler = TcpChannel::accept(&listener, Duration::from_secs(10), timeouts)
             .and_then(|channel| run_garbler(program, &g_in, channel, options));
-        let evaluator = evaluator.join().expect("the evaluator thread does not panic");
+        let evaluator = evaluator
+            .join()
+            .expect("the evaluator thread does not panic");
         Ok((garbler?, evaluator?))
     })
 }

@@ -1,0 +1,380 @@
+//! `garbled compare`: the private comparison job (Yao's millionaires' problem), for one pair of
+//! values or a million rows streamed from files.
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::net::{NetArgs, run_local, stats_json, stats_line};
+use super::progress::ProgressBar;
+use crate::circuit::library::comparator_rows;
+use crate::compile::compile;
+use crate::error::{Error, Result};
+use crate::protocol::{
+    EvaluatorSession, GarblerSession, Party, Reveal, SessionOptions, SessionStats,
+};
+use crate::value::parse_integer_bits;
+
+/// Rows per run of the comparator circuit: large enough that per-run messages are noise, small
+/// enough that memory stays a few MiB.
+const ROWS_PER_RUN: u64 = 4096;
+
+/// Arguments of `garbled compare`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Prints less, equal or greater: the garbler's value relative to the evaluator's. Both parties
+learn the answer and nothing else about the other's value. The circuit is built in: each row
+costs B AND gates for less-than and B-1 for equality.
+
+Examples:
+  garbled compare --value 1000000 --value 2500000                 (both parties here)
+  garbled compare --role garbler --listen 0.0.0.0:7000 --value 1000000
+  garbled compare --role evaluator --connect host-a:7000 --value 2500000
+  garbled compare --role garbler --listen :7000 --values mine.txt  (one integer per line)")]
+pub(crate) struct CompareArgs {
+    /// A value to compare (decimal, 0x… or 0b…); without --role give two: the garbler's first.
+    #[arg(long = "value", value_name = "N", allow_hyphen_values = true)]
+    values: Vec<String>,
+    /// A file with one integer per line, compared row by row in one session; without --role
+    /// give two files: the garbler's first.
+    #[arg(long = "values", value_name = "FILE", conflicts_with = "values")]
+    files: Vec<PathBuf>,
+    /// Width of the values in bits.
+    #[arg(long, value_name = "B", default_value_t = 64)]
+    bits: u32,
+    /// Compare as two's complement signed integers (negative values allowed).
+    #[arg(long)]
+    signed: bool,
+    #[command(flatten)]
+    net: NetArgs,
+    /// Print {"results": [...], "stats": {...}} (and "result" for a single pair).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where one party's rows come from.
+enum Rows {
+    One(Vec<bool>),
+    File {
+        path: PathBuf,
+        count: u64,
+        lines: std::io::Lines<BufReader<std::fs::File>>,
+        line_no: u64,
+    },
+}
+
+fn parse_row(text: &str, bits: u32, signed: bool) -> Result<Vec<bool>> {
+    if !signed && text.trim_start().starts_with('-') {
+        return Err(Error::arg(format!(
+            "negative value {}: pass --signed to compare signed integers",
+            text.trim()
+        )));
+    }
+    parse_integer_bits(text, bits)
+}
+
+fn open_lines(path: &Path) -> Result<std::io::Lines<BufReader<std::fs::File>>> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::arg(format!("cannot open {}: {e}", path.display())))?;
+    Ok(BufReader::with_capacity(1 << 16, file).lines())
+}
+
+impl Rows {
+    fn value(text: &str, bits: u32, signed: bool) -> Result<Rows> {
+        Ok(Rows::One(
+            parse_row(text, bits, signed)
+                .map_err(|e| Error::arg(format!("--value {text}: {e}")))?,
+        ))
+    }
+
+    /// Checks every line first (so that a bad row stops us before the peer is involved) and
+    /// counts the rows; the file is then read again, row by row, during the session.
+    fn file(path: &Path, bits: u32, signed: bool) -> Result<Rows> {
+        let mut count = 0u64;
+        for (i, line) in open_lines(path)?.enumerate() {
+            let line =
+                line.map_err(|e| Error::arg(format!("{}: line {}: {e}", path.display(), i + 1)))?;
+            if line.trim().is_empty() {
+                return Err(Error::arg(format!(
+                    "{}: line {}: empty line (one integer per line)",
+                    path.display(),
+                    i + 1
+                )));
+            }
+            parse_row(&line, bits, signed)
+                .map_err(|e| Error::arg(format!("{}: line {}: {e}", path.display(), i + 1)))?;
+            count += 1;
+        }
+        if count == 0 {
+            return Err(Error::arg(format!("{} has no rows", path.display())));
+        }
+        Ok(Rows::File {
+            path: path.to_path_buf(),
+            count,
+            lines: open_lines(path)?,
+            line_no: 0,
+        })
+    }
+
+    fn count(&self) -> u64 {
+        match self {
+            Rows::One(_) => 1,
+            Rows::File { count, .. } => *count,
+        }
+    }
+
+    /// The next `n` rows concatenated, padded with zero rows up to `per_run`.
+    fn next_chunk(&mut self, n: u64, per_run: u64, bits: u32, signed: bool) -> Result<Vec<bool>> {
+        let mut out = Vec::with_capacity((per_run * u64::from(bits)) as usize);
+        match self {
+            Rows::One(v) => out.extend_from_slice(v),
+            Rows::File {
+                path,
+                lines,
+                line_no,
+                ..
+            } => {
+                for _ in 0..n {
+                    *line_no += 1;
+                    let line = lines
+                        .next()
+                        .ok_or_else(|| {
+                            Error::arg(format!("{} changed while being read", path.display()))
+                        })?
+                        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+                    out.extend(parse_row(&line, bits, signed)?);
+                }
+            }
+        }
+        out.resize((per_run * u64::from(bits)) as usize, false);
+        Ok(out)
+    }
+}
+
+fn word(less: bool, equal: bool) -> &'static str {
+    if less {
+        "less"
+    } else if equal {
+        "equal"
+    } else {
+        "greater"
+    }
+}
+
+/// Runs the job for one party (`rows` its rows) over `channel`, handing each chunk's answers to
+/// `emit`.
+/// What both parties agreed to compute.
+#[derive(Clone, Copy)]
+struct Job {
+    bits: u32,
+    signed: bool,
+    rows: u64,
+}
+
+fn party_session<C: crate::net::Channel>(
+    party: Party,
+    channel: C,
+    mut rows: Rows,
+    job: Job,
+    mut emit: impl FnMut(&[bool], &[bool]) -> Result<()>,
+    bar: Option<&mut ProgressBar>,
+) -> Result<SessionStats> {
+    let Job {
+        bits,
+        signed,
+        rows: total_rows,
+    } = job;
+    let per_run = total_rows.min(ROWS_PER_RUN);
+    let runs = total_rows.div_ceil(per_run);
+    let circuit = comparator_rows(bits, per_run as u32, signed)?;
+    let program = compile(&circuit)?;
+    drop(circuit);
+    let description = format!(
+        "compare {total_rows} row(s) of {bits}-bit {} integers",
+        if signed { "signed" } else { "unsigned" }
+    );
+    let options = SessionOptions::new(
+        &program,
+        vec![Party::Garbler, Party::Evaluator],
+        vec![Reveal::Both; 2],
+    )?
+    .with_runs(runs)
+    .with_job(description);
+    let mut left = total_rows;
+    macro_rules! drive {
+        ($session:expr) => {{
+            let mut session = $session;
+            if let Some(bar) = bar {
+                session.set_progress(Box::new(|d, t| bar.update(d, t)));
+            }
+            for _ in 0..runs {
+                let n = left.min(per_run);
+                let input = rows.next_chunk(n, per_run, bits, signed)?;
+                let out = session.run(&[input])?;
+                let (less, equal) = match (&out[0], &out[1]) {
+                    (Some(l), Some(e)) => (l, e),
+                    _ => {
+                        return Err(Error::SelfCheck(
+                            "a comparison result was not revealed".into(),
+                        ));
+                    }
+                };
+                emit(&less[..n as usize], &equal[..n as usize])?;
+                left -= n;
+            }
+            session.finish()
+        }};
+    }
+    match party {
+        Party::Garbler => drive!(GarblerSession::start(channel, &program, options)?),
+        Party::Evaluator => drive!(EvaluatorSession::start(channel, &program, options)?),
+    }
+}
+
+/// Collects or prints answers.
+struct Sink {
+    json: bool,
+    results: Vec<&'static str>,
+    out: BufWriter<std::io::Stdout>,
+}
+
+impl Sink {
+    fn emit(&mut self, less: &[bool], equal: &[bool]) -> Result<()> {
+        for (&l, &e) in less.iter().zip(equal) {
+            let w = word(l, e);
+            if self.json {
+                self.results.push(w);
+            } else {
+                writeln!(self.out, "{w}")
+                    .map_err(|e| Error::io("writing to standard output", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, stats: &SessionStats) -> Result<()> {
+        if self.json {
+            let mut object =
+                serde_json::json!({"results": self.results, "stats": stats_json(stats)});
+            if self.results.len() == 1 {
+                object["result"] = serde_json::json!(self.results[0]);
+            }
+            writeln!(self.out, "{object}")
+                .map_err(|e| Error::io("writing to standard output", e))?;
+        }
+        self.out
+            .flush()
+            .map_err(|e| Error::io("writing to standard output", e))?;
+        if !self.json {
+            eprintln!("garbled: {}", stats_line(stats));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn run(args: &CompareArgs) -> Result<()> {
+    if args.bits == 0 || args.bits > 4096 {
+        return Err(Error::arg(format!(
+            "--bits {} is out of range: use 1 to 4096",
+            args.bits
+        )));
+    }
+    let role = args.net.role()?;
+    let expected = if role.is_none() { 2 } else { 1 };
+    let mut sources = Vec::new();
+    for v in &args.values {
+        sources.push(Rows::value(v, args.bits, args.signed)?);
+    }
+    for f in &args.files {
+        sources.push(Rows::file(f, args.bits, args.signed)?);
+    }
+    if sources.len() != expected {
+        return Err(Error::arg(if role.is_none() {
+            format!(
+                "without --role both values are needed: --value GARBLER --value EVALUATOR (or two --values files); got {}",
+                sources.len()
+            )
+        } else {
+            format!(
+                "with --role give exactly one --value or one --values FILE; got {}",
+                sources.len()
+            )
+        }));
+    }
+    let mut sink = Sink {
+        json: args.json,
+        results: Vec::new(),
+        out: BufWriter::new(std::io::stdout()),
+    };
+    let mut bar = ProgressBar::new(args.json);
+    let (bits, signed) = (args.bits, args.signed);
+    let stats = match role {
+        None => {
+            let evaluator_rows = sources.pop().expect("two sources");
+            let garbler_rows = sources.pop().expect("two sources");
+            let total = garbler_rows.count();
+            if evaluator_rows.count() != total {
+                return Err(Error::arg(format!(
+                    "the two files have {} and {} rows; they must have the same number",
+                    total,
+                    evaluator_rows.count()
+                )));
+            }
+            let bar = &mut bar;
+            let sink = &mut sink;
+            let (stats, ()) = run_local(
+                args.net.timeouts(),
+                |channel| {
+                    party_session(
+                        Party::Garbler,
+                        channel,
+                        garbler_rows,
+                        Job {
+                            bits,
+                            signed,
+                            rows: total,
+                        },
+                        |l, e| sink.emit(l, e),
+                        Some(bar),
+                    )
+                },
+                move |channel| {
+                    party_session(
+                        Party::Evaluator,
+                        channel,
+                        evaluator_rows,
+                        Job {
+                            bits,
+                            signed,
+                            rows: total,
+                        },
+                        |_, _| Ok(()),
+                        None,
+                    )
+                    .map(|_| ())
+                },
+            )?;
+            stats
+        }
+        Some(party) => {
+            let rows = sources.pop().expect("one source");
+            let total = rows.count();
+            let channel = args.net.channel()?;
+            party_session(
+                party,
+                channel,
+                rows,
+                Job {
+                    bits,
+                    signed,
+                    rows: total,
+                },
+                |l, e| sink.emit(l, e),
+                Some(&mut bar),
+            )?
+        }
+    };
+    bar.finish();
+    sink.finish(&stats)
+}
