@@ -95,14 +95,8 @@ pub fn joint_report(hospital_a: &[u32], hospital_b: &[u32]) -> garbled::Result<R
     Ok(Report { sums, total })
 }
 
-/// `main`, callable from the tests (which include this file as a module).
-#[allow(dead_code)]
-pub fn main_for_tests() {
-    main().expect("the example runs");
-}
-
-#[allow(dead_code)]
-fn main() -> garbled::Result<()> {
+/// The example's program, callable from the tests (which include this file as a module).
+pub fn print_report() -> garbled::Result<()> {
     let conditions = ["asthma", "diabetes", "hypertension", "influenza"];
     let hospital_a = [120, 342, 578, 95];
     let hospital_b = [87, 410, 633, 140];
@@ -112,4 +106,9 @@ fn main() -> garbled::Result<()> {
     }
     println!("{:<14} {}", "total", report.total);
     Ok(())
+}
+
+#[allow(dead_code)]
+fn main() -> garbled::Result<()> {
+    print_report()
 }

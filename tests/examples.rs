@@ -18,6 +18,6 @@ fn hospitals_example_computes_the_joint_report() {
 }
 
 #[test]
-fn hospitals_example_main_runs() {
-    hospitals::main_for_tests();
+fn hospitals_example_program_runs() {
+    hospitals::print_report().unwrap();
 }
