@@ -139,6 +139,9 @@ pub struct ZeroLabel(pub Block);
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct ActiveLabel(pub Block);
 
+impl zeroize::DefaultIsZeroes for ZeroLabel {}
+impl zeroize::DefaultIsZeroes for ActiveLabel {}
+
 impl ZeroLabel {
     /// The label encoding `bit`: `W0 ^ bit*Delta`, computed without a branch on `bit`.
     #[inline(always)]

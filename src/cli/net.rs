@@ -24,6 +24,9 @@ pub(crate) struct NetArgs {
     /// Seconds to wait for the peer to connect, and for any single read or write.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub timeout: f64,
+    /// Seconds the whole session may take, however busy the connection is.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400.0)]
+    pub session_timeout: f64,
 }
 
 impl NetArgs {
@@ -31,6 +34,11 @@ impl NetArgs {
     pub fn role(&self) -> Result<Option<Party>> {
         if !(self.timeout > 0.0 && self.timeout <= 86_400.0) {
             return Err(Error::arg("--timeout must be between 0 and 86400 seconds"));
+        }
+        if !(self.session_timeout > 0.0 && self.session_timeout <= 31_536_000.0) {
+            return Err(Error::arg(
+                "--session-timeout must be between 0 and 31536000 seconds",
+            ));
         }
         match &self.role {
             None => {
@@ -53,7 +61,10 @@ impl NetArgs {
     }
 
     pub fn timeouts(&self) -> Timeouts {
-        Timeouts::idle(Duration::from_secs_f64(self.timeout))
+        Timeouts {
+            idle: Duration::from_secs_f64(self.timeout),
+            total: Some(Duration::from_secs_f64(self.session_timeout)),
+        }
     }
 
     /// Opens the connection to the peer.

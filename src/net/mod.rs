@@ -1,5 +1,6 @@
-//! Byte channels between the two parties: one trait, a TCP implementation ([`tcp`]) and an
-//! in-memory pair for tests ([`memory`]).
+//! Byte channels between the two parties: one trait, a TCP implementation ([`tcp`]), an
+//! in-memory pair for tests ([`memory`]), and replaying/recording channels for fuzzing
+//! ([`replay`]).
 //!
 //! Every read is exact and bounded: the caller says how many bytes it expects, so a peer cannot
 //! make us allocate more than the protocol allows, and a closed or silent peer becomes
@@ -9,6 +10,7 @@ use crate::block::Block;
 use crate::error::Result;
 
 pub mod memory;
+pub mod replay;
 pub mod tcp;
 
 /// Bytes sent and received so far.

@@ -31,10 +31,12 @@ pub fn setup_sender<C: Channel + ?Sized>(
     let mut a = [0u8; base::POINT_BYTES];
     channel.read_exact(&mut a)?;
     let choices: Vec<bool> = (0..BASE_OTS).map(|j| delta.bit(j)).collect();
-    let (reply, keys) = base::receive(prg, session, &a, &choices)?;
+    let (reply, mut keys) = base::receive(prg, session, &a, &choices)?;
     channel.write_all(&reply)?;
     channel.flush()?;
-    CotSender::new(delta, &keys)
+    let sender = CotSender::new(delta, &keys);
+    zeroize::Zeroize::zeroize(&mut keys);
+    sender
 }
 
 /// The evaluator's setup: base-OT sender.
@@ -48,8 +50,13 @@ pub fn setup_receiver<C: Channel + ?Sized>(
     channel.flush()?;
     let mut reply = vec![0u8; BASE_OTS * base::POINT_BYTES];
     channel.read_exact(&mut reply)?;
-    let keys = sender.finish(&reply, BASE_OTS)?;
-    CotReceiver::new(&keys)
+    let mut keys = sender.finish(&reply, BASE_OTS)?;
+    let receiver = CotReceiver::new(&keys);
+    for (k0, k1) in keys.iter_mut() {
+        zeroize::Zeroize::zeroize(k0);
+        zeroize::Zeroize::zeroize(k1);
+    }
+    receiver
 }
 
 /// The garbler's side of `m` correlated OTs: returns the zero-labels `W0_i`.

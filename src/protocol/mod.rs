@@ -326,6 +326,11 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         self.progress = Some(progress);
     }
 
+    /// The session's free-XOR offset (drawn from the OS-seeded generator at start).
+    pub fn delta(&self) -> &Delta {
+        &self.delta
+    }
+
     /// One run: `inputs` holds the bits of the garbler's own input groups, in order. Returns
     /// every output group, `None` for those not revealed to the garbler.
     pub fn run(&mut self, inputs: &[Vec<bool>]) -> Result<Vec<Option<Vec<bool>>>> {
@@ -339,7 +344,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         let own = own_bits(program, &self.options, Party::Garbler, inputs)?;
         let evaluator_bits = self.options.input_bits(program, Party::Evaluator);
         let ch = &mut self.channel;
-        let q = ot::send(ch, &mut self.cot, evaluator_bits)?;
+        let mut q = ot::send(ch, &mut self.cot, evaluator_bits)?;
         // Zero-labels in wire order: fresh ones for our groups, the OT outputs for the peer's.
         let mut zero = Vec::with_capacity(program.input_count());
         let mut active = Vec::with_capacity(own.len());
@@ -361,8 +366,12 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             }
         }
         zeroize::Zeroize::zeroize(&mut fresh);
+        zeroize::Zeroize::zeroize(&mut q);
         send_blocks(ch, &active)?;
-        let mut garbler = Garbler::new(program, self.delta.clone(), &zero, self.tweaks)?;
+        zeroize::Zeroize::zeroize(&mut active);
+        let garbler = Garbler::new(program, self.delta.clone(), &zero, self.tweaks);
+        zeroize::Zeroize::zeroize(&mut zero);
+        let mut garbler = garbler?;
         let mut tables = vec![Block::ZERO; 2 * TABLE_CHUNK];
         let mut bytes = vec![0u8; 32 * TABLE_CHUNK];
         let total = self.options.runs * program.and_count() as u64;
@@ -493,7 +502,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         let program = self.program;
         let own = own_bits(program, &self.options, Party::Evaluator, inputs)?;
         let ch = &mut self.channel;
-        let t = ot::receive(ch, &mut self.cot, &own)?;
+        let mut t = ot::receive(ch, &mut self.cot, &own)?;
         let garbler_bits = self.options.input_bits(program, Party::Garbler);
         let mut theirs = vec![Block::ZERO; garbler_bits];
         recv_blocks(ch, &mut theirs)?;
@@ -510,7 +519,11 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
                 }
             }
         }
-        let mut evaluator = Evaluator::new(program, &active, self.tweaks)?;
+        let evaluator = Evaluator::new(program, &active, self.tweaks);
+        zeroize::Zeroize::zeroize(&mut t);
+        zeroize::Zeroize::zeroize(&mut theirs);
+        zeroize::Zeroize::zeroize(&mut active);
+        let mut evaluator = evaluator?;
         let mut tables = vec![Block::ZERO; 2 * TABLE_CHUNK];
         let mut remaining = 2 * program.and_count();
         let total = self.options.runs * program.and_count() as u64;
