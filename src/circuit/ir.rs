@@ -69,6 +69,31 @@ impl Gate {
         }
     }
 
+    /// The same gate with every wire renamed by `f`.
+    pub fn map_wires(&self, mut f: impl FnMut(WireId) -> WireId) -> Gate {
+        match *self {
+            Gate::Xor { a, b, out } => Gate::Xor {
+                a: f(a),
+                b: f(b),
+                out: f(out),
+            },
+            Gate::And { a, b, out } => Gate::And {
+                a: f(a),
+                b: f(b),
+                out: f(out),
+            },
+            Gate::Inv { a, out } => Gate::Inv {
+                a: f(a),
+                out: f(out),
+            },
+            Gate::Const { value, out } => Gate::Const { value, out: f(out) },
+            Gate::Copy { a, out } => Gate::Copy {
+                a: f(a),
+                out: f(out),
+            },
+        }
+    }
+
     /// The wires this gate reads (zero, one or two).
     pub fn inputs(&self) -> impl Iterator<Item = WireId> {
         let (first, second) = match *self {
@@ -401,31 +426,7 @@ impl Circuit {
             };
         }
         let m = |w: WireId| map[w as usize];
-        let mut gates: Vec<Gate> = self
-            .gates
-            .iter()
-            .map(|g| match *g {
-                Gate::Xor { a, b, out } => Gate::Xor {
-                    a: m(a),
-                    b: m(b),
-                    out: m(out),
-                },
-                Gate::And { a, b, out } => Gate::And {
-                    a: m(a),
-                    b: m(b),
-                    out: m(out),
-                },
-                Gate::Inv { a, out } => Gate::Inv {
-                    a: m(a),
-                    out: m(out),
-                },
-                Gate::Const { value, out } => Gate::Const { value, out: m(out) },
-                Gate::Copy { a, out } => Gate::Copy {
-                    a: m(a),
-                    out: m(out),
-                },
-            })
-            .collect();
+        let mut gates: Vec<Gate> = self.gates.iter().map(|g| g.map_wires(m)).collect();
         for &(pos, w) in &copies {
             gates.push(Gate::Copy {
                 a: m(w),

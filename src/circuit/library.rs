@@ -176,7 +176,7 @@ pub fn comparator_rows(bits: u32, rows: u32, signed: bool) -> Result<Circuit> {
 /// replicating [`aes128_circuit`] gate for gate (each copy has its own key schedule, so the circuit
 /// costs exactly `n` times 6400 AND gates): the workload of `garbled bench --e2e`.
 pub fn aes128_many(n: u32) -> Result<Circuit> {
-    use crate::circuit::ir::{Gate, Group};
+    use crate::circuit::ir::Group;
     let one = aes128_circuit();
     if n == 0 || u64::from(n) * u64::from(one.num_wires()) > u64::from(u32::MAX) / 2 {
         return Err(Error::arg(format!("cannot build {n} AES-128 copies")));
@@ -194,27 +194,7 @@ pub fn aes128_many(n: u32) -> Result<Circuit> {
     let mut outputs = Vec::with_capacity(128 * n as usize);
     for i in 0..n {
         let m = |w: u32| map(i, w);
-        gates.extend(one.gates().iter().map(|g| match *g {
-            Gate::Xor { a, b, out } => Gate::Xor {
-                a: m(a),
-                b: m(b),
-                out: m(out),
-            },
-            Gate::And { a, b, out } => Gate::And {
-                a: m(a),
-                b: m(b),
-                out: m(out),
-            },
-            Gate::Inv { a, out } => Gate::Inv {
-                a: m(a),
-                out: m(out),
-            },
-            Gate::Const { value, out } => Gate::Const { value, out: m(out) },
-            Gate::Copy { a, out } => Gate::Copy {
-                a: m(a),
-                out: m(out),
-            },
-        }));
+        gates.extend(one.gates().iter().map(|g| g.map_wires(m)));
         outputs.extend(one.output_wires().iter().map(|&w| m(w)));
     }
     Circuit::new(

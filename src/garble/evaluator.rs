@@ -1,10 +1,9 @@
 //! The batched half-gates evaluator.
 
-use super::garbler::xor_gates;
 use super::{CHUNK, Cursor, TweakBase};
 use crate::aes::{Aes, Tweaks};
 use crate::block::{ActiveLabel, Block};
-use crate::compile::Program;
+use crate::compile::{Program, SlotGate};
 use crate::error::{Error, Result};
 
 /// Evaluates a garbled program as its tables arrive. Holds the live active labels (zeroized on
@@ -69,7 +68,7 @@ impl<'p> Evaluator<'p> {
 
     /// Whether every gate has been evaluated.
     pub fn is_done(&self) -> bool {
-        self.cursor.step >= self.program.steps().len()
+        self.cursor.is_done(self.program)
     }
 
     /// The number of table blocks still expected.
@@ -80,78 +79,38 @@ impl<'p> Evaluator<'p> {
     /// Evaluates as far as `tables` reaches (two blocks per AND gate, in program order); returns
     /// the number of blocks consumed (even; an odd last block is left for the next call).
     pub fn evaluate(&mut self, tables: &[Block]) -> usize {
-        let available = tables.len() / 2;
-        let mut used = 0;
-        let steps = self.program.steps();
-        while self.cursor.step < steps.len() {
-            let step = steps[self.cursor.step];
-            if !self.cursor.xors_done {
-                let end = self.cursor.xor + step.xors as usize;
-                xor_gates(
-                    &mut self.labels,
-                    &self.program.xor_gates()[self.cursor.xor..end],
+        let Evaluator {
+            program,
+            labels,
+            aes,
+            tweaks,
+            cursor,
+            scratch,
+        } = self;
+        let program = *program;
+        let gates = cursor.advance(
+            program,
+            labels,
+            tables.len() / 2,
+            |labels, first, n, offset| {
+                let batch = &program.and_gates()[first..first + n];
+                let base = tweaks.first.wrapping_add(2 * first as u64);
+                let batch_tweaks = Tweaks {
+                    nonce: tweaks.nonce,
+                    first: base,
+                    shift: 0,
+                };
+                evaluate_ands(
+                    aes,
+                    scratch,
+                    labels,
+                    batch,
+                    batch_tweaks,
+                    &tables[2 * offset..2 * (offset + n)],
                 );
-                self.cursor.xor = end;
-                self.cursor.xors_done = true;
-            }
-            let n = ((step.ands - self.cursor.and_in_step) as usize).min(available - used);
-            if n > 0 {
-                let first = self.cursor.and;
-                self.evaluate_ands(first, n, &tables[2 * used..2 * (used + n)]);
-                self.cursor.and += n;
-                self.cursor.and_in_step += n as u32;
-                used += n;
-            }
-            if self.cursor.and_in_step < step.ands {
-                break; // wait for more tables
-            }
-            self.cursor.step += 1;
-            self.cursor.and_in_step = 0;
-            self.cursor.xors_done = false;
-        }
-        2 * used
-    }
-
-    fn evaluate_ands(&mut self, first: usize, n: usize, tables: &[Block]) {
-        let gates = &self.program.and_gates()[first..first + n];
-        let labels = &mut self.labels;
-        let batch = Tweaks {
-            nonce: self.tweaks.nonce,
-            first: self.tweaks.first.wrapping_add(2 * first as u64),
-            shift: 0,
-        };
-        if self.aes.eval_ands(labels, gates, batch, tables) {
-            return;
-        }
-        for (c, (chunk, table)) in gates
-            .chunks(CHUNK)
-            .zip(tables.chunks(2 * CHUNK))
-            .enumerate()
-        {
-            let scratch = &mut self.scratch[..2 * chunk.len()];
-            for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(2)) {
-                s[0] = labels[g.a as usize];
-                s[1] = labels[g.b as usize];
-            }
-            let gate_index = (first + c * CHUNK) as u64;
-            let tweaks = Tweaks {
-                nonce: self.tweaks.nonce,
-                first: self.tweaks.first.wrapping_add(2 * gate_index),
-                shift: 0,
-            };
-            self.aes.tccr(scratch, tweaks);
-            for ((g, h), t) in chunk
-                .iter()
-                .zip(scratch.chunks_exact(2))
-                .zip(table.chunks_exact(2))
-            {
-                let a = labels[g.a as usize];
-                let b = labels[g.b as usize];
-                let wg = h[0] ^ t[0].select(a.lsb());
-                let we = h[1] ^ (t[1] ^ a).select(b.lsb());
-                labels[g.out as usize] = wg ^ we;
-            }
-        }
+            },
+        );
+        2 * gates
     }
 
     /// The active labels of the output wires. Available once evaluation is done.
@@ -184,5 +143,43 @@ impl<'p> Evaluator<'p> {
             .zip(decoding)
             .map(|(l, &d)| l.0.lsb() ^ d)
             .collect())
+    }
+}
+
+/// Evaluates one batch of independent AND gates (the fused kernel where the backend has one).
+fn evaluate_ands(
+    aes: &Aes,
+    scratch: &mut [Block],
+    labels: &mut [Block],
+    gates: &[SlotGate],
+    tweaks: Tweaks,
+    tables: &[Block],
+) {
+    if aes.eval_ands(labels, gates, tweaks, tables) {
+        return;
+    }
+    for (c, (chunk, table)) in gates
+        .chunks(CHUNK)
+        .zip(tables.chunks(2 * CHUNK))
+        .enumerate()
+    {
+        let scratch = &mut scratch[..2 * chunk.len()];
+        for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(2)) {
+            s[0] = labels[g.a as usize];
+            s[1] = labels[g.b as usize];
+        }
+        let first = tweaks.first.wrapping_add(2 * (c * CHUNK) as u64);
+        aes.tccr(scratch, Tweaks { first, ..tweaks });
+        for ((g, h), t) in chunk
+            .iter()
+            .zip(scratch.chunks_exact(2))
+            .zip(table.chunks_exact(2))
+        {
+            let a = labels[g.a as usize];
+            let b = labels[g.b as usize];
+            let wg = h[0] ^ t[0].select(a.lsb());
+            let we = h[1] ^ (t[1] ^ a).select(b.lsb());
+            labels[g.out as usize] = wg ^ we;
+        }
     }
 }

@@ -74,95 +74,47 @@ impl<'p> Garbler<'p> {
 
     /// Whether every gate has been garbled.
     pub fn is_done(&self) -> bool {
-        self.cursor.step >= self.program.steps().len()
+        self.cursor.is_done(self.program)
     }
 
     /// Garbles into `tables` (two blocks per AND gate, in program order) until it is full or the
     /// program ends; returns the number of blocks written (always even). Call until
     /// [`Garbler::is_done`].
     pub fn garble(&mut self, tables: &mut [Block]) -> usize {
-        let capacity = tables.len() / 2;
-        let mut written = 0;
-        let steps = self.program.steps();
-        while self.cursor.step < steps.len() {
-            let step = steps[self.cursor.step];
-            if !self.cursor.xors_done {
-                let end = self.cursor.xor + step.xors as usize;
-                xor_gates(
-                    &mut self.labels,
-                    &self.program.xor_gates()[self.cursor.xor..end],
+        let Garbler {
+            program,
+            delta,
+            labels,
+            aes,
+            tweaks,
+            cursor,
+            scratch,
+        } = self;
+        let (program, d) = (*program, delta.block());
+        let gates = cursor.advance(
+            program,
+            labels,
+            tables.len() / 2,
+            |labels, first, n, offset| {
+                let batch = &program.and_gates()[first..first + n];
+                let base = tweaks.first.wrapping_add(2 * first as u64);
+                let batch_tweaks = Tweaks {
+                    nonce: tweaks.nonce,
+                    first: base,
+                    shift: 1,
+                };
+                garble_ands(
+                    aes,
+                    scratch,
+                    labels,
+                    batch,
+                    d,
+                    batch_tweaks,
+                    &mut tables[2 * offset..2 * (offset + n)],
                 );
-                self.cursor.xor = end;
-                self.cursor.xors_done = true;
-            }
-            let n = ((step.ands - self.cursor.and_in_step) as usize).min(capacity - written);
-            if n > 0 {
-                let first = self.cursor.and;
-                self.garble_ands(first, n, &mut tables[2 * written..2 * (written + n)]);
-                self.cursor.and += n;
-                self.cursor.and_in_step += n as u32;
-                written += n;
-            }
-            if self.cursor.and_in_step < step.ands {
-                break; // the buffer is full
-            }
-            self.cursor.step += 1;
-            self.cursor.and_in_step = 0;
-            self.cursor.xors_done = false;
-        }
-        2 * written
-    }
-
-    fn garble_ands(&mut self, first: usize, n: usize, tables: &mut [Block]) {
-        let gates = &self.program.and_gates()[first..first + n];
-        let d = self.delta.block();
-        let labels = &mut self.labels;
-        let batch = Tweaks {
-            nonce: self.tweaks.nonce,
-            first: self.tweaks.first.wrapping_add(2 * first as u64),
-            shift: 1,
-        };
-        if self.aes.garble_ands(labels, gates, d, batch, tables) {
-            return;
-        }
-        for (c, (chunk, out)) in gates
-            .chunks(CHUNK)
-            .zip(tables.chunks_mut(2 * CHUNK))
-            .enumerate()
-        {
-            let scratch = &mut self.scratch[..4 * chunk.len()];
-            for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(4)) {
-                let a0 = labels[g.a as usize];
-                let b0 = labels[g.b as usize];
-                s[0] = a0;
-                s[1] = a0 ^ d;
-                s[2] = b0;
-                s[3] = b0 ^ d;
-            }
-            let gate_index = (first + c * CHUNK) as u64;
-            let tweaks = Tweaks {
-                nonce: self.tweaks.nonce,
-                first: self.tweaks.first.wrapping_add(2 * gate_index),
-                shift: 1,
-            };
-            self.aes.tccr(scratch, tweaks);
-            for ((g, h), t) in chunk
-                .iter()
-                .zip(scratch.chunks_exact(4))
-                .zip(out.chunks_exact_mut(2))
-            {
-                let a0 = labels[g.a as usize];
-                let b0 = labels[g.b as usize];
-                let (pa, pb) = (a0.lsb(), b0.lsb());
-                let tg = h[0] ^ h[1] ^ d.select(pb);
-                let wg0 = h[0] ^ tg.select(pa);
-                let te = h[2] ^ h[3] ^ a0;
-                let we0 = h[2] ^ (h[2] ^ h[3]).select(pb);
-                labels[g.out as usize] = wg0 ^ we0;
-                t[0] = tg;
-                t[1] = te;
-            }
-        }
+            },
+        );
+        2 * gates
     }
 
     /// The output decoding bits `lsb(W0)`, one per output wire. Available once garbling is done.
@@ -195,9 +147,52 @@ impl<'p> Garbler<'p> {
     }
 }
 
-/// Runs XOR gates in order: `out = a ^ b` (NOT and constants go through the constant slots).
-pub(super) fn xor_gates(labels: &mut [Block], gates: &[SlotGate]) {
-    for g in gates {
-        labels[g.out as usize] = labels[g.a as usize] ^ labels[g.b as usize];
+/// Garbles one batch of independent AND gates: the fused kernel where the AES backend has one,
+/// otherwise the hash over a scratch buffer and the half-gates formulas here. `tweaks.first` is
+/// the counter of the batch's first gate.
+fn garble_ands(
+    aes: &Aes,
+    scratch: &mut [Block],
+    labels: &mut [Block],
+    gates: &[SlotGate],
+    d: Block,
+    tweaks: Tweaks,
+    tables: &mut [Block],
+) {
+    if aes.garble_ands(labels, gates, d, tweaks, tables) {
+        return;
+    }
+    for (c, (chunk, out)) in gates
+        .chunks(CHUNK)
+        .zip(tables.chunks_mut(2 * CHUNK))
+        .enumerate()
+    {
+        let scratch = &mut scratch[..4 * chunk.len()];
+        for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(4)) {
+            let a0 = labels[g.a as usize];
+            let b0 = labels[g.b as usize];
+            s[0] = a0;
+            s[1] = a0 ^ d;
+            s[2] = b0;
+            s[3] = b0 ^ d;
+        }
+        let first = tweaks.first.wrapping_add(2 * (c * CHUNK) as u64);
+        aes.tccr(scratch, Tweaks { first, ..tweaks });
+        for ((g, h), t) in chunk
+            .iter()
+            .zip(scratch.chunks_exact(4))
+            .zip(out.chunks_exact_mut(2))
+        {
+            let a0 = labels[g.a as usize];
+            let b0 = labels[g.b as usize];
+            let (pa, pb) = (a0.lsb(), b0.lsb());
+            let tg = h[0] ^ h[1] ^ d.select(pb);
+            let wg0 = h[0] ^ tg.select(pa);
+            let te = h[2] ^ h[3] ^ a0;
+            let we0 = h[2] ^ (h[2] ^ h[3]).select(pb);
+            labels[g.out as usize] = wg0 ^ we0;
+            t[0] = tg;
+            t[1] = te;
+        }
     }
 }

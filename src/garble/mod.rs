@@ -68,6 +68,52 @@ struct Cursor {
     xors_done: bool,
 }
 
+impl Cursor {
+    fn is_done(&self, program: &Program) -> bool {
+        self.step >= program.steps().len()
+    }
+
+    /// Walks the program forward: runs XOR gates on `labels` and hands AND gates, a batch (or
+    /// the part of a batch that fits) at a time, to `ands(labels, first gate, count, offset)`,
+    /// where `offset` counts the gates already handed out in this call. Stops after `capacity`
+    /// AND gates or at the end of the program; returns the number of AND gates handed out.
+    fn advance(
+        &mut self,
+        program: &Program,
+        labels: &mut [crate::block::Block],
+        capacity: usize,
+        mut ands: impl FnMut(&mut [crate::block::Block], usize, usize, usize),
+    ) -> usize {
+        let mut done = 0;
+        let steps = program.steps();
+        while self.step < steps.len() {
+            let step = steps[self.step];
+            if !self.xors_done {
+                let end = self.xor + step.xors as usize;
+                for g in &program.xor_gates()[self.xor..end] {
+                    labels[g.out as usize] = labels[g.a as usize] ^ labels[g.b as usize];
+                }
+                self.xor = end;
+                self.xors_done = true;
+            }
+            let n = ((step.ands - self.and_in_step) as usize).min(capacity - done);
+            if n > 0 {
+                ands(labels, self.and, n, done);
+                self.and += n;
+                self.and_in_step += n as u32;
+                done += n;
+            }
+            if self.and_in_step < step.ands {
+                break; // the caller's buffer is full (or empty)
+            }
+            self.step += 1;
+            self.and_in_step = 0;
+            self.xors_done = false;
+        }
+        done
+    }
+}
+
 use crate::aes::Prg;
 use crate::block::{ActiveLabel, Delta, ZeroLabel};
 use crate::compile::Program;

@@ -223,6 +223,26 @@ const TABLE_CHUNK: usize = 2048;
 /// The end-of-session marker.
 const END: [u8; 8] = *b"GARBEND\0";
 
+/// The handshake of either side: our generator, the session nonce and the session id.
+fn greet<C: Channel>(
+    channel: &mut C,
+    program: &Program,
+    options: &SessionOptions,
+    role: Party,
+) -> Result<(Prg, u64, [u8; 32])> {
+    options.check(program)?;
+    let mut prg = Prg::from_os()?;
+    let ours = options.hello(program, role, prg.block().value() as u64);
+    let our_payload = handshake::send(channel, &ours)?;
+    let (peer, peer_payload) = handshake::receive(channel)?;
+    handshake::compare(&ours, &peer)?;
+    let (nonce, session) = match role {
+        Party::Garbler => session_keys(&our_payload, &peer_payload),
+        Party::Evaluator => session_keys(&peer_payload, &our_payload),
+    };
+    Ok((prg, nonce, session))
+}
+
 fn session_keys(garbler: &[u8], evaluator: &[u8]) -> (u64, [u8; 32]) {
     let mut h = blake3::Hasher::new();
     h.update(b"garbled session v1");
@@ -278,6 +298,39 @@ fn end_session<C: Channel>(channel: &mut C) -> Result<()> {
     channel.expect_eof()
 }
 
+/// How far a session got, for its end.
+struct RunProgress<'a> {
+    program: &'a Program,
+    options: &'a SessionOptions,
+    runs_done: u64,
+}
+
+impl RunProgress<'_> {
+    /// Checks that every agreed run happened, exchanges the end markers, and reports.
+    fn finish<C: Channel>(
+        &self,
+        channel: &mut C,
+        start: Instant,
+        setup: Duration,
+    ) -> Result<SessionStats> {
+        if self.runs_done != self.options.runs {
+            return Err(Error::arg(format!(
+                "the session ends after {} of {} agreed runs",
+                self.runs_done, self.options.runs
+            )));
+        }
+        end_session(channel)?;
+        let traffic = channel.traffic();
+        Ok(SessionStats {
+            and_gates: self.options.runs * self.program.and_count() as u64,
+            bytes_sent: traffic.sent,
+            bytes_received: traffic.received,
+            wall: start.elapsed(),
+            setup,
+        })
+    }
+}
+
 /// The garbler's side of a session.
 pub struct GarblerSession<'p, 'c, C: Channel> {
     channel: C,
@@ -297,13 +350,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
     /// Handshake and base OTs.
     pub fn start(mut channel: C, program: &'p Program, options: SessionOptions) -> Result<Self> {
         let start = Instant::now();
-        options.check(program)?;
-        let mut prg = Prg::from_os()?;
-        let ours = options.hello(program, Party::Garbler, prg.block().value() as u64);
-        let our_payload = handshake::send(&mut channel, &ours)?;
-        let (peer, peer_payload) = handshake::receive(&mut channel)?;
-        handshake::compare(&ours, &peer)?;
-        let (nonce, session) = session_keys(&our_payload, &peer_payload);
+        let (mut prg, nonce, session) = greet(&mut channel, program, &options, Party::Garbler)?;
         let delta = Delta::new(prg.block());
         let cot = ot::setup_sender(&mut channel, delta.clone(), session, &mut prg)?;
         Ok(GarblerSession {
@@ -424,21 +471,12 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
 
     /// Ends the session: exchanges the end markers and reports the statistics.
     pub fn finish(mut self) -> Result<SessionStats> {
-        if self.runs_done != self.options.runs {
-            return Err(Error::arg(format!(
-                "the session ends after {} of {} agreed runs",
-                self.runs_done, self.options.runs
-            )));
-        }
-        end_session(&mut self.channel)?;
-        let traffic = self.channel.traffic();
-        Ok(SessionStats {
-            and_gates: self.options.runs * self.program.and_count() as u64,
-            bytes_sent: traffic.sent,
-            bytes_received: traffic.received,
-            wall: self.start.elapsed(),
-            setup: self.setup,
-        })
+        let progress = RunProgress {
+            program: self.program,
+            options: &self.options,
+            runs_done: self.runs_done,
+        };
+        progress.finish(&mut self.channel, self.start, self.setup)
     }
 
     /// The channel, for callers that keep using the connection.
@@ -464,13 +502,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
     /// Handshake and base OTs.
     pub fn start(mut channel: C, program: &'p Program, options: SessionOptions) -> Result<Self> {
         let start = Instant::now();
-        options.check(program)?;
-        let mut prg = Prg::from_os()?;
-        let ours = options.hello(program, Party::Evaluator, prg.block().value() as u64);
-        let our_payload = handshake::send(&mut channel, &ours)?;
-        let (peer, peer_payload) = handshake::receive(&mut channel)?;
-        handshake::compare(&ours, &peer)?;
-        let (nonce, session) = session_keys(&peer_payload, &our_payload);
+        let (mut prg, nonce, session) = greet(&mut channel, program, &options, Party::Evaluator)?;
         let cot = ot::setup_receiver(&mut channel, session, &mut prg)?;
         Ok(EvaluatorSession {
             channel,
@@ -571,21 +603,12 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
 
     /// Ends the session: exchanges the end markers and reports the statistics.
     pub fn finish(mut self) -> Result<SessionStats> {
-        if self.runs_done != self.options.runs {
-            return Err(Error::arg(format!(
-                "the session ends after {} of {} agreed runs",
-                self.runs_done, self.options.runs
-            )));
-        }
-        end_session(&mut self.channel)?;
-        let traffic = self.channel.traffic();
-        Ok(SessionStats {
-            and_gates: self.options.runs * self.program.and_count() as u64,
-            bytes_sent: traffic.sent,
-            bytes_received: traffic.received,
-            wall: self.start.elapsed(),
-            setup: self.setup,
-        })
+        let progress = RunProgress {
+            program: self.program,
+            options: &self.options,
+            runs_done: self.runs_done,
+        };
+        progress.finish(&mut self.channel, self.start, self.setup)
     }
 
     /// The channel, for callers that keep using the connection.
