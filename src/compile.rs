@@ -121,6 +121,37 @@ impl Program {
         self.digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// Checks that every slot the program names lies below `num_slots` and that the steps cover
+    /// the gate lists exactly. The label kernels in `crate::aes` index the label array without
+    /// bounds checks and rely on this: a `Program` exists only after this check passed.
+    fn check_slots(&self) -> Result<()> {
+        let n = self.num_slots;
+        let gates_ok = self
+            .xors
+            .iter()
+            .chain(&self.ands)
+            .all(|g| g.a < n && g.b < n && g.out < n);
+        let io_ok = self
+            .input_slots
+            .iter()
+            .chain(&self.output_slots)
+            .all(|&s| s < n);
+        let xors: u64 = self.steps.iter().map(|s| u64::from(s.xors)).sum();
+        let ands: u64 = self.steps.iter().map(|s| u64::from(s.ands)).sum();
+        if gates_ok
+            && io_ok
+            && n >= 2
+            && xors == self.xors.len() as u64
+            && ands == self.ands.len() as u64
+        {
+            Ok(())
+        } else {
+            Err(Error::SelfCheck(
+                "the compiler produced a slot outside the label array".into(),
+            ))
+        }
+    }
+
     fn compute_digest(&mut self) {
         let mut h = blake3::Hasher::new();
         h.update(b"garbled program v1");
@@ -235,7 +266,9 @@ pub fn compile(circuit: &Circuit) -> Result<Program> {
     let (order, steps) = schedule(&ops, &live, first_op);
 
     // 4. Slot allocation over the schedule.
-    Ok(allocate(circuit, &ops, &order, steps, &outputs, first_op))
+    let program = allocate(circuit, &ops, &order, steps, &outputs, first_op);
+    program.check_slots()?;
+    Ok(program)
 }
 
 /// `a XOR b` with folding.

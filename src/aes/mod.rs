@@ -1,7 +1,10 @@
-//! Fixed-key AES-128, the tweakable circular-correlation-robust hash, and an AES-CTR PRG.
+//! Fixed-key AES-128, the tweakable circular-correlation-robust hash, an AES-CTR PRG, and the
+//! SIMD kernels over label arrays that the garbler and evaluator run.
 //!
-//! This is the crate's only module with `unsafe`: the AES-NI and VAES kernels in `x86` use CPU
-//! intrinsics and are reached only after run-time detection. Callers see one API ([`Aes`]) and
+//! This is the crate's home for `unsafe` (with the bit transpose of `crate::ot::transpose`): the
+//! AES-NI and VAES kernels in `x86` use CPU intrinsics and are reached only after run-time
+//! detection, and [`xor_gates`] runs XOR gates without bounds checks on the strength of the
+//! slot check every compiled program passed. Callers see one API ([`Aes`]) and
 //! never which backend runs; the portable backend (RustCrypto's `aes` crate) is the reference the
 //! fast ones are tested against.
 //!
@@ -168,6 +171,47 @@ impl Drop for Aes {
     fn drop(&mut self) {
         use zeroize::Zeroize;
         self.round_keys.zeroize();
+    }
+}
+
+/// Runs the XOR gates `gates` of `program` in order: `labels[out] = labels[a] ^ labels[b]` (NOT
+/// and constants go through the constant slots). `gates` must be a range of
+/// `program.xor_gates()`.
+///
+/// This loop is most of the work between AND batches (AES-128 has 4.4 XOR gates per AND). With
+/// bounds checks and the compiler's `u128` code it took 1.3 ns per gate; with SSE2 loads and
+/// stores, which x86-64 always has, 0.9 ns.
+pub(crate) fn xor_gates(
+    program: &crate::compile::Program,
+    labels: &mut [Block],
+    range: std::ops::Range<usize>,
+) {
+    let gates = &program.xor_gates()[range];
+    assert!(
+        labels.len() >= program.num_slots() as usize,
+        "the label array is smaller than the program"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::*;
+        let p = labels.as_mut_ptr() as *mut __m128i;
+        for g in gates {
+            // SAFETY: every slot of a compiled program is below `num_slots` (`Program::check_slots`
+            // ran before the program existed), and `labels` holds at least `num_slots` blocks,
+            // asserted above. `Block` is 16 bytes with 16-byte alignment. SSE2 is part of the
+            // x86-64 baseline.
+            unsafe {
+                let v = _mm_xor_si128(
+                    _mm_load_si128(p.add(g.a as usize)),
+                    _mm_load_si128(p.add(g.b as usize)),
+                );
+                _mm_store_si128(p.add(g.out as usize), v);
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    for g in gates {
+        labels[g.out as usize] = labels[g.a as usize] ^ labels[g.b as usize];
     }
 }
 

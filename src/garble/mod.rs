@@ -90,9 +90,7 @@ impl Cursor {
             let step = steps[self.step];
             if !self.xors_done {
                 let end = self.xor + step.xors as usize;
-                for g in &program.xor_gates()[self.xor..end] {
-                    labels[g.out as usize] = labels[g.a as usize] ^ labels[g.b as usize];
-                }
+                crate::aes::xor_gates(program, labels, self.xor..end);
                 self.xor = end;
                 self.xors_done = true;
             }
