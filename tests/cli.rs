@@ -636,3 +636,27 @@ fn demo_runs_with_no_arguments() {
     assert_eq!(v["aes128"]["fips197"], true);
     assert_eq!(v["hospitals"]["total"], 2541);
 }
+
+#[test]
+fn garbled_aes_selects_the_backend() {
+    let o = garbled(&["gen", "add", "--bits", "8"]);
+    let path = temp_file("add8.txt", &stdout(&o));
+    let p = path.to_str().unwrap();
+    let run = |backend: &str| {
+        Command::new(env!("CARGO_BIN_EXE_garbled"))
+            .args(["bench", p, "--json", "--seconds", "0.02"])
+            .env("GARBLED_AES", backend)
+            .output()
+            .unwrap()
+    };
+    let o = run("portable");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json(&o)["backend"], "portable");
+    let o = run("bogus");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("GARBLED_AES") || stderr(&o).contains("bogus"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -119,3 +119,57 @@ fn forcing_the_wrong_dialect_is_rejected_with_a_position() {
         "{err}"
     );
 }
+
+/// A circuit far larger than any buffer, produced line by line by a reader: the parser must
+/// stream it (it never sees the whole text) and accept it.
+#[test]
+fn a_large_circuit_streams_through_the_parser() {
+    use std::io::Read;
+    struct Synth {
+        gates: u64,
+        next: u64,
+        line: Vec<u8>,
+        at: usize,
+        header_done: bool,
+    }
+    const INPUTS: u64 = 128;
+    impl Read for Synth {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == self.line.len() {
+                self.line.clear();
+                self.at = 0;
+                if !self.header_done {
+                    self.header_done = true;
+                    let wires = INPUTS + self.gates;
+                    self.line
+                        .extend(format!("{} {wires}\n2 64 64\n1 64\n\n", self.gates).bytes());
+                } else if self.next < self.gates {
+                    // Each gate reads the two previous wires; the last 64 gates are the outputs.
+                    let out = INPUTS + self.next;
+                    let op = if self.next % 3 == 0 { "AND" } else { "XOR" };
+                    self.line
+                        .extend(format!("2 1 {} {} {out} {op}\n", out - 1, out - 2).bytes());
+                    self.next += 1;
+                } else {
+                    return Ok(0);
+                }
+            }
+            let n = buf.len().min(self.line.len() - self.at);
+            buf[..n].copy_from_slice(&self.line[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+    let gates = 3_000_000; // about 80 MB of text
+    let reader = std::io::BufReader::new(Synth {
+        gates,
+        next: 0,
+        line: Vec::new(),
+        at: 0,
+        header_done: false,
+    });
+    let parsed = bristol::parse(reader, FormatChoice::Auto, &Limits::default()).unwrap();
+    assert_eq!(parsed.gate_lines, gates);
+    assert_eq!(parsed.circuit.stats().and, gates.div_ceil(3));
+    assert_eq!(parsed.circuit.output_wires().len(), 64);
+}
