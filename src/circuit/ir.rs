@@ -324,17 +324,6 @@ impl Circuit {
         self.outputs.iter().map(|g| g.width).collect()
     }
 
-    /// Renames the groups (for circuits from files, whose groups have no names). Widths stay.
-    pub fn with_group_names(mut self, inputs: &[&str], outputs: &[&str]) -> Self {
-        for (group, name) in self.inputs.iter_mut().zip(inputs) {
-            group.name = (*name).to_string();
-        }
-        for (group, name) in self.outputs.iter_mut().zip(outputs) {
-            group.name = (*name).to_string();
-        }
-        self
-    }
-
     /// Whether the outputs are the last wires, each written by a gate, in order: the layout
     /// Bristol Fashion requires.
     pub fn outputs_are_trailing(&self) -> bool {
