@@ -146,7 +146,11 @@ fn a_large_circuit_streams_through_the_parser() {
                 } else if self.next < self.gates {
                     // Each gate reads the two previous wires; the last 64 gates are the outputs.
                     let out = INPUTS + self.next;
-                    let op = if self.next.is_multiple_of(3) { "AND" } else { "XOR" };
+                    let op = if self.next.is_multiple_of(3) {
+                        "AND"
+                    } else {
+                        "XOR"
+                    };
                     self.line
                         .extend(format!("2 1 {} {} {out} {op}\n", out - 1, out - 2).bytes());
                     self.next += 1;

@@ -109,7 +109,7 @@ impl TcpChannel {
                     Err(e) => last_error = Some(e),
                 }
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(10));
         }
         Err(Error::Timeout(format!(
             "could not connect to {addr} within {:.1} s{}",
@@ -126,6 +126,9 @@ impl TcpChannel {
             .set_nonblocking(true)
             .map_err(|e| Error::io("configuring the listener", e))?;
         let start = Instant::now();
+        // Poll the non-blocking listener, sleeping 100 us at first and up to 10 ms: a peer that
+        // is already connecting is picked up at once, an absent one costs little CPU.
+        let mut pause = Duration::from_micros(100);
         loop {
             match listener.accept() {
                 Ok((stream, _)) => {
@@ -145,7 +148,8 @@ impl TcpChannel {
                             wait.as_secs_f64()
                         )));
                     }
-                    std::thread::sleep(Duration::from_millis(5));
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(10));
                 }
                 Err(e) => return Err(Error::io("accepting a connection", e)),
             }

@@ -218,8 +218,9 @@ pub struct SessionStats {
 /// A progress callback: (AND gates done, AND gates in the session).
 pub type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
 
-/// AND gates per table write: 2048 gates = 64 KiB.
-const TABLE_CHUNK: usize = 2048;
+/// AND gates per table write: 32768 gates = 1 MiB. Loopback TCP moved about 750 MB/s with
+/// 64 KiB writes and several GB/s with 1 MiB ones, and the tables are most of the traffic.
+const TABLE_CHUNK: usize = 1 << 15;
 /// The end-of-session marker.
 const END: [u8; 8] = *b"GARBEND\0";
 
@@ -557,12 +558,16 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         zeroize::Zeroize::zeroize(&mut active);
         let mut evaluator = evaluator?;
         let mut tables = vec![Block::ZERO; 2 * TABLE_CHUNK];
+        let mut bytes = vec![0u8; 32 * TABLE_CHUNK];
         let mut remaining = 2 * program.and_count();
         let total = self.options.runs * program.and_count() as u64;
         let mut done = self.runs_done * program.and_count() as u64;
         while remaining > 0 {
             let n = remaining.min(2 * TABLE_CHUNK);
-            recv_blocks(ch, &mut tables[..n])?;
+            ch.read_exact(&mut bytes[..16 * n])?;
+            for (b, raw) in tables[..n].iter_mut().zip(bytes.chunks_exact(16)) {
+                *b = Block::from_bytes(raw.try_into().expect("16-byte chunks"));
+            }
             let used = evaluator.evaluate(&tables[..n]);
             debug_assert_eq!(used, n, "chunks hold whole gates");
             remaining -= n;
