@@ -66,10 +66,24 @@ impl<C: Channel + ?Sized> Channel for &mut C {
     }
 }
 
-/// Blocks per conversion chunk (64 KiB of bytes).
+/// Blocks per conversion chunk (64 KiB of bytes), where blocks are not bytes already.
+#[cfg(not(target_endian = "little"))]
 const CHUNK_BLOCKS: usize = 4096;
 
 /// Sends blocks (16 bytes each, little endian).
+#[cfg(target_endian = "little")]
+pub fn send_blocks<C: Channel + ?Sized>(channel: &mut C, blocks: &[Block]) -> Result<()> {
+    channel.write_all(crate::aes::blocks_as_bytes(blocks))
+}
+
+/// Receives exactly `out.len()` blocks.
+#[cfg(target_endian = "little")]
+pub fn recv_blocks<C: Channel + ?Sized>(channel: &mut C, out: &mut [Block]) -> Result<()> {
+    channel.read_exact(crate::aes::blocks_as_bytes_mut(out))
+}
+
+/// Sends blocks (16 bytes each, little endian).
+#[cfg(not(target_endian = "little"))]
 pub fn send_blocks<C: Channel + ?Sized>(channel: &mut C, blocks: &[Block]) -> Result<()> {
     let mut buf = vec![0u8; 16 * blocks.len().min(CHUNK_BLOCKS)];
     for chunk in blocks.chunks(CHUNK_BLOCKS) {
@@ -83,6 +97,7 @@ pub fn send_blocks<C: Channel + ?Sized>(channel: &mut C, blocks: &[Block]) -> Re
 }
 
 /// Receives exactly `out.len()` blocks.
+#[cfg(not(target_endian = "little"))]
 pub fn recv_blocks<C: Channel + ?Sized>(channel: &mut C, out: &mut [Block]) -> Result<()> {
     let mut buf = vec![0u8; 16 * out.len().min(CHUNK_BLOCKS)];
     for chunk in out.chunks_mut(CHUNK_BLOCKS) {

@@ -421,15 +421,11 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         zeroize::Zeroize::zeroize(&mut zero);
         let mut garbler = garbler?;
         let mut tables = vec![Block::ZERO; 2 * TABLE_CHUNK];
-        let mut bytes = vec![0u8; 32 * TABLE_CHUNK];
         let total = self.options.runs * program.and_count() as u64;
         let mut done = self.runs_done * program.and_count() as u64;
         while !garbler.is_done() {
             let n = garbler.garble(&mut tables);
-            for (out, b) in bytes.chunks_exact_mut(16).zip(&tables[..n]) {
-                out.copy_from_slice(&b.to_bytes());
-            }
-            ch.write_all(&bytes[..16 * n])?;
+            send_blocks(ch, &tables[..n])?;
             ch.flush()?;
             done += n as u64 / 2;
             if let Some(p) = self.progress.as_mut() {
@@ -558,16 +554,12 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         zeroize::Zeroize::zeroize(&mut active);
         let mut evaluator = evaluator?;
         let mut tables = vec![Block::ZERO; 2 * TABLE_CHUNK];
-        let mut bytes = vec![0u8; 32 * TABLE_CHUNK];
         let mut remaining = 2 * program.and_count();
         let total = self.options.runs * program.and_count() as u64;
         let mut done = self.runs_done * program.and_count() as u64;
         while remaining > 0 {
             let n = remaining.min(2 * TABLE_CHUNK);
-            ch.read_exact(&mut bytes[..16 * n])?;
-            for (b, raw) in tables[..n].iter_mut().zip(bytes.chunks_exact(16)) {
-                *b = Block::from_bytes(raw.try_into().expect("16-byte chunks"));
-            }
+            recv_blocks(ch, &mut tables[..n])?;
             let used = evaluator.evaluate(&tables[..n]);
             debug_assert_eq!(used, n, "chunks hold whole gates");
             remaining -= n;
