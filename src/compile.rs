@@ -153,33 +153,58 @@ impl Program {
     }
 
     fn compute_digest(&mut self) {
-        let mut h = blake3::Hasher::new();
-        h.update(b"garbled program v1");
-        let mut put = |values: &[u32]| {
-            h.update(&(values.len() as u64).to_le_bytes());
-            for v in values {
-                h.update(&v.to_le_bytes());
+        // Every list as its length and its little-endian u32s, through a 64 KiB buffer (hashing
+        // four bytes at a time cost as much as compiling).
+        let mut words = WordHasher {
+            hasher: blake3::Hasher::new(),
+            buf: Vec::with_capacity(1 << 16),
+        };
+        words.hasher.update(b"garbled program v1");
+        let slots = [self.num_slots];
+        for list in [
+            &slots[..],
+            &self.input_widths,
+            &self.output_widths,
+            &self.input_slots,
+            &self.output_slots,
+        ] {
+            words.list(list.len(), list.iter().copied());
+        }
+        for gates in [&self.xors, &self.ands] {
+            words.list(
+                3 * gates.len(),
+                gates.iter().flat_map(|g| [g.a, g.b, g.out]),
+            );
+        }
+        words.list(
+            2 * self.steps.len(),
+            self.steps.iter().flat_map(|s| [s.xors, s.ands]),
+        );
+        self.digest = words.finish();
+    }
+}
+
+/// Feeds lists of u32 words to BLAKE3 in 64 KiB pieces.
+struct WordHasher {
+    hasher: blake3::Hasher,
+    buf: Vec<u8>,
+}
+
+impl WordHasher {
+    fn list(&mut self, len: usize, values: impl Iterator<Item = u32>) {
+        self.buf.extend_from_slice(&(len as u64).to_le_bytes());
+        for v in values {
+            self.buf.extend_from_slice(&v.to_le_bytes());
+            if self.buf.len() >= 1 << 16 {
+                self.hasher.update(&self.buf);
+                self.buf.clear();
             }
-        };
-        put(&[self.num_slots]);
-        put(&self.input_widths);
-        put(&self.output_widths);
-        put(&self.input_slots);
-        put(&self.output_slots);
-        let flat = |gates: &[SlotGate]| {
-            gates
-                .iter()
-                .flat_map(|g| [g.a, g.b, g.out])
-                .collect::<Vec<u32>>()
-        };
-        put(&flat(&self.xors));
-        put(&flat(&self.ands));
-        put(&self
-            .steps
-            .iter()
-            .flat_map(|s| [s.xors, s.ands])
-            .collect::<Vec<u32>>());
-        self.digest = *h.finalize().as_bytes();
+        }
+    }
+
+    fn finish(mut self) -> [u8; 32] {
+        self.hasher.update(&self.buf);
+        *self.hasher.finalize().as_bytes()
     }
 }
 
