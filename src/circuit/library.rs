@@ -150,61 +150,83 @@ pub fn comparator_rows(bits: u32, rows: u32, signed: bool) -> Result<Circuit> {
             "--bits {bits} is out of range: use 1 to 4096"
         )));
     }
-    let kind = if signed {
-        GroupKind::Signed
-    } else {
-        GroupKind::Unsigned
+    let one = generate(if signed { "scompare" } else { "compare" }, bits, 2)?;
+    replicate(&one, rows, &[false, false])
+}
+
+/// `copies` side-by-side copies of `one`, gate for gate (no structural hashing: the copies
+/// share nothing but the inputs marked shared, and hashing millions of gates only to find no
+/// duplicates cost more than garbling them). Input group `g` becomes one group holding copy
+/// `i`'s value at `i * width` — or, where `shared[g]`, stays one value every copy reads. Output
+/// group `g` becomes one group holding copy `i`'s value at `i * width`.
+pub fn replicate(one: &Circuit, copies: u32, shared: &[bool]) -> Result<Circuit> {
+    use crate::circuit::ir::Group;
+    let too_big = || {
+        Error::arg(format!(
+            "cannot build {copies} copies of a {}-wire circuit",
+            one.num_wires()
+        ))
     };
-    let mut b = Builder::new();
-    let a = b.input_of_kind("a", bits * rows, kind);
-    let c = b.input_of_kind("b", bits * rows, kind);
-    let mut less = Vec::with_capacity(rows as usize);
-    let mut equal = Vec::with_capacity(rows as usize);
-    for r in 0..rows as usize {
-        let x = &a[r * bits as usize..(r + 1) * bits as usize];
-        let y = &c[r * bits as usize..(r + 1) * bits as usize];
-        less.push(if signed { b.slt(x, y) } else { b.lt(x, y) });
-        equal.push(b.eq(x, y));
+    if copies == 0 || shared.len() != one.inputs().len() {
+        return Err(too_big());
     }
-    b.output_of_kind("less", &less, GroupKind::Bit);
-    b.output_of_kind("equal", &equal, GroupKind::Bit);
-    b.finish()
+    // Where each input group of `one` starts, in `one` and in the copy.
+    let mut starts = Vec::with_capacity(shared.len());
+    let (mut at_one, mut at_many) = (0u64, 0u64);
+    for (g, &is_shared) in one.inputs().iter().zip(shared) {
+        starts.push((at_one, at_many, u64::from(g.width), is_shared));
+        at_one += u64::from(g.width);
+        at_many += u64::from(g.width) * if is_shared { 1 } else { u64::from(copies) };
+    }
+    let inner = u64::from(one.num_wires()) - at_one;
+    let total = at_many + inner * u64::from(copies);
+    let total = u32::try_from(total)
+        .ok()
+        .filter(|&t| t < u32::MAX / 2)
+        .ok_or_else(too_big)?;
+    let map = |copy: u64, w: u32| -> u32 {
+        let w = u64::from(w);
+        let mapped = match starts
+            .iter()
+            .find(|(start, _, width, _)| w >= *start && w < start + width)
+        {
+            Some(&(start, base, _, true)) => base + (w - start),
+            Some(&(start, base, width, false)) => base + copy * width + (w - start),
+            None => at_many + copy * inner + (w - at_one),
+        };
+        mapped as u32
+    };
+    let mut gates = Vec::with_capacity(one.gates().len() * copies as usize);
+    for copy in 0..u64::from(copies) {
+        gates.extend(one.gates().iter().map(|g| g.map_wires(|w| map(copy, w))));
+    }
+    // Output group g of the result: every copy's group g, copy after copy.
+    let mut outputs = Vec::with_capacity(one.output_wire_count() * copies as usize);
+    let mut at = 0;
+    for g in one.outputs() {
+        let wires = &one.output_wires()[at..at + g.width as usize];
+        for copy in 0..u64::from(copies) {
+            outputs.extend(wires.iter().map(|&w| map(copy, w)));
+        }
+        at += g.width as usize;
+    }
+    let widen = |g: &Group, times: u32| Group::with_kind(g.name.clone(), g.width * times, g.kind);
+    let inputs = one
+        .inputs()
+        .iter()
+        .zip(shared)
+        .map(|(g, &s)| widen(g, if s { 1 } else { copies }))
+        .collect();
+    let output_groups = one.outputs().iter().map(|g| widen(g, copies)).collect();
+    Circuit::new(total, inputs, output_groups, gates, outputs)
 }
 
 /// `n` AES-128 encryptions under one key: inputs `key` (128 wires) and `plaintexts` (128 per
-/// block, block `i` at wires `128*i ..`), output `ciphertexts` in the same layout. Built by
-/// replicating [`aes128_circuit`] gate for gate (each copy has its own key schedule, so the circuit
-/// costs exactly `n` times 6400 AND gates): the workload of `garbled bench --e2e`.
+/// block, block `i` at wires `128*i ..`), output `ciphertexts` in the same layout. Each copy has
+/// its own key schedule, so the circuit costs exactly `n` times 6400 AND gates: the workload of
+/// `garbled bench --e2e`.
 pub fn aes128_many(n: u32) -> Result<Circuit> {
-    use crate::circuit::ir::Group;
-    let one = aes128_circuit();
-    if n == 0 || u64::from(n) * u64::from(one.num_wires()) > u64::from(u32::MAX) / 2 {
-        return Err(Error::arg(format!("cannot build {n} AES-128 copies")));
-    }
-    let per = one.num_wires() - 256;
-    let base = |i: u32| 128 + 128 * n + i * per;
-    let map = |i: u32, w: u32| -> u32 {
-        match w {
-            0..128 => w,
-            128..256 => 128 + 128 * i + (w - 128),
-            _ => base(i) + (w - 256),
-        }
-    };
-    let mut gates = Vec::with_capacity(one.gates().len() * n as usize);
-    let mut outputs = Vec::with_capacity(128 * n as usize);
-    for i in 0..n {
-        let m = |w: u32| map(i, w);
-        gates.extend(one.gates().iter().map(|g| g.map_wires(m)));
-        outputs.extend(one.output_wires().iter().map(|&w| m(w)));
-    }
-    Circuit::new(
-        base(n),
-        vec![
-            Group::with_kind("key", 128, GroupKind::Bytes),
-            Group::with_kind("plaintexts", 128 * n, GroupKind::Bytes),
-        ],
-        vec![Group::with_kind("ciphertexts", 128 * n, GroupKind::Bytes)],
-        gates,
-        outputs,
-    )
+    let mut one = aes128_circuit();
+    one = replicate(&one, n, &[true, false])?;
+    Ok(one)
 }
