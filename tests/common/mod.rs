@@ -22,10 +22,19 @@ pub fn shared_dir() -> Option<PathBuf> {
             dir.display()
         );
     }
-    eprintln!(
+    let message = format!(
         "SKIPPED: the reference kit is not at {} (set GARBLED_SHARED to run this test)",
         dir.display()
     );
+    // The test harness captures the output of passing tests, and a skip must be visible: write
+    // to a fresh handle on the process's stderr where there is one.
+    use std::io::Write;
+    match std::fs::OpenOptions::new().write(true).open("/dev/stderr") {
+        Ok(mut err) => {
+            let _ = writeln!(err, "{message}");
+        }
+        Err(_) => eprintln!("{message}"),
+    }
     None
 }
 
