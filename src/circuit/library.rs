@@ -40,7 +40,7 @@ pub const GENERATORS: &[(&str, &str)] = &[
 /// Largest width accepted for integer circuits (multipliers grow with n^2).
 pub const MAX_BITS: u32 = 1 << 16;
 /// Largest width accepted for multipliers.
-pub const MAX_MUL_BITS: u32 = 2048;
+pub const MAX_MUL_BITS: u32 = 1024;
 
 /// Builds the named circuit. `bits` is the integer width (ignored by aes128 and sha256), `count`
 /// the number of values of `sum`.
@@ -71,6 +71,11 @@ pub fn generate(name: &str, bits: u32, count: u32) -> Result<Circuit> {
         if count == 0 || count > 1 << 16 {
             return Err(Error::arg(format!(
                 "--count {count} is out of range for sum: use 1 to 65536"
+            )));
+        }
+        if u64::from(count) * u64::from(bits) > 1 << 20 {
+            return Err(Error::arg(format!(
+                "--count {count} values of {bits} bits make too large a sum: at most 2^20 input bits"
             )));
         }
         let values: Vec<_> = (0..count)
