@@ -208,3 +208,78 @@ fn two_garblers_are_told_about_the_roles() {
         assert_eq!(mismatch(other.join().unwrap()).0, "role");
     });
 }
+
+#[test]
+fn the_evaluator_can_prepare_the_next_runs_transfers() {
+    use garbled::net::memory::pair;
+    use garbled::protocol::{EvaluatorSession, GarblerSession, SessionOptions};
+    let c = garbled::circuit::library::generate("compare", 8, 2).unwrap();
+    let program = compile(&c).unwrap();
+    let options = SessionOptions::new(
+        &program,
+        vec![Party::Garbler, Party::Evaluator],
+        vec![Reveal::Both; 2],
+    )
+    .unwrap()
+    .with_runs(4);
+    let bits = |v: u8| -> Vec<bool> { (0..8).map(|k| v >> k & 1 == 1).collect() };
+    let values = [(3u8, 5u8), (9, 9), (200, 7), (0, 1)];
+    let (gc, ec) = pair(std::time::Duration::from_secs(20));
+    std::thread::scope(|s| {
+        let program = &program;
+        let e_options = options.clone();
+        let evaluator = s.spawn(move || {
+            let mut session = EvaluatorSession::start(ec, program, e_options).unwrap();
+            let mut seen = Vec::new();
+            for (i, &(_, b)) in values.iter().enumerate() {
+                let next = values.get(i + 1).map(|&(_, n)| vec![bits(n)]);
+                seen.push(session.run_ahead(&[bits(b)], next.as_deref()).unwrap());
+            }
+            session.finish().unwrap();
+            seen
+        });
+        let mut session = GarblerSession::start(gc, program, options).unwrap();
+        for &(a, b) in &values {
+            let out = session.run(&[bits(a)]).unwrap();
+            assert_eq!(
+                out,
+                vec![Some(vec![a < b]), Some(vec![a == b])],
+                "{a} vs {b}"
+            );
+        }
+        session.finish().unwrap();
+        let seen = evaluator.join().unwrap();
+        for (i, &(a, b)) in values.iter().enumerate() {
+            assert_eq!(seen[i], vec![Some(vec![a < b]), Some(vec![a == b])]);
+        }
+    });
+}
+
+#[test]
+fn running_other_inputs_than_the_prepared_ones_is_refused() {
+    use garbled::net::memory::pair;
+    use garbled::protocol::{EvaluatorSession, GarblerSession, SessionOptions};
+    let c = garbled::circuit::library::generate("eq", 4, 2).unwrap();
+    let program = compile(&c).unwrap();
+    let options = SessionOptions::new(
+        &program,
+        vec![Party::Garbler, Party::Evaluator],
+        vec![Reveal::Both],
+    )
+    .unwrap()
+    .with_runs(2);
+    let (gc, ec) = pair(std::time::Duration::from_secs(5));
+    std::thread::scope(|s| {
+        let program = &program;
+        let g_options = options.clone();
+        s.spawn(move || {
+            let mut g = GarblerSession::start(gc, program, g_options).unwrap();
+            let _ = g.run(&[vec![false; 4]]);
+        });
+        let mut e = EvaluatorSession::start(ec, program, options).unwrap();
+        e.run_ahead(&[vec![true; 4]], Some(&[vec![false; 4]]))
+            .unwrap();
+        let r = e.run(&[vec![true; 4]]);
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+    });
+}

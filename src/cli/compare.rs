@@ -203,15 +203,20 @@ fn party_session<C: crate::net::Channel>(
     .with_job(description);
     let mut left = total_rows;
     macro_rules! drive {
-        ($session:expr) => {{
+        ($session:expr, $ahead:expr) => {{
             let mut session = $session;
             if let Some(bar) = bar {
                 session.set_progress(Box::new(|d, t| bar.update(d, t)));
             }
-            for _ in 0..runs {
+            let mut input = rows.next_chunk(left.min(per_run), per_run, bits, signed)?;
+            for run in 0..runs {
                 let n = left.min(per_run);
-                let input = rows.next_chunk(n, per_run, bits, signed)?;
-                let out = session.run(&[input])?;
+                let next = if run + 1 < runs {
+                    Some(rows.next_chunk((left - n).min(per_run), per_run, bits, signed)?)
+                } else {
+                    None
+                };
+                let out = $ahead(&mut session, input, next.as_ref())?;
                 let (less, equal) = match (&out[0], &out[1]) {
                     (Some(l), Some(e)) => (l, e),
                     _ => {
@@ -222,13 +227,24 @@ fn party_session<C: crate::net::Channel>(
                 };
                 emit(&less[..n as usize], &equal[..n as usize])?;
                 left -= n;
+                input = next.unwrap_or_default();
             }
             session.finish()
         }};
     }
     match party {
-        Party::Garbler => drive!(GarblerSession::start(channel, &program, options)?),
-        Party::Evaluator => drive!(EvaluatorSession::start(channel, &program, options)?),
+        Party::Garbler => drive!(
+            GarblerSession::start(channel, &program, options)?,
+            |s: &mut GarblerSession<'_, '_, C>, input: Vec<bool>, _next: Option<&Vec<bool>>| s
+                .run(&[input])
+        ),
+        // The evaluator computes the next chunk's oblivious transfers while the garbler garbles.
+        Party::Evaluator => drive!(
+            EvaluatorSession::start(channel, &program, options)?,
+            |s: &mut EvaluatorSession<'_, '_, C>, input: Vec<bool>, next: Option<&Vec<bool>>| {
+                s.run_ahead(&[input], next.map(|n| std::slice::from_ref(n)))
+            }
+        ),
     }
 }
 

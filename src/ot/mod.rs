@@ -94,3 +94,54 @@ pub fn receive<C: Channel + ?Sized>(
     channel.flush()?;
     Ok(out)
 }
+
+/// The evaluator's extension computed ahead of time: the message for the garbler (the same bytes
+/// [`receive`] would send, chunk after chunk) and the resulting labels.
+pub struct Prepared {
+    /// The choice bits it was computed for.
+    pub choices: Vec<bool>,
+    /// The extension messages, concatenated.
+    pub message: Vec<Block>,
+    /// The evaluator's labels `W0_i ^ x_i*Delta`.
+    pub labels: Vec<Block>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Prepared({} OTs, <secret>)", self.choices.len())
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.labels);
+    }
+}
+
+/// Computes the evaluator's side of the next extension without sending anything, so that the
+/// work can overlap the garbler's (the session does this while the garbler garbles the current
+/// run). Send it with [`send_prepared`], before any other extension.
+pub fn prepare(receiver: &mut CotReceiver, choices: &[bool]) -> Prepared {
+    let mut message = Vec::with_capacity(BASE_OTS * tiles(choices.len()) + BASE_OTS);
+    let mut labels = Vec::with_capacity(choices.len());
+    let mut u = Vec::new();
+    for chunk in choices.chunks(CHUNK_OTS) {
+        receiver.extend_into(chunk, &mut u, &mut labels);
+        message.extend_from_slice(&u);
+    }
+    Prepared {
+        choices: choices.to_vec(),
+        message,
+        labels,
+    }
+}
+
+/// Sends a prepared extension and returns its labels.
+pub fn send_prepared<C: Channel + ?Sized>(
+    channel: &mut C,
+    mut prepared: Prepared,
+) -> Result<Vec<Block>> {
+    send_blocks(channel, &prepared.message)?;
+    channel.flush()?;
+    Ok(std::mem::take(&mut prepared.labels))
+}

@@ -488,6 +488,8 @@ pub struct EvaluatorSession<'p, 'c, C: Channel> {
     program: &'p Program,
     options: SessionOptions,
     cot: CotReceiver,
+    /// The OT extension of the next run, computed while the garbler worked on this one.
+    prepared: Option<ot::Prepared>,
     tweaks: TweakBase,
     runs_done: u64,
     start: Instant,
@@ -506,6 +508,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             program,
             options,
             cot,
+            prepared: None,
             tweaks: TweakBase { nonce, first: 0 },
             runs_done: 0,
             setup: start.elapsed(),
@@ -522,6 +525,17 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
     /// One run: `inputs` holds the bits of the evaluator's own input groups, in order. Returns
     /// every output group, `None` for those not revealed to the evaluator.
     pub fn run(&mut self, inputs: &[Vec<bool>]) -> Result<Vec<Option<Vec<bool>>>> {
+        self.run_ahead(inputs, None)
+    }
+
+    /// [`EvaluatorSession::run`], also given the inputs of the next run: their oblivious
+    /// transfers are computed while the garbler garbles this run, instead of after it (a
+    /// quarter of the time of a `compare --values` job went to that wait).
+    pub fn run_ahead(
+        &mut self,
+        inputs: &[Vec<bool>],
+        next: Option<&[Vec<bool>]>,
+    ) -> Result<Vec<Option<Vec<bool>>>> {
         if self.runs_done >= self.options.runs {
             return Err(Error::arg(format!(
                 "the session was agreed for {} run(s)",
@@ -531,7 +545,23 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         let program = self.program;
         let own = own_bits(program, &self.options, Party::Evaluator, inputs)?;
         let ch = &mut self.channel;
-        let mut t = ot::receive(ch, &mut self.cot, &own)?;
+        let mut t = match self.prepared.take() {
+            Some(prepared) if prepared.choices == own => ot::send_prepared(ch, prepared)?,
+            // The prepared extension used up its part of the OT streams: other inputs now would
+            // leave the two parties' streams apart.
+            Some(_) => {
+                return Err(Error::arg(
+                    "this run's inputs differ from the ones given as `next` to the previous run",
+                ));
+            }
+            None => ot::receive(ch, &mut self.cot, &own)?,
+        };
+        if let Some(next) = next
+            && self.runs_done + 1 < self.options.runs
+        {
+            let bits = own_bits(program, &self.options, Party::Evaluator, next)?;
+            self.prepared = Some(ot::prepare(&mut self.cot, &bits));
+        }
         let garbler_bits = self.options.input_bits(program, Party::Garbler);
         let mut theirs = vec![Block::ZERO; garbler_bits];
         recv_blocks(ch, &mut theirs)?;
