@@ -242,7 +242,7 @@ fn party_session<C: crate::net::Channel>(
         Party::Evaluator => drive!(
             EvaluatorSession::start(channel, &program, options)?,
             |s: &mut EvaluatorSession<'_, '_, C>, input: Vec<bool>, next: Option<&Vec<bool>>| {
-                s.run_ahead(&[input], next.map(|n| std::slice::from_ref(n)))
+                s.run_ahead(&[input], next.map(std::slice::from_ref))
             }
         ),
     }
