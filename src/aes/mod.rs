@@ -3,7 +3,7 @@
 //!
 //! This is the crate's home for `unsafe` (with the bit transpose of `crate::ot::transpose`): the
 //! AES-NI and VAES kernels in `x86` use CPU intrinsics and are reached only after run-time
-//! detection, and [`xor_gates`] runs XOR gates without bounds checks on the strength of the
+//! detection, and `xor_gates` runs XOR gates without bounds checks on the strength of the
 //! slot check every compiled program passed. Callers see one API ([`Aes`]) and
 //! never which backend runs; the portable backend (RustCrypto's `aes` crate) is the reference the
 //! fast ones are tested against.

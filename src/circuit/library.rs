@@ -1,5 +1,5 @@
 //! The circuits `garbled gen` writes and the protocol commands use, built with the
-//! [`Builder`](crate::circuit::builder::Builder).
+//! [`Builder`].
 //!
 //! Binary integer circuits have inputs `a` and `b` (n bits each, wire k = bit k) and one output;
 //! comparators output a single bit. All of them are optimized as they are built (see the builder).

@@ -1,4 +1,4 @@
-//! Half-gates garbling: the garbler turns a [`Program`](crate::compile::Program) and input
+//! Half-gates garbling: the garbler turns a [`Program`] and input
 //! zero-labels into garbled tables, the evaluator turns tables and active labels into output
 //! labels. Both are sans-IO: they fill and consume caller-owned buffers, batch by batch, and know
 //! nothing of sockets or threads, so the same code serves benchmarks, tests and the network
@@ -20,7 +20,7 @@
 //! XOR gates are free; NOT is XOR with the constant-one slot, which holds Delta for the garbler and
 //! zero for the evaluator. Outputs are decoded with `d = lsb(W0)`: the value is `lsb(W) ^ d`.
 //!
-//! [`reference`] holds a plain gate-by-gate garbler and evaluator that the tests hold the fast
+//! [`reference`](mod@reference) holds a plain gate-by-gate garbler and evaluator that the tests hold the fast
 //! batched ones against.
 
 mod evaluator;

@@ -4,7 +4,7 @@
 //!
 //! Every read is exact and bounded: the caller says how many bytes it expects, so a peer cannot
 //! make us allocate more than the protocol allows, and a closed or silent peer becomes
-//! [`Error::PeerMisbehaved`] or [`Error::Timeout`], never a hang or a panic.
+//! [`Error::PeerMisbehaved`](crate::Error::PeerMisbehaved) or [`Error::Timeout`](crate::Error::Timeout), never a hang or a panic.
 
 use crate::block::Block;
 use crate::error::Result;
