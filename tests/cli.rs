@@ -549,26 +549,7 @@ fn compare_answers_for_single_values_and_files() {
     // Rows from files, on two processes.
     let a = temp_file("rows_a.txt", "1\n5\n9\n18446744073709551615\n");
     let b = temp_file("rows_b.txt", "2\n5\n3\n0\n");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let g = spawn(&[
-        "compare",
-        "--role",
-        "garbler",
-        "--listen",
-        &listen,
-        "--values",
-        a.to_str().unwrap(),
-    ]);
-    let e = garbled(&[
-        "compare",
-        "--role",
-        "evaluator",
-        "--connect",
-        &listen,
-        "--values",
-        b.to_str().unwrap(),
-    ]);
-    let g = g.wait_with_output().unwrap();
+    let (g, e) = compare_files_on_two_processes(&a, &b);
     assert!(
         g.status.success() && e.status.success(),
         "{} / {}",
@@ -595,11 +576,10 @@ fn compare_answers_for_single_values_and_files() {
     }
 }
 
-#[test]
-fn compare_files_with_different_row_counts_is_named() {
-    let a = temp_file("rows_c.txt", "1\n2\n3\n");
-    let b = temp_file("rows_d.txt", "1\n2\n");
+/// `garbled compare --values` with the garbler (listening) and the evaluator in two processes.
+fn compare_files_on_two_processes(a: &std::path::Path, b: &std::path::Path) -> (Output, Output) {
     let listen = format!("127.0.0.1:{}", free_port());
+    let values = |p: &std::path::Path| p.to_str().unwrap().to_string();
     let g = spawn(&[
         "compare",
         "--role",
@@ -607,7 +587,7 @@ fn compare_files_with_different_row_counts_is_named() {
         "--listen",
         &listen,
         "--values",
-        a.to_str().unwrap(),
+        &values(a),
     ]);
     let e = garbled(&[
         "compare",
@@ -616,9 +596,16 @@ fn compare_files_with_different_row_counts_is_named() {
         "--connect",
         &listen,
         "--values",
-        b.to_str().unwrap(),
+        &values(b),
     ]);
-    let g = g.wait_with_output().unwrap();
+    (g.wait_with_output().unwrap(), e)
+}
+
+#[test]
+fn compare_files_with_different_row_counts_is_named() {
+    let a = temp_file("rows_c.txt", "1\n2\n3\n");
+    let b = temp_file("rows_d.txt", "1\n2\n");
+    let (g, e) = compare_files_on_two_processes(&a, &b);
     assert_eq!(g.status.code(), Some(1));
     assert!(stderr(&e).contains("job differs"), "{}", stderr(&e));
     assert!(stderr(&g).contains("3 row(s)"), "{}", stderr(&g));
