@@ -445,35 +445,31 @@ fn allocate(
     let mut batch_frees = Vec::new();
     let mut pos = 0usize;
     for step in &steps {
-        for _ in 0..step.xors {
-            let i = order[pos];
-            let op = ops[i as usize];
-            let (a, b) = (slot_of[op.a as usize], slot_of[op.b as usize]);
-            // A gate reads both inputs before writing, so its output may reuse an input's slot.
-            for v in [op.a, op.b] {
-                if last_use[v as usize] == pos as u32 {
-                    free.push(slot_of[v as usize]);
+        // XOR gates release their dying inputs at once: a gate reads both inputs before writing,
+        // so its output may reuse an input's slot. AND gates release them only after the batch,
+        // so that no output of a batch overwrites an input of it.
+        for (count, release_at_once, list) in
+            [(step.xors, true, &mut xors), (step.ands, false, &mut ands)]
+        {
+            for _ in 0..count {
+                let i = order[pos];
+                let op = ops[i as usize];
+                let (a, b) = (slot_of[op.a as usize], slot_of[op.b as usize]);
+                for v in [op.a, op.b] {
+                    if last_use[v as usize] == pos as u32 {
+                        let released = if release_at_once {
+                            &mut free
+                        } else {
+                            &mut batch_frees
+                        };
+                        released.push(slot_of[v as usize]);
+                    }
                 }
+                let out = take(&mut free);
+                slot_of[(first_op + i) as usize] = out;
+                list.push(SlotGate { a, b, out });
+                pos += 1;
             }
-            let out = take(&mut free);
-            slot_of[(first_op + i) as usize] = out;
-            xors.push(SlotGate { a, b, out });
-            pos += 1;
-        }
-        for _ in 0..step.ands {
-            let i = order[pos];
-            let op = ops[i as usize];
-            let (a, b) = (slot_of[op.a as usize], slot_of[op.b as usize]);
-            // Released only after the batch: no output of a batch overwrites an input of it.
-            for v in [op.a, op.b] {
-                if last_use[v as usize] == pos as u32 {
-                    batch_frees.push(slot_of[v as usize]);
-                }
-            }
-            let out = take(&mut free);
-            slot_of[(first_op + i) as usize] = out;
-            ands.push(SlotGate { a, b, out });
-            pos += 1;
         }
         free.append(&mut batch_frees);
     }
