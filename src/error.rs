@@ -45,6 +45,14 @@ pub enum Error {
     /// The peer sent something the protocol does not allow.
     #[error("peer misbehaved: {0}")]
     PeerMisbehaved(String),
+    /// The peer closed the connection (or reset it) before the session ended. Not necessarily
+    /// misbehaviour: the peer may have stopped on an error of its own.
+    #[error("the peer closed the connection ({0})")]
+    PeerClosed(String),
+    /// The peer could not be authenticated: it presented another identity than the pinned one,
+    /// refused ours, or did not speak TLS.
+    #[error("authentication failed: {0}")]
+    Authentication(String),
     /// An operating-system I/O error, with what we were doing.
     #[error("{context}: {source}")]
     Io {

@@ -306,6 +306,50 @@ fn bench_reports_json_for_given_circuits() {
     assert!(c["eval_ns_per_and"].as_f64().unwrap() > 0.0);
 }
 
+/// A pair of identities made with `garbled keygen`: the options each side passes for an
+/// authenticated two-host run.
+struct Keys {
+    garbler: Vec<String>,
+    evaluator: Vec<String>,
+}
+
+fn keygen(name: &str) -> (String, String) {
+    let path = temp_file(&format!("{name}.pem"), "");
+    std::fs::remove_file(&path).unwrap();
+    let o = garbled(&["keygen", "-o", path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let fingerprint = stdout(&o).lines().last().unwrap().to_string();
+    (path.to_str().unwrap().to_string(), fingerprint)
+}
+
+fn keys(name: &str) -> Keys {
+    let (g_file, g_fp) = keygen(&format!("{name}-garbler"));
+    let (e_file, e_fp) = keygen(&format!("{name}-evaluator"));
+    let args =
+        |file: String, peer: String| vec!["--identity".to_string(), file, "--peer".into(), peer];
+    Keys {
+        garbler: args(g_file, e_fp),
+        evaluator: args(e_file, g_fp),
+    }
+}
+
+fn with(args: &[&str], extra: &[String]) -> Vec<String> {
+    args.iter()
+        .map(|s| s.to_string())
+        .chain(extra.iter().cloned())
+        .collect()
+}
+
+fn spawn_owned(args: &[String]) -> std::process::Child {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    spawn(&args)
+}
+
+fn garbled_owned(args: &[String]) -> Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    garbled(&args)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -359,6 +403,7 @@ fn run_locally_prints_like_eval_and_reports_stats() {
 #[test]
 fn run_with_roles_on_two_processes_in_either_order() {
     let lt = circuits("lt64.txt");
+    let keys = keys("roles");
     for evaluator_first in [false, true] {
         let port = free_port().to_string();
         let listen = format!("127.0.0.1:{port}");
@@ -388,13 +433,15 @@ fn run_with_roles_on_two_processes_in_either_order() {
             "--reveal",
             "evaluator",
         ];
+        let garbler_args = with(&garbler_args, &keys.garbler);
+        let evaluator_args = with(&evaluator_args, &keys.evaluator);
         let (g, e) = if evaluator_first {
-            let e = spawn(&evaluator_args);
+            let e = spawn_owned(&evaluator_args);
             std::thread::sleep(std::time::Duration::from_millis(200));
-            (spawn(&garbler_args), e)
+            (spawn_owned(&garbler_args), e)
         } else {
-            let g = spawn(&garbler_args);
-            (g, spawn(&evaluator_args))
+            let g = spawn_owned(&garbler_args);
+            (g, spawn_owned(&evaluator_args))
         };
         let (g, e) = (g.wait_with_output().unwrap(), e.wait_with_output().unwrap());
         assert!(
@@ -432,12 +479,23 @@ fn three_input_groups_need_owners() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "0x06\n");
-    // The same over two processes: the garbler owns groups 1 and 3.
+    // The same over two processes (plaintext, --insecure): the garbler owns groups 1 and 3.
     let listen = format!("127.0.0.1:{}", free_port());
     let owners = "garbler,evaluator,garbler";
     let g = spawn(&[
-        "run", p, "--role", "garbler", "--listen", &listen, "--owners", owners, "--input", "10",
-        "--input", "30",
+        "run",
+        p,
+        "--role",
+        "garbler",
+        "--listen",
+        &listen,
+        "--owners",
+        owners,
+        "--input",
+        "10",
+        "--input",
+        "30",
+        "--insecure",
     ]);
     let e = garbled(&[
         "run",
@@ -450,6 +508,7 @@ fn three_input_groups_need_owners() {
         owners,
         "--input",
         "20",
+        "--insecure",
     ]);
     let g = g.wait_with_output().unwrap();
     assert!(
@@ -460,25 +519,41 @@ fn three_input_groups_need_owners() {
     );
     assert_eq!(stdout(&g), "0x3c\n");
     assert_eq!(stdout(&e), "0x3c\n");
+    // One warning line each, naming the risk.
+    for o in [&g, &e] {
+        let text = stderr(o);
+        let warnings: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("warning: --insecure"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{}", stderr(o));
+    }
 }
 
 #[test]
 fn different_circuits_are_named_on_both_sides() {
     let listen = format!("127.0.0.1:{}", free_port());
     let (lt, le) = (circuits("lt64.txt"), circuits("le64.txt"));
-    let g = spawn(&[
-        "run", &lt, "--role", "garbler", "--listen", &listen, "--input", "1",
-    ]);
-    let e = garbled(&[
-        "run",
-        &le,
-        "--role",
-        "evaluator",
-        "--connect",
-        &listen,
-        "--input",
-        "2",
-    ]);
+    let keys = keys("digest");
+    let g = spawn_owned(&with(
+        &[
+            "run", &lt, "--role", "garbler", "--listen", &listen, "--input", "1",
+        ],
+        &keys.garbler,
+    ));
+    let e = garbled_owned(&with(
+        &[
+            "run",
+            &le,
+            "--role",
+            "evaluator",
+            "--connect",
+            &listen,
+            "--input",
+            "2",
+        ],
+        &keys.evaluator,
+    ));
     let g = g.wait_with_output().unwrap();
     for o in [&g, &e] {
         assert_eq!(o.status.code(), Some(1));
@@ -506,6 +581,7 @@ fn a_missing_peer_times_out() {
         "1",
         "--timeout",
         "1",
+        "--insecure",
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
@@ -580,24 +656,31 @@ fn compare_answers_for_single_values_and_files() {
 fn compare_files_on_two_processes(a: &std::path::Path, b: &std::path::Path) -> (Output, Output) {
     let listen = format!("127.0.0.1:{}", free_port());
     let values = |p: &std::path::Path| p.to_str().unwrap().to_string();
-    let g = spawn(&[
-        "compare",
-        "--role",
-        "garbler",
-        "--listen",
-        &listen,
-        "--values",
-        &values(a),
-    ]);
-    let e = garbled(&[
-        "compare",
-        "--role",
-        "evaluator",
-        "--connect",
-        &listen,
-        "--values",
-        &values(b),
-    ]);
+    let keys = keys(&format!("compare-{}", free_port()));
+    let g = spawn_owned(&with(
+        &[
+            "compare",
+            "--role",
+            "garbler",
+            "--listen",
+            &listen,
+            "--values",
+            &values(a),
+        ],
+        &keys.garbler,
+    ));
+    let e = garbled_owned(&with(
+        &[
+            "compare",
+            "--role",
+            "evaluator",
+            "--connect",
+            &listen,
+            "--values",
+            &values(b),
+        ],
+        &keys.evaluator,
+    ));
     (g.wait_with_output().unwrap(), e)
 }
 

@@ -176,7 +176,11 @@ fn transcripts() -> &'static (Vec<u8>, Vec<u8>) {
 fn typed(e: &Error) -> bool {
     matches!(
         e,
-        Error::PeerMisbehaved(_) | Error::Mismatch { .. } | Error::Timeout(_) | Error::Io { .. }
+        Error::PeerMisbehaved(_)
+            | Error::PeerClosed(_)
+            | Error::Mismatch { .. }
+            | Error::Timeout(_)
+            | Error::Io { .. }
     )
 }
 

@@ -63,6 +63,20 @@ fn assert_peer_error(result: garbled::Result<()>, elapsed: Duration, what: &str)
     assert!(elapsed < IDLE * 4, "{what}: took {elapsed:?}");
 }
 
+/// A hang-up is reported as such ("the peer closed the connection"), not as misbehaviour.
+fn assert_closed(result: garbled::Result<()>, elapsed: Duration, what: &str) {
+    match result {
+        Err(e @ Error::PeerClosed(_)) => {
+            assert!(
+                e.to_string().contains("the peer closed the connection"),
+                "{e}"
+            )
+        }
+        other => panic!("{what}: expected PeerClosed, got {other:?}"),
+    }
+    assert!(elapsed < IDLE * 4, "{what}: took {elapsed:?}");
+}
+
 fn peer_hello(p: &Program, role: Party) -> Hello {
     Hello {
         role,
@@ -174,7 +188,7 @@ fn a_reset_connection() {
         let _ = s.write_all(&MAGIC[..4]);
         drop(s);
     });
-    assert_peer_error(r, t, "reset");
+    assert_closed(r, t, "reset");
 }
 
 /// What a sabotaging honest party does once it has sent `budget` bytes.
@@ -298,14 +312,14 @@ fn truncated_tables_and_hang_ups() {
         tables_start + 500,
     ] {
         let (r, t) = sabotaged_garbler(budget, Sabotage::HangUp, false);
-        assert_peer_error(r, t, &format!("hang-up after {budget} bytes"));
+        assert_closed(r, t, &format!("hang-up after {budget} bytes"));
     }
 }
 
 #[test]
 fn a_half_closed_connection() {
     let (r, t) = sabotaged_garbler(before_tables() + 200, Sabotage::HalfClose, false);
-    assert_peer_error(r, t, "half-closed");
+    assert_closed(r, t, "half-closed");
 }
 
 #[test]

@@ -27,11 +27,15 @@ Prints less, equal or greater: the garbler's value relative to the evaluator's. 
 learn the answer and nothing else about the other's value. The circuit is built in: each row
 costs B AND gates for less-than and B-1 for equality.
 
+Two hosts talk over TLS 1.3 with pinned keys: each party makes an identity once with
+`garbled keygen -o FILE`, which prints its fingerprint, and passes the other's as --peer.
+
 Examples:
   garbled compare --value 1000000 --value 2500000                 (both parties here)
-  garbled compare --role garbler --listen 0.0.0.0:7000 --value 1000000
-  garbled compare --role evaluator --connect host-a:7000 --value 2500000
-  garbled compare --role garbler --listen :7000 --values mine.txt  (one integer per line)")]
+  garbled compare --role garbler --listen :7000 --identity a.pem --peer FP_OF_B --value 1000000
+  garbled compare --role evaluator --connect host-a:7000 --identity b.pem --peer FP_OF_A --value 2500000
+  garbled compare --role garbler --listen :7000 --identity a.pem --peer FP_OF_B --values mine.txt
+                                                                   (one integer per line)")]
 pub(crate) struct CompareArgs {
     /// A value to compare (decimal, 0x… or 0b…); without --role give two: the garbler's first.
     #[arg(long = "value", value_name = "N", allow_hyphen_values = true)]
@@ -341,6 +345,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
             let sink = &mut sink;
             let (stats, ()) = run_local(
                 args.net.timeouts(),
+                !args.net.insecure,
                 |channel| {
                     party_session(
                         Party::Garbler,

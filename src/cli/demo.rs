@@ -76,6 +76,7 @@ fn two_party(
     let timeouts = Timeouts::idle(std::time::Duration::from_secs(30));
     let ((g, stats), (e, _)) = run_local(
         timeouts,
+        true,
         |channel| run_garbler(program, &garbler, channel, options),
         move |channel| run_evaluator(program, &evaluator, channel, e_options),
     )?;

@@ -15,6 +15,7 @@ mod demo;
 mod eval;
 mod generate;
 mod info;
+mod keygen;
 mod net;
 mod progress;
 mod run;
@@ -55,6 +56,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Compare two private integers (or two files of them, row by row): less, equal or greater.
     Compare(compare::CompareArgs),
+    /// Make an identity (key and certificate) for authenticated two-host runs, or print the
+    /// fingerprint of one.
+    Keygen(keygen::KeygenArgs),
     /// Write a standard circuit (adders, comparators, multipliers, AES-128, SHA-256, ...) as
     /// Bristol Fashion.
     Gen(generate::GenArgs),
@@ -174,6 +178,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Keygen(args) => keygen::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

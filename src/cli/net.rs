@@ -1,12 +1,19 @@
 //! Command-line options shared by the commands that talk to a peer, and the local two-party
-//! mode (both parties in this process over a loopback TCP connection).
+//! mode (both parties in this process over a loopback connection).
+//!
+//! Two hosts talk over mutually authenticated TLS 1.3 ([`crate::net::tls`]): `--identity` is our
+//! key file, `--peer` the fingerprint of the peer's. `--insecure` is the explicit plaintext mode.
+//! A local run uses TLS too, with throwaway identities, so its figures match a deployment.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
 use crate::error::{Error, Result};
+use crate::net::Connection;
 use crate::net::tcp::{TcpChannel, Timeouts};
+use crate::net::tls::{Fingerprint, Identity, TlsChannel, TlsSettings};
 use crate::protocol::{Party, SessionStats};
 
 /// Role and connection options.
@@ -15,12 +22,24 @@ pub(crate) struct NetArgs {
     /// Play one party against a peer (garbler or evaluator); without it both parties run here.
     #[arg(long, value_name = "ROLE", value_parser = ["garbler", "evaluator"])]
     pub role: Option<String>,
-    /// Wait for the peer on this address (e.g. 0.0.0.0:7000).
+    /// Wait for the peer on this address: HOST:PORT, :PORT (all interfaces) or [IPv6]:PORT.
     #[arg(long, value_name = "ADDR", conflicts_with = "connect")]
     pub listen: Option<String>,
-    /// Connect to the peer at this address, retrying until it listens or --timeout passes.
+    /// Connect to the peer at this address (every address the name resolves to is tried),
+    /// retrying until it listens or --timeout passes.
     #[arg(long, value_name = "ADDR")]
     pub connect: Option<String>,
+    /// Our identity file (private key and certificate), made with `garbled keygen -o FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// The peer's fingerprint (64 hex digits, printed by its `garbled keygen`): only a peer
+    /// holding that key is accepted.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub peer: Option<String>,
+    /// Plaintext TCP without authentication: anyone on the path reads the outputs and anyone
+    /// who reaches the port can play the peer. For benchmarks and trusted links only.
+    #[arg(long, conflicts_with_all = ["identity", "peer"])]
+    pub insecure: bool,
     /// Seconds to wait for the peer to connect, and for any single read or write.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub timeout: f64,
@@ -29,22 +48,39 @@ pub(crate) struct NetArgs {
     pub session_timeout: f64,
 }
 
+/// How the connection is secured.
+pub(crate) enum Link {
+    /// Plaintext TCP.
+    Insecure,
+    /// TLS 1.3 with pinned keys.
+    Tls(Box<TlsSettings>),
+}
+
 impl NetArgs {
     /// The role, after checking that the connection options fit it.
     pub fn role(&self) -> Result<Option<Party>> {
         if !(self.timeout > 0.0 && self.timeout <= 86_400.0) {
-            return Err(Error::arg("--timeout must be between 0 and 86400 seconds"));
+            return Err(Error::arg(format!(
+                "--timeout {} is out of range: give a number of seconds above 0 and at most 86400",
+                self.timeout
+            )));
         }
         if !(self.session_timeout > 0.0 && self.session_timeout <= 31_536_000.0) {
-            return Err(Error::arg(
-                "--session-timeout must be between 0 and 31536000 seconds",
-            ));
+            return Err(Error::arg(format!(
+                "--session-timeout {} is out of range: give a number of seconds above 0 and at most 31536000",
+                self.session_timeout
+            )));
         }
         match &self.role {
             None => {
                 if self.listen.is_some() || self.connect.is_some() {
                     return Err(Error::arg(
                         "--listen and --connect need --role garbler or --role evaluator",
+                    ));
+                }
+                if self.identity.is_some() || self.peer.is_some() {
+                    return Err(Error::arg(
+                        "--identity and --peer are for two-host runs (with --role); a local run uses throwaway identities",
                     ));
                 }
                 Ok(None)
@@ -67,25 +103,72 @@ impl NetArgs {
         }
     }
 
+    /// The security of a two-host connection: TLS with the given identity and pinned peer, or
+    /// plaintext with `--insecure` (after one warning line).
+    pub fn link(&self) -> Result<Link> {
+        if self.insecure {
+            eprintln!(
+                "garbled: warning: --insecure: plaintext TCP without authentication; anyone on the path reads the outputs and anyone who reaches the port can play the peer"
+            );
+            return Ok(Link::Insecure);
+        }
+        match (&self.identity, &self.peer) {
+            (Some(path), Some(peer)) => {
+                let peer: Fingerprint = peer
+                    .parse()
+                    .map_err(|e| Error::arg(format!("--peer: {e}")))?;
+                let identity = Identity::load(path)?;
+                if identity.fingerprint() == peer {
+                    return Err(Error::arg(
+                        "--peer is our own fingerprint; pin the fingerprint of the other party's identity",
+                    ));
+                }
+                Ok(Link::Tls(Box::new(TlsSettings { identity, peer })))
+            }
+            _ => Err(Error::arg(
+                "a two-host run is authenticated and encrypted: pass --identity FILE (ours, made once with \
+                 `garbled keygen -o FILE`) and --peer FINGERPRINT (the one the other party's `garbled keygen` printed), \
+                 or --insecure for plaintext TCP on a trusted link",
+            )),
+        }
+    }
+
     /// Opens the connection to the peer.
-    pub fn channel(&self) -> Result<TcpChannel> {
+    pub fn channel(&self) -> Result<Connection> {
+        let link = self.link()?;
         let wait = Duration::from_secs_f64(self.timeout);
-        match (&self.listen, &self.connect) {
-            (Some(addr), _) => TcpChannel::listen(addr, wait, self.timeouts()),
-            (None, Some(addr)) => TcpChannel::connect(addr, wait, self.timeouts()),
-            (None, None) => Err(Error::arg(
+        let timeouts = self.timeouts();
+        let log = |line: &str| eprintln!("garbled: {line}");
+        match (&self.listen, &self.connect, link) {
+            (Some(addr), _, Link::Insecure) => {
+                TcpChannel::listen(addr, wait, timeouts).map(Connection::Plain)
+            }
+            (None, Some(addr), Link::Insecure) => {
+                TcpChannel::connect(addr, wait, timeouts).map(Connection::Plain)
+            }
+            (Some(addr), _, Link::Tls(settings)) => {
+                TlsChannel::listen(addr, wait, timeouts, &settings, log)
+                    .map(|c| Connection::Tls(Box::new(c)))
+            }
+            (None, Some(addr), Link::Tls(settings)) => {
+                TlsChannel::connect(addr, wait, timeouts, &settings)
+                    .map(|c| Connection::Tls(Box::new(c)))
+            }
+            (None, None, _) => Err(Error::arg(
                 "--listen ADDR or --connect ADDR is needed to reach the peer",
             )),
         }
     }
 }
 
-/// Runs both parties in this process over a loopback TCP connection: the garbler here, the
-/// evaluator on a second thread.
+/// Runs both parties in this process over a loopback connection: the garbler here, the
+/// evaluator on a second thread. With `tls`, over TLS 1.3 with two throwaway identities pinned
+/// to each other (the cost of a real deployment's channel); otherwise plaintext TCP.
 pub(crate) fn run_local<T, U: Send>(
     timeouts: Timeouts,
-    garbler: impl FnOnce(TcpChannel) -> Result<T>,
-    evaluator: impl FnOnce(TcpChannel) -> Result<U> + Send,
+    tls: bool,
+    garbler: impl FnOnce(Connection) -> Result<T>,
+    evaluator: impl FnOnce(Connection) -> Result<U> + Send,
 ) -> Result<(T, U)> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::io("opening a loopback port for the local run", e))?;
@@ -93,18 +176,47 @@ pub(crate) fn run_local<T, U: Send>(
         .local_addr()
         .map_err(|e| Error::io("reading the loopback address", e))?
         .to_string();
+    let identities = if tls {
+        let (g, e) = (Identity::generate()?, Identity::generate()?);
+        Some((
+            TlsSettings {
+                peer: e.fingerprint(),
+                identity: g.clone(),
+            },
+            TlsSettings {
+                peer: g.fingerprint(),
+                identity: e,
+            },
+        ))
+    } else {
+        None
+    };
     std::thread::scope(|scope| {
-        let e =
-            scope.spawn(move || evaluator(TcpChannel::connect(&addr, timeouts.idle, timeouts)?));
-        let g = TcpChannel::accept(&listener, timeouts.idle, timeouts).and_then(garbler);
+        let e_settings = identities.as_ref().map(|(_, e)| e);
+        let e = scope.spawn(move || {
+            let channel = match e_settings {
+                Some(settings) => TlsChannel::connect(&addr, timeouts.idle, timeouts, settings)
+                    .map(|c| Connection::Tls(Box::new(c)))?,
+                None => Connection::Plain(TcpChannel::connect(&addr, timeouts.idle, timeouts)?),
+            };
+            evaluator(channel)
+        });
+        let channel = match identities.as_ref().map(|(g, _)| g) {
+            Some(settings) => {
+                TlsChannel::accept(&listener, timeouts.idle, timeouts, settings, |_| {})
+                    .map(|c| Connection::Tls(Box::new(c)))
+            }
+            None => TcpChannel::accept(&listener, timeouts.idle, timeouts).map(Connection::Plain),
+        };
+        let g = channel.and_then(garbler);
         let e = e
             .join()
             .map_err(|_| Error::SelfCheck("the evaluator thread panicked".into()))?;
         // The first error is the interesting one; the other side usually only saw the hang-up.
+        let secondary = |e: &Error| matches!(e, Error::PeerMisbehaved(_) | Error::PeerClosed(_));
         match (g, e) {
             (Ok(g), Ok(e)) => Ok((g, e)),
-            (Err(g), Err(Error::PeerMisbehaved(_))) => Err(g),
-            (Err(Error::PeerMisbehaved(_)), Err(e)) => Err(e),
+            (Err(g), Err(e)) if secondary(&g) && !secondary(&e) => Err(e),
             (Err(g), _) => Err(g),
             (_, Err(e)) => Err(e),
         }

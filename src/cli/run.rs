@@ -15,14 +15,18 @@ use crate::value::BitOrder;
 /// Arguments of `garbled run`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Without --role, both parties run in this process over a loopback TCP connection and --input is
+Without --role, both parties run in this process over a loopback TLS connection and --input is
 given for every input group. With --role, this process is one party: pass --input only for the
 groups it owns, in order, and --listen or --connect to reach the peer (start the two sides in
 either order). Both parties must pass the same circuit, --owners and --reveal.
 
+Two hosts talk over TLS 1.3 with pinned keys: each party makes an identity once with
+`garbled keygen -o FILE` (it prints the fingerprint to give the other party) and passes its own
+file as --identity and the other's fingerprint as --peer. --insecure uses plaintext TCP instead.
+
 Example, on two hosts:
-  garbled run circuits/lt64.txt --role garbler --listen 0.0.0.0:7000 --input 41
-  garbled run circuits/lt64.txt --role evaluator --connect host-a:7000 --input 99")]
+  garbled run circuits/lt64.txt --role garbler --listen :7000 --identity a.pem --peer FP_OF_B --input 41
+  garbled run circuits/lt64.txt --role evaluator --connect host-a:7000 --identity b.pem --peer FP_OF_A --input 99")]
 pub(crate) struct RunArgs {
     #[command(flatten)]
     circuit: CircuitArgs,
@@ -116,6 +120,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
             let program = &program;
             let ((g_out, g_stats), e_out) = run_local(
                 args.net.timeouts(),
+                !args.net.insecure,
                 |channel| {
                     let mut s = GarblerSession::start(channel, program, options)?;
                     s.set_progress(Box::new(|d, t| bar.update(d, t)));

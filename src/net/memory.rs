@@ -63,7 +63,7 @@ impl Channel for MemoryChannel {
         match &self.tx {
             Some(tx) => tx
                 .send(data)
-                .map_err(|_| Error::peer("the peer closed the connection")),
+                .map_err(|_| Error::PeerClosed("while sending".into())),
             None => Err(Error::arg("the channel was closed")),
         }
     }
@@ -81,8 +81,8 @@ impl Channel for MemoryChannel {
                         )));
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        return Err(Error::peer(format!(
-                            "the peer closed the connection ({filled} of {} expected bytes received)",
+                        return Err(Error::PeerClosed(format!(
+                            "{filled} of {} expected bytes received",
                             buf.len()
                         )));
                     }
@@ -151,9 +151,6 @@ mod tests {
         assert!(matches!(b.read_exact(&mut buf), Err(Error::Timeout(_))));
         a.write_all(&[1, 2]).unwrap();
         a.close();
-        assert!(matches!(
-            b.read_exact(&mut buf),
-            Err(Error::PeerMisbehaved(_))
-        ));
+        assert!(matches!(b.read_exact(&mut buf), Err(Error::PeerClosed(_))));
     }
 }

@@ -9,9 +9,11 @@
 use crate::block::Block;
 use crate::error::Result;
 
+pub mod listen;
 pub mod memory;
 pub mod replay;
 pub mod tcp;
+pub mod tls;
 
 /// Bytes sent and received so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -136,4 +138,54 @@ pub fn pack_bits(bits: &[bool]) -> Vec<u8> {
 /// Unpacks `n` bits packed by [`pack_bits`]; `bytes` must hold at least `n` bits.
 pub fn unpack_bits(bytes: &[u8], n: usize) -> Vec<bool> {
     (0..n).map(|i| bytes[i / 8] >> (i % 8) & 1 == 1).collect()
+}
+
+/// A connection to the peer as the command line opens it: plaintext TCP (`--insecure`) or
+/// mutually authenticated TLS 1.3.
+#[derive(Debug)]
+pub enum Connection {
+    /// Plaintext TCP.
+    Plain(tcp::TcpChannel),
+    /// TLS 1.3 with the peer's key pinned.
+    Tls(Box<tls::TlsChannel>),
+}
+
+impl Connection {
+    /// "TLS 1.3 (TLS13_AES_128_GCM_SHA256)" or "plaintext TCP", for statistics.
+    pub fn describe(&self) -> String {
+        match self {
+            Connection::Plain(_) => "plaintext TCP".into(),
+            Connection::Tls(c) => c.transport().describe(),
+        }
+    }
+}
+
+macro_rules! both {
+    ($self:ident, $c:ident => $e:expr) => {
+        match $self {
+            Connection::Plain($c) => $e,
+            Connection::Tls($c) => $e,
+        }
+    };
+}
+
+impl Channel for Connection {
+    fn write_all(&mut self, data: &[u8]) -> Result<()> {
+        both!(self, c => c.write_all(data))
+    }
+    fn flush(&mut self) -> Result<()> {
+        both!(self, c => c.flush())
+    }
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        both!(self, c => c.read_exact(buf))
+    }
+    fn traffic(&self) -> Traffic {
+        both!(self, c => c.traffic())
+    }
+    fn close_write(&mut self) -> Result<()> {
+        both!(self, c => c.close_write())
+    }
+    fn expect_eof(&mut self) -> Result<()> {
+        both!(self, c => c.expect_eof())
+    }
 }

@@ -1,9 +1,10 @@
-//! The TCP channel: large buffered writes, buffered reads, byte counters, an idle timeout on every
-//! read and write, an overall session deadline, and `TCP_NODELAY` (we decide when data leaves,
-//! by flushing, so Nagle's delay would only add latency to the small handshake messages).
+//! The stream channel over plain TCP (and, through [`Transport`], over TLS): large buffered
+//! writes, buffered reads, byte counters, an idle timeout on every read and write, an overall
+//! session deadline, and `TCP_NODELAY` (we decide when data leaves, by flushing, so Nagle's delay
+//! would only add latency to the small handshake messages).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::{Channel, Traffic};
@@ -32,10 +33,28 @@ impl Timeouts {
     }
 }
 
-/// A TCP connection to the peer.
-#[derive(Debug)]
-pub struct TcpChannel {
-    stream: TcpStream,
+/// What a [`StreamChannel`] runs over: a byte stream that can close its sending direction.
+/// Plain TCP ([`TcpStream`]) and TLS ([`super::tls::TlsStream`]) implement it.
+pub trait Transport: Read + Write + Send {
+    /// Ends our sending direction after everything written so far (TLS sends its close_notify
+    /// alert first): the peer reads end-of-stream.
+    fn close_write(&mut self) -> std::io::Result<()>;
+    /// Closes both directions, ignoring errors.
+    fn shutdown(&mut self);
+}
+
+impl Transport for TcpStream {
+    fn close_write(&mut self) -> std::io::Result<()> {
+        TcpStream::shutdown(self, std::net::Shutdown::Write)
+    }
+    fn shutdown(&mut self) {
+        let _ = TcpStream::shutdown(self, std::net::Shutdown::Both);
+    }
+}
+
+/// A buffered, counted, deadline-checked channel over a [`Transport`].
+pub struct StreamChannel<S: Transport> {
+    stream: S,
     write_buf: Vec<u8>,
     read_buf: Box<[u8]>,
     read_start: usize,
@@ -46,7 +65,23 @@ pub struct TcpChannel {
     peer: SocketAddr,
 }
 
-fn classify(e: std::io::Error, what: &str, timeouts: &Timeouts) -> Error {
+/// A plaintext TCP connection to the peer.
+pub type TcpChannel = StreamChannel<TcpStream>;
+
+impl<S: Transport> std::fmt::Debug for StreamChannel<S> {
+    // The state, never the buffers: they hold protocol bytes (labels, OT messages).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamChannel")
+            .field("peer", &self.peer)
+            .field("traffic", &self.traffic)
+            .field("buffered_out", &self.write_buf.len())
+            .field("buffered_in", &(self.read_end - self.read_start))
+            .field("timeouts", &self.timeouts)
+            .finish()
+    }
+}
+
+pub(crate) fn classify(e: std::io::Error, what: &str, timeouts: &Timeouts) -> Error {
     match e.kind() {
         ErrorKind::WouldBlock | ErrorKind::TimedOut => Error::Timeout(format!(
             "{what}: nothing happened for {:.1} s (see --timeout)",
@@ -55,29 +90,68 @@ fn classify(e: std::io::Error, what: &str, timeouts: &Timeouts) -> Error {
         ErrorKind::UnexpectedEof
         | ErrorKind::ConnectionReset
         | ErrorKind::ConnectionAborted
-        | ErrorKind::BrokenPipe => {
-            Error::peer(format!("{what}: the peer closed the connection ({e})"))
-        }
+        | ErrorKind::BrokenPipe => Error::PeerClosed(format!("{what}: {e}")),
+        // rustls reports a record it cannot decrypt or parse as InvalidData.
+        ErrorKind::InvalidData => Error::peer(format!("{what}: {e}")),
         _ => Error::io(what.to_string(), e),
     }
 }
 
-impl TcpChannel {
+/// Sets the options every connection gets: no Nagle delay (we decide when data leaves, by
+/// flushing) and the idle timeout on every read and write.
+pub(crate) fn configure(stream: &TcpStream, idle: Duration) -> Result<()> {
+    stream
+        .set_nonblocking(false)
+        .map_err(|e| Error::io("configuring the connection", e))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| Error::io("setting TCP_NODELAY", e))?;
+    stream
+        .set_read_timeout(Some(idle))
+        .map_err(|e| Error::io("setting the read timeout", e))?;
+    stream
+        .set_write_timeout(Some(idle))
+        .map_err(|e| Error::io("setting the write timeout", e))
+}
+
+impl StreamChannel<TcpStream> {
     /// Wraps a connected stream.
     pub fn new(stream: TcpStream, timeouts: Timeouts) -> Result<Self> {
         let peer = stream
             .peer_addr()
             .map_err(|e| Error::io("reading the peer's address", e))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| Error::io("setting TCP_NODELAY", e))?;
-        stream
-            .set_read_timeout(Some(timeouts.idle))
-            .map_err(|e| Error::io("setting the read timeout", e))?;
-        stream
-            .set_write_timeout(Some(timeouts.idle))
-            .map_err(|e| Error::io("setting the write timeout", e))?;
-        Ok(TcpChannel {
+        configure(&stream, timeouts.idle)?;
+        Ok(StreamChannel::over(stream, peer, timeouts))
+    }
+
+    /// Connects to `addr`, retrying until the listener is up or `wait` has passed, so the two
+    /// parties can be started in either order.
+    pub fn connect(addr: &str, wait: Duration, timeouts: Timeouts) -> Result<Self> {
+        TcpChannel::new(super::listen::connect(addr, wait)?, timeouts)
+    }
+
+    /// Waits up to `wait` for one connection on `listener` (the first one is taken: without
+    /// authentication there is no telling a stray connection from the peer).
+    pub fn accept(listener: &TcpListener, wait: Duration, timeouts: Timeouts) -> Result<Self> {
+        super::listen::accept_first(
+            listener,
+            wait,
+            |stream, _| TcpChannel::new(stream, timeouts),
+            |_| {},
+        )
+    }
+
+    /// Binds `addr` (`HOST:PORT`, `:PORT` or `[IPv6]:PORT`) and waits for one connection.
+    pub fn listen(addr: &str, wait: Duration, timeouts: Timeouts) -> Result<Self> {
+        let listener = super::listen::bind(addr)?;
+        TcpChannel::accept(&listener, wait, timeouts)
+    }
+}
+
+impl<S: Transport> StreamChannel<S> {
+    /// Wraps a transport already configured with the idle timeout.
+    pub fn over(stream: S, peer: SocketAddr, timeouts: Timeouts) -> Self {
+        StreamChannel {
             stream,
             write_buf: Vec::with_capacity(WRITE_BUFFER),
             read_buf: vec![0u8; READ_BUFFER].into_boxed_slice(),
@@ -87,85 +161,17 @@ impl TcpChannel {
             timeouts,
             traffic: Traffic::default(),
             peer,
-        })
-    }
-
-    /// Connects to `addr`, retrying until the listener is up or `wait` has passed, so the two
-    /// parties can be started in either order.
-    pub fn connect(addr: &str, wait: Duration, timeouts: Timeouts) -> Result<Self> {
-        let start = Instant::now();
-        let mut last_error = None;
-        while start.elapsed() < wait {
-            let addrs: Vec<SocketAddr> = addr
-                .to_socket_addrs()
-                .map_err(|e| Error::arg(format!("cannot resolve address '{addr}': {e}")))?
-                .collect();
-            for a in &addrs {
-                let remaining = wait
-                    .saturating_sub(start.elapsed())
-                    .max(Duration::from_millis(10));
-                match TcpStream::connect_timeout(a, remaining) {
-                    Ok(stream) => return TcpChannel::new(stream, timeouts),
-                    Err(e) => last_error = Some(e),
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
         }
-        Err(Error::Timeout(format!(
-            "could not connect to {addr} within {:.1} s{}",
-            wait.as_secs_f64(),
-            last_error
-                .map(|e| format!(" (last error: {e})"))
-                .unwrap_or_default()
-        )))
-    }
-
-    /// Waits up to `wait` for one connection on `listener`.
-    pub fn accept(listener: &TcpListener, wait: Duration, timeouts: Timeouts) -> Result<Self> {
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io("configuring the listener", e))?;
-        let start = Instant::now();
-        // Poll the non-blocking listener, sleeping 100 us at first and up to 10 ms: a peer that
-        // is already connecting is picked up at once, an absent one costs little CPU.
-        let mut pause = Duration::from_micros(100);
-        loop {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    stream
-                        .set_nonblocking(false)
-                        .map_err(|e| Error::io("configuring the connection", e))?;
-                    return TcpChannel::new(stream, timeouts);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    if start.elapsed() >= wait {
-                        let at = listener
-                            .local_addr()
-                            .map(|a| a.to_string())
-                            .unwrap_or_default();
-                        return Err(Error::Timeout(format!(
-                            "no peer connected to {at} within {:.1} s",
-                            wait.as_secs_f64()
-                        )));
-                    }
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(10));
-                }
-                Err(e) => return Err(Error::io("accepting a connection", e)),
-            }
-        }
-    }
-
-    /// Binds `addr` and waits for one connection.
-    pub fn listen(addr: &str, wait: Duration, timeouts: Timeouts) -> Result<Self> {
-        let listener = TcpListener::bind(addr)
-            .map_err(|e| Error::arg(format!("cannot listen on '{addr}': {e}")))?;
-        TcpChannel::accept(&listener, wait, timeouts)
     }
 
     /// The peer's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// The transport underneath.
+    pub fn transport(&self) -> &S {
+        &self.stream
     }
 
     fn check_deadline(&self, what: &str) -> Result<()> {
@@ -181,11 +187,11 @@ impl TcpChannel {
     /// Shuts the connection down in both directions.
     pub fn shutdown(&mut self) {
         let _ = self.flush();
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        self.stream.shutdown();
     }
 }
 
-impl Channel for TcpChannel {
+impl<S: Transport> Channel for StreamChannel<S> {
     fn write_all(&mut self, data: &[u8]) -> Result<()> {
         self.traffic.sent += data.len() as u64;
         if self.write_buf.len() + data.len() > WRITE_BUFFER {
@@ -198,6 +204,7 @@ impl Channel for TcpChannel {
             return self
                 .stream
                 .write_all(data)
+                .and_then(|()| self.stream.flush())
                 .map_err(|e| classify(e, "sending", &timeouts));
         }
         self.write_buf.extend_from_slice(data);
@@ -212,6 +219,7 @@ impl Channel for TcpChannel {
         let timeouts = self.timeouts;
         self.stream
             .write_all(&self.write_buf)
+            .and_then(|()| self.stream.flush())
             .map_err(|e| classify(e, "sending", &timeouts))?;
         self.write_buf.clear();
         Ok(())
@@ -263,10 +271,10 @@ impl Channel for TcpChannel {
 
     fn close_write(&mut self) -> Result<()> {
         self.flush()?;
-        match self.stream.shutdown(std::net::Shutdown::Write) {
+        match self.stream.close_write() {
             Ok(()) => Ok(()),
             // The peer may already be gone; the read side reports what matters.
-            Err(e) if e.kind() == ErrorKind::NotConnected => Ok(()),
+            Err(e) if matches!(e.kind(), ErrorKind::NotConnected | ErrorKind::BrokenPipe) => Ok(()),
             Err(e) => Err(Error::io("closing the connection", e)),
         }
     }
@@ -287,16 +295,24 @@ impl Channel for TcpChannel {
                     ));
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                // A reset after the end marker still ends the session cleanly for us.
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(()),
+                // A reset after the end marker still ends the session cleanly for us, and so
+                // does a TLS peer that closed the socket right after its own close_notify.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    return Ok(());
+                }
                 Err(e) => return Err(classify(e, "waiting for the peer to close", &self.timeouts)),
             }
         }
     }
 }
 
-fn read_some(
-    stream: &mut TcpStream,
+fn read_some<S: Read>(
+    stream: &mut S,
     buf: &mut [u8],
     timeouts: &Timeouts,
     filled: usize,
@@ -305,8 +321,8 @@ fn read_some(
     loop {
         match stream.read(buf) {
             Ok(0) => {
-                return Err(Error::peer(format!(
-                    "the peer closed the connection ({filled} of {expected} expected bytes received)"
+                return Err(Error::PeerClosed(format!(
+                    "{filled} of {expected} expected bytes received"
                 )));
             }
             Ok(n) => return Ok(n),
@@ -360,10 +376,7 @@ mod tests {
         a.write_all(&[1, 2, 3]).unwrap();
         a.shutdown();
         drop(a);
-        assert!(matches!(
-            b.read_exact(&mut buf),
-            Err(Error::PeerMisbehaved(_))
-        ));
+        assert!(matches!(b.read_exact(&mut buf), Err(Error::PeerClosed(_))));
     }
 
     #[test]

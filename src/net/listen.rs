@@ -1,0 +1,289 @@
+//! Reaching the peer: binding a listening address (`HOST:PORT`, `:PORT`, `[IPv6]:PORT`),
+//! connecting with retries to every address a name resolves to, and a listener that admits the
+//! first connection that passes a check while it logs and drops the others.
+//!
+//! The listener blocks in `accept` on a thread of its own and hands each connection to a check
+//! (for TLS: the handshake with the pinned key) on a thread per connection, so a connection is
+//! picked up as soon as the kernel has it (no polling sleeps) and a silent stray connection
+//! cannot hold up the real peer behind it.
+
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Connections whose check may run at the same time; more are dropped at once.
+const MAX_PENDING: usize = 16;
+
+/// Resolves a listening address: `:PORT` means every interface (IPv6 and IPv4 where the system
+/// allows both on one socket, else IPv4).
+fn listen_candidates(addr: &str) -> Result<Vec<SocketAddr>> {
+    if let Some(port) = addr.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| {
+            Error::arg(format!(
+                "cannot listen on '{addr}': the port must be a number from 0 to 65535"
+            ))
+        })?;
+        return Ok(vec![
+            SocketAddr::from(([0u8; 16], port)),
+            SocketAddr::from(([0u8; 4], port)),
+        ]);
+    }
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| {
+            Error::arg(format!(
+                "cannot listen on '{addr}': {e} (expected HOST:PORT, :PORT or [IPv6]:PORT)"
+            ))
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::arg(format!(
+            "cannot listen on '{addr}': the name resolves to no address"
+        )));
+    }
+    Ok(addrs)
+}
+
+/// Binds a listening socket on `addr` (`HOST:PORT`, `:PORT` for all interfaces, `[IPv6]:PORT`).
+pub fn bind(addr: &str) -> Result<TcpListener> {
+    let mut last = None;
+    for candidate in listen_candidates(addr)? {
+        match TcpListener::bind(candidate) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Error::arg(format!(
+        "cannot listen on '{addr}': {}",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+/// Connects to `addr`, trying every address it resolves to and retrying until one accepts or
+/// `wait` has passed, so the two parties can be started in either order.
+pub fn connect(addr: &str, wait: Duration) -> Result<TcpStream> {
+    let start = Instant::now();
+    let mut last_error = None;
+    loop {
+        let addrs: Vec<SocketAddr> = addr
+            .to_socket_addrs()
+            .map_err(|e| {
+                Error::arg(format!(
+                    "cannot resolve address '{addr}': {e} (expected HOST:PORT or [IPv6]:PORT)"
+                ))
+            })?
+            .collect();
+        for a in &addrs {
+            let remaining = wait
+                .saturating_sub(start.elapsed())
+                .max(Duration::from_millis(10));
+            match TcpStream::connect_timeout(a, remaining) {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        if start.elapsed() >= wait {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Err(Error::Timeout(format!(
+        "could not connect to {addr} within {:.1} s{}",
+        wait.as_secs_f64(),
+        last_error
+            .map(|e| format!(" (last error: {e})"))
+            .unwrap_or_default()
+    )))
+}
+
+enum Event<T> {
+    Incoming(TcpStream, SocketAddr),
+    Checked(Result<T>, SocketAddr),
+}
+
+/// Waits up to `wait` for a connection on `listener` that `admit` accepts, and returns what
+/// `admit` made of it. Each connection is checked on its own thread; one that `admit` refuses is
+/// reported to `log` (with its address and the reason) and dropped, and the wait goes on. When
+/// the wait ends, the connections still being checked are shut down.
+pub fn accept_first<T: Send + 'static>(
+    listener: &TcpListener,
+    wait: Duration,
+    admit: impl Fn(TcpStream, SocketAddr) -> Result<T> + Sync,
+    log: impl Fn(&str),
+) -> Result<T> {
+    let start = Instant::now();
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the listening address", e))?;
+    listener
+        .set_nonblocking(false)
+        .map_err(|e| Error::io("configuring the listener", e))?;
+    let acceptor = listener
+        .try_clone()
+        .map_err(|e| Error::io("configuring the listener", e))?;
+    let (tx, rx) = mpsc::channel::<Event<T>>();
+    let stop = Arc::new(AtomicBool::new(false));
+    // The acceptor blocks in accept on a clone of the listener. It is not joined: it ends at the
+    // wake-up connection below, or at its next connection once it sees `stop`.
+    {
+        let tx = tx.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            loop {
+                match acceptor.accept() {
+                    Ok((stream, addr)) => {
+                        if stop.load(Ordering::SeqCst)
+                            || tx.send(Event::Incoming(stream, addr)).is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(_) if stop.load(Ordering::SeqCst) => return,
+                    // EMFILE and the like: back off a little rather than spin.
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        });
+    }
+    let admit = &admit;
+    let result = std::thread::scope(|scope| {
+        let mut pending: Vec<(SocketAddr, TcpStream)> = Vec::new();
+        let mut checking = 0usize;
+        let mut refused = 0usize;
+        let mut last_refusal = String::new();
+        let outcome = loop {
+            let Some(remaining) = wait.checked_sub(start.elapsed()) else {
+                break Err(timeout_error(local, wait, refused, &last_refusal));
+            };
+            match rx.recv_timeout(remaining) {
+                Ok(Event::Incoming(stream, addr)) => {
+                    if checking >= MAX_PENDING {
+                        log(&format!(
+                            "dropped a connection from {addr}: {MAX_PENDING} others are still being checked"
+                        ));
+                        continue;
+                    }
+                    if let Ok(clone) = stream.try_clone() {
+                        pending.push((addr, clone));
+                    }
+                    checking += 1;
+                    let tx = tx.clone();
+                    scope.spawn(move || {
+                        let _ = tx.send(Event::Checked(admit(stream, addr), addr));
+                    });
+                }
+                Ok(Event::Checked(Ok(value), addr)) => {
+                    pending.retain(|(a, _)| *a != addr);
+                    break Ok(value);
+                }
+                Ok(Event::Checked(Err(e), addr)) => {
+                    checking -= 1;
+                    pending.retain(|(a, _)| *a != addr);
+                    refused += 1;
+                    last_refusal = e.to_string();
+                    log(&format!("dropped a connection from {addr}: {last_refusal}"));
+                }
+                Err(_) => break Err(timeout_error(local, wait, refused, &last_refusal)),
+            }
+        };
+        // Connections still in their check end now, so that the scope's threads finish.
+        for (_, stream) in &pending {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+        outcome
+    });
+    stop.store(true, Ordering::SeqCst);
+    wake(local);
+    result
+}
+
+fn timeout_error(local: SocketAddr, wait: Duration, refused: usize, last: &str) -> Error {
+    let refusals = match refused {
+        0 => String::new(),
+        1 => format!(" (1 connection was refused: {last})"),
+        n => format!(" ({n} connections were refused; the last: {last})"),
+    };
+    Error::Timeout(format!(
+        "no peer connected to {local} within {:.1} s{refusals}",
+        wait.as_secs_f64()
+    ))
+}
+
+/// Connects to our own listener so that the acceptor thread returns from `accept`.
+fn wake(local: SocketAddr) {
+    let target = match local {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], a.port()))
+        }
+        SocketAddr::V6(a) if a.ip().is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+        }
+        other => other,
+    };
+    let _ = TcpStream::connect_timeout(&target, Duration::from_millis(200));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_only_listens_on_every_interface() {
+        let listener = bind(":0").unwrap();
+        assert!(listener.local_addr().unwrap().ip().is_unspecified());
+        assert!(matches!(bind(":port"), Err(Error::InvalidArgument(_))));
+        assert!(matches!(bind("nonsense"), Err(Error::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn refused_connections_are_logged_and_the_wait_goes_on() {
+        let listener = bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let logged = std::sync::Mutex::new(Vec::new());
+        let client = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut bad = TcpStream::connect(addr).unwrap();
+            bad.write_all(b"no").unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            let mut good = TcpStream::connect(addr).unwrap();
+            good.write_all(b"ok").unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+        });
+        let got = accept_first(
+            &listener,
+            Duration::from_secs(5),
+            |mut stream, _| {
+                use std::io::Read;
+                let mut word = [0u8; 2];
+                stream
+                    .read_exact(&mut word)
+                    .map_err(|e| Error::io("reading", e))?;
+                if &word == b"ok" {
+                    Ok(word)
+                } else {
+                    Err(Error::peer("not the peer"))
+                }
+            },
+            |line| logged.lock().unwrap().push(line.to_string()),
+        )
+        .unwrap();
+        client.join().unwrap();
+        assert_eq!(&got, b"ok");
+        let logged = logged.into_inner().unwrap();
+        assert_eq!(logged.len(), 1, "{logged:?}");
+        assert!(logged[0].contains("not the peer"), "{logged:?}");
+    }
+
+    #[test]
+    fn the_wait_ends_with_a_timeout() {
+        let listener = bind("127.0.0.1:0").unwrap();
+        let start = Instant::now();
+        let r = accept_first(&listener, Duration::from_millis(200), |s, _| Ok(s), |_| {});
+        assert!(matches!(r, Err(Error::Timeout(_))));
+        assert!(start.elapsed() < Duration::from_secs(3));
+    }
+}

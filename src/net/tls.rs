@@ -1,0 +1,1026 @@
+//! The authenticated, encrypted channel: mutual TLS 1.3 (RFC 8446) with pinned keys.
+//!
+//! Each party has an [`Identity`]: a private key and a self-signed certificate, made by
+//! `garbled keygen` with rcgen. Parties exchange [`Fingerprint`]s out of band (the SHA-256 of the
+//! certificate's DER SubjectPublicKeyInfo, as in RFC 7469's public-key pins) and each pins the
+//! other's. There is no certificate authority and no host name check: during the handshake each
+//! side checks that the peer's certificate carries the pinned key and that the peer's
+//! CertificateVerify signature (RFC 8446 §4.4.3) verifies under that key, which proves the peer
+//! holds the private key for this very handshake. TLS 1.2 is not compiled in; the cipher suites
+//! prefer AES-128-GCM.
+//!
+//! Crypto provider: aws-lc-rs. Its AES-GCM has VAES + VPCLMULQDQ code paths (AVX-512 and AVX2),
+//! which matters here because every table byte is encrypted once and decrypted once; ring's
+//! AES-GCM tops out at its AES-NI path on most builds. It builds with a C compiler alone.
+//!
+//! The listener ([`TlsChannel::accept`]) runs each incoming handshake on its own thread and
+//! drops, with one line in its log, any connection that does not speak TLS 1.3, fails the
+//! handshake or presents another key; it keeps waiting for the pinned peer until its deadline.
+//! After its handshake the listener sends one confirmation byte inside the tunnel, and the
+//! connecting side waits for it, so that a party whose key the listener refused learns it at
+//! connect time rather than at its first read.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, SubjectPublicKeyInfoDer,
+    UnixTime,
+};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, DistinguishedName, ServerConfig,
+    ServerConnection, SignatureScheme, StreamOwned,
+};
+use sha2::Digest;
+
+use super::tcp::{StreamChannel, Timeouts, Transport, configure};
+use crate::error::{Error, Result};
+
+/// Identity files larger than this are refused before they are read.
+const MAX_IDENTITY_FILE: u64 = 1 << 20;
+/// The name in every certificate we make, and the one the client asks for (nobody checks it).
+const NAME: &str = "garbled";
+/// Bytes read from the socket at once: whole TLS records, not the 4 KiB rustls asks for.
+const SOCKET_READ: usize = 1 << 18;
+/// Encrypted bytes rustls may hold before it writes: the 1 MiB table chunks go out in one go.
+const TLS_BUFFER: usize = 1 << 20;
+/// The listener's confirmation that it accepted our key.
+const ACCEPTED: u8 = 0xA5;
+
+/// SHA-256 of a certificate's SubjectPublicKeyInfo: what parties exchange and pin.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    /// The fingerprint of a DER SubjectPublicKeyInfo.
+    pub fn of_spki(spki: &[u8]) -> Self {
+        Fingerprint(sha2::Sha256::digest(spki).into())
+    }
+
+    /// The fingerprint of a DER certificate's key.
+    pub fn of_certificate(der: &[u8]) -> Result<Self> {
+        Ok(Fingerprint::of_spki(spki_of_certificate(der)?))
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+impl std::str::FromStr for Fingerprint {
+    type Err = Error;
+    /// 64 hexadecimal digits (either case).
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim();
+        if s.len() != 64 || !s.is_ascii() {
+            return Err(Error::arg(format!(
+                "a fingerprint is 64 hexadecimal digits (as printed by `garbled keygen`); got {} characters",
+                s.chars().count()
+            )));
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| {
+                Error::arg(format!(
+                    "a fingerprint is 64 hexadecimal digits (as printed by `garbled keygen`); '{}' is not hexadecimal",
+                    crate::text::escape(&s[2 * i..2 * i + 2], 8)
+                ))
+            })?;
+        }
+        Ok(Fingerprint(out))
+    }
+}
+
+/// One DER element: (tag, the whole element, the rest of the input).
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = match first {
+        0..=0x7f => (first as usize, rest),
+        0x81..=0x84 => {
+            let n = (first & 0x7f) as usize;
+            if rest.len() < n {
+                return None;
+            }
+            let len = rest[..n].iter().fold(0usize, |a, &b| a << 8 | b as usize);
+            (len, &rest[n..])
+        }
+        _ => return None,
+    };
+    if rest.len() < len {
+        return None;
+    }
+    let header = input.len() - rest.len();
+    Some((tag, &input[..header + len], &rest[len..]))
+}
+
+/// The contents of a DER element (after tag and length).
+fn der_contents(element: &[u8]) -> &[u8] {
+    let long = element.get(1).is_some_and(|&b| b >= 0x80);
+    let header = if long {
+        2 + (element[1] & 0x7f) as usize
+    } else {
+        2
+    };
+    &element[header.min(element.len())..]
+}
+
+/// The DER SubjectPublicKeyInfo inside a DER X.509 certificate (RFC 5280 §4.1): the seventh
+/// field of the TBSCertificate when the optional version field is present, the sixth otherwise.
+pub fn spki_of_certificate(der: &[u8]) -> Result<&[u8]> {
+    let bad = || Error::arg("not a well-formed X.509 certificate");
+    let (tag, certificate, _) = der_element(der).ok_or_else(bad)?;
+    if tag != 0x30 {
+        return Err(bad());
+    }
+    let (tag, tbs, _) = der_element(der_contents(certificate)).ok_or_else(bad)?;
+    if tag != 0x30 {
+        return Err(bad());
+    }
+    let mut fields = der_contents(tbs);
+    let (tag, _, rest) = der_element(fields).ok_or_else(bad)?;
+    if tag == 0xa0 {
+        fields = rest; // the explicit version
+    }
+    // serialNumber, signature, issuer, validity, subject, then subjectPublicKeyInfo.
+    let expected = [0x02, 0x30, 0x30, 0x30, 0x30];
+    for want in expected {
+        let (tag, _, rest) = der_element(fields).ok_or_else(bad)?;
+        if tag != want {
+            return Err(bad());
+        }
+        fields = rest;
+    }
+    let (tag, spki, _) = der_element(fields).ok_or_else(bad)?;
+    if tag != 0x30 {
+        return Err(bad());
+    }
+    Ok(spki)
+}
+
+/// Our key pair and self-signed certificate.
+pub struct Identity {
+    certificate: CertificateDer<'static>,
+    key: PrivatePkcs8KeyDer<'static>,
+    fingerprint: Fingerprint,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Identity({}, <secret key>)", self.fingerprint)
+    }
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Identity {
+            certificate: self.certificate.clone(),
+            key: self.key.clone_key(),
+            fingerprint: self.fingerprint,
+        }
+    }
+}
+
+impl Identity {
+    /// A new ECDSA P-256 key and a self-signed certificate for it.
+    pub fn generate() -> Result<Self> {
+        let failed = |e: rcgen::Error| Error::SelfCheck(format!("creating a key pair: {e}"));
+        let key = rcgen::KeyPair::generate().map_err(failed)?;
+        let mut params = rcgen::CertificateParams::new(vec![NAME.to_string()]).map_err(failed)?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "garbled identity");
+        let certificate = params.self_signed(&key).map_err(failed)?;
+        let certificate = certificate.der().clone();
+        let fingerprint = Fingerprint::of_certificate(&certificate)?;
+        Ok(Identity {
+            certificate,
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+            fingerprint,
+        })
+    }
+
+    /// The identity as one PEM text: the private key, then the certificate.
+    pub fn to_pem(&self) -> String {
+        fn block(label: &str, der: &[u8]) -> String {
+            let text = base64_lines(der);
+            format!("-----BEGIN {label}-----\n{text}-----END {label}-----\n")
+        }
+        format!(
+            "{}{}",
+            block("PRIVATE KEY", self.key.secret_pkcs8_der()),
+            block("CERTIFICATE", &self.certificate)
+        )
+    }
+
+    /// Reads an identity from PEM text: exactly one certificate and one PKCS#8 private key.
+    pub fn from_pem(pem: &[u8]) -> Result<Self> {
+        let certificate = only_certificate(pem)?;
+        let key = match PrivateKeyDer::from_pem_slice(pem) {
+            Ok(PrivateKeyDer::Pkcs8(key)) => key,
+            Ok(_) => {
+                return Err(Error::arg(
+                    "the private key is not PKCS#8 (make identities with `garbled keygen`)",
+                ));
+            }
+            Err(_) => {
+                return Err(Error::arg(
+                    "no private key found (an identity file holds a PRIVATE KEY and a CERTIFICATE, as written by `garbled keygen`)",
+                ));
+            }
+        };
+        let fingerprint = Fingerprint::of_certificate(&certificate)?;
+        // The key must belong to the certificate, or the handshake would fail on the peer's side
+        // with a far less helpful message.
+        let signer = rustls::crypto::aws_lc_rs::sign::any_supported_type(&PrivateKeyDer::Pkcs8(
+            key.clone_key(),
+        ))
+        .map_err(|e| Error::arg(format!("the private key is unusable: {e}")))?;
+        match signer.public_key() {
+            Some(spki) if Fingerprint::of_spki(&spki) == fingerprint => {}
+            Some(_) => {
+                return Err(Error::arg(
+                    "the private key does not belong to the certificate in the same file",
+                ));
+            }
+            None => {
+                return Err(Error::arg(
+                    "the private key's public half cannot be derived",
+                ));
+            }
+        }
+        Ok(Identity {
+            certificate,
+            key,
+            fingerprint,
+        })
+    }
+
+    /// Reads an identity file; every error names the path.
+    pub fn load(path: &Path) -> Result<Self> {
+        let pem = read_small(path)?;
+        Identity::from_pem(&pem)
+            .map_err(|e| Error::arg(format!("identity file {}: {e}", path.display())))
+    }
+
+    /// The fingerprint to give the peer.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+}
+
+/// The fingerprint of the certificate in a PEM file (an identity file or a certificate alone).
+pub fn fingerprint_of_file(path: &Path) -> Result<Fingerprint> {
+    let pem = read_small(path)?;
+    let certificate =
+        only_certificate(&pem).map_err(|e| Error::arg(format!("{}: {e}", path.display())))?;
+    Fingerprint::of_certificate(&certificate)
+        .map_err(|e| Error::arg(format!("{}: {e}", path.display())))
+}
+
+fn read_small(path: &Path) -> Result<Vec<u8>> {
+    let cannot = |e: io::Error| Error::arg(format!("cannot read {}: {e}", path.display()));
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(Error::arg(format!("{} is not a file", path.display())));
+    }
+    if meta.len() > MAX_IDENTITY_FILE {
+        return Err(Error::arg(format!(
+            "{} is {} bytes; an identity file is a few hundred",
+            path.display(),
+            meta.len()
+        )));
+    }
+    std::fs::read(path).map_err(cannot)
+}
+
+fn only_certificate(pem: &[u8]) -> Result<CertificateDer<'static>> {
+    let mut certificates = CertificateDer::pem_slice_iter(pem);
+    let first = match certificates.next() {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => return Err(Error::arg(format!("malformed PEM: {e}"))),
+        None => {
+            return Err(Error::arg(
+                "no certificate found (expected a PEM CERTIFICATE block)",
+            ));
+        }
+    };
+    if certificates.next().is_some() {
+        return Err(Error::arg(
+            "more than one certificate found; an identity holds exactly one",
+        ));
+    }
+    Ok(first)
+}
+
+fn base64_lines(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::new();
+    let mut line = 0;
+    for chunk in data.chunks(3) {
+        let v = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |a, (i, &b)| a | (b as u32) << (16 - 8 * i));
+        for k in 0..4 {
+            let c = if k <= chunk.len() {
+                ALPHABET[(v >> (18 - 6 * k) & 63) as usize] as char
+            } else {
+                '='
+            };
+            text.push(c);
+        }
+        line += 4;
+        if line == 64 {
+            text.push('\n');
+            line = 0;
+        }
+    }
+    if line > 0 {
+        text.push('\n');
+    }
+    text
+}
+
+/// Accepts exactly one key, and remembers the last one presented (for the error message).
+#[derive(Debug)]
+struct PinnedKey {
+    pinned: Fingerprint,
+    seen: Mutex<Option<Fingerprint>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl PinnedKey {
+    fn check(&self, certificate: &CertificateDer<'_>) -> std::result::Result<(), rustls::Error> {
+        let got = Fingerprint::of_certificate(certificate).map_err(|_| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some(got);
+        }
+        if got == self.pinned {
+            Ok(())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn seen(&self) -> Option<Fingerprint> {
+        self.seen.lock().ok().and_then(|s| *s)
+    }
+
+    fn signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        // The signature is checked under the pinned key itself, taken from the certificate that
+        // `check` accepted.
+        self.check(certificate)?;
+        let spki = spki_of_certificate(certificate).map_err(|_| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
+        rustls::crypto::verify_tls13_signature_with_raw_key(
+            message,
+            &SubjectPublicKeyInfoDer::from(spki),
+            dss,
+            &self.algorithms,
+        )
+    }
+}
+
+impl ServerCertVerifier for PinnedKey {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        self.check(end_entity)
+            .map(|()| ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::Tls13RequiredForQuic,
+        ))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+impl ClientCertVerifier for PinnedKey {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> std::result::Result<ClientCertVerified, rustls::Error> {
+        self.check(end_entity)
+            .map(|()| ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::Tls13RequiredForQuic,
+        ))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// Our identity and the peer's pinned fingerprint.
+#[derive(Clone, Debug)]
+pub struct TlsSettings {
+    /// Our key and certificate.
+    pub identity: Identity,
+    /// The fingerprint the peer's key must have.
+    pub peer: Fingerprint,
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    // AES-128-GCM first: 10 AES rounds instead of 14, and both ends are ours.
+    provider.cipher_suites = vec![
+        rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256,
+        rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_256_GCM_SHA384,
+    ];
+    Arc::new(provider)
+}
+
+impl TlsSettings {
+    fn verifier(&self, provider: &CryptoProvider) -> Arc<PinnedKey> {
+        Arc::new(PinnedKey {
+            pinned: self.peer,
+            seen: Mutex::new(None),
+            algorithms: provider.signature_verification_algorithms,
+        })
+    }
+
+    fn client(&self) -> Result<(Arc<ClientConfig>, Arc<PinnedKey>)> {
+        let provider = provider();
+        let verifier = self.verifier(&provider);
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(tls_setup)?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_client_auth_cert(
+                vec![self.identity.certificate.clone()],
+                PrivateKeyDer::Pkcs8(self.identity.key.clone_key()),
+            )
+            .map_err(tls_setup)?;
+        Ok((Arc::new(config), verifier))
+    }
+
+    fn server(&self) -> Result<(Arc<ServerConfig>, Arc<PinnedKey>)> {
+        let provider = provider();
+        let verifier = self.verifier(&provider);
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(tls_setup)?
+            .with_client_cert_verifier(verifier.clone())
+            .with_single_cert(
+                vec![self.identity.certificate.clone()],
+                PrivateKeyDer::Pkcs8(self.identity.key.clone_key()),
+            )
+            .map_err(tls_setup)?;
+        // No resumption tickets: every session authenticates both keys afresh.
+        config.send_tls13_tickets = 0;
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        Ok((Arc::new(config), verifier))
+    }
+}
+
+fn tls_setup(e: rustls::Error) -> Error {
+    Error::SelfCheck(format!("setting up TLS: {e}"))
+}
+
+/// Reads the socket in large chunks so that rustls gets whole records per system call.
+pub struct BufferedSocket {
+    stream: TcpStream,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl BufferedSocket {
+    fn new(stream: TcpStream) -> Self {
+        BufferedSocket {
+            stream,
+            buf: vec![0u8; SOCKET_READ].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+impl Read for BufferedSocket {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.start == self.end {
+            let n = self.stream.read(&mut self.buf)?;
+            self.start = 0;
+            self.end = n;
+        }
+        let n = out.len().min(self.end - self.start);
+        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
+        self.start += n;
+        Ok(n)
+    }
+}
+
+impl Write for BufferedSocket {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.stream.write(data)
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.stream.write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// A TLS 1.3 connection, either side.
+pub enum TlsStream {
+    /// We connected.
+    Client(StreamOwned<ClientConnection, BufferedSocket>),
+    /// We accepted.
+    Server(StreamOwned<ServerConnection, BufferedSocket>),
+}
+
+/// Maps an alert from the peer that means "your key was refused" to an error people can act on.
+fn refusal(e: io::Error) -> io::Error {
+    let refused = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|inner| {
+            matches!(
+                inner,
+                rustls::Error::AlertReceived(
+                    rustls::AlertDescription::BadCertificate
+                        | rustls::AlertDescription::CertificateUnknown
+                        | rustls::AlertDescription::DecryptError
+                        | rustls::AlertDescription::AccessDenied
+                )
+            )
+        });
+    if refused {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the peer refused our key (its --peer is not our fingerprint)",
+        )
+    } else {
+        e
+    }
+}
+
+impl Read for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            TlsStream::Client(s) => s.read(buf),
+            TlsStream::Server(s) => s.read(buf),
+        }
+        .map_err(refusal)
+    }
+}
+
+impl Write for TlsStream {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            TlsStream::Client(s) => s.write(data),
+            TlsStream::Server(s) => s.write(data),
+        }
+        .map_err(refusal)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            TlsStream::Client(s) => s.flush(),
+            TlsStream::Server(s) => s.flush(),
+        }
+        .map_err(refusal)
+    }
+}
+
+impl Transport for TlsStream {
+    fn close_write(&mut self) -> io::Result<()> {
+        match self {
+            TlsStream::Client(s) => {
+                s.conn.send_close_notify();
+                s.flush()?;
+                s.sock.stream.shutdown(std::net::Shutdown::Write)
+            }
+            TlsStream::Server(s) => {
+                s.conn.send_close_notify();
+                s.flush()?;
+                s.sock.stream.shutdown(std::net::Shutdown::Write)
+            }
+        }
+    }
+    fn shutdown(&mut self) {
+        let socket = match self {
+            TlsStream::Client(s) => &s.sock.stream,
+            TlsStream::Server(s) => &s.sock.stream,
+        };
+        let _ = socket.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl TlsStream {
+    /// The negotiated protocol and cipher suite, e.g. "TLS 1.3 (TLS13_AES_128_GCM_SHA256)".
+    pub fn describe(&self) -> String {
+        let (version, suite) = match self {
+            TlsStream::Client(s) => (s.conn.protocol_version(), s.conn.negotiated_cipher_suite()),
+            TlsStream::Server(s) => (s.conn.protocol_version(), s.conn.negotiated_cipher_suite()),
+        };
+        let version = match version {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
+            Some(other) => format!("{other:?}"),
+            None => "TLS".to_string(),
+        };
+        match suite {
+            Some(suite) => format!("{version} ({:?})", suite.suite()),
+            None => version,
+        }
+    }
+}
+
+/// A mutually authenticated TLS 1.3 channel.
+pub type TlsChannel = StreamChannel<TlsStream>;
+
+/// Why a handshake failed, for people: the pinned and presented fingerprints where the key was
+/// the problem, rustls's reason (escaped) otherwise.
+fn handshake_error(e: io::Error, verifier: &PinnedKey, side: &str) -> Error {
+    let inner = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .cloned();
+    match inner {
+        Some(rustls::Error::InvalidCertificate(_)) => match verifier.seen() {
+            Some(got) => Error::Authentication(format!(
+                "the {side} presented key {got}, expected {} (check --peer)",
+                verifier.pinned
+            )),
+            None => Error::Authentication(format!("the {side}'s certificate is malformed")),
+        },
+        Some(rustls::Error::AlertReceived(alert)) => Error::Authentication(format!(
+            "the {side} ended the TLS handshake ({alert:?}); it may not accept our key"
+        )),
+        Some(rustls::Error::InvalidMessage(_)) | Some(rustls::Error::PeerIncompatible(_)) => {
+            Error::Authentication(format!(
+                "the {side} does not speak TLS 1.3 ({})",
+                crate::text::escape(&e.to_string(), 200)
+            ))
+        }
+        Some(other) => Error::Authentication(format!(
+            "TLS handshake with the {side} failed: {}",
+            crate::text::escape(&other.to_string(), 200)
+        )),
+        None => match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                Error::Timeout(format!("the {side} did not complete the TLS handshake"))
+            }
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => Error::Authentication(format!(
+                "the {side} closed the connection during the TLS handshake ({e}); it may not accept our key"
+            )),
+            _ => Error::io(format!("TLS handshake with the {side}"), e),
+        },
+    }
+}
+
+impl StreamChannel<TlsStream> {
+    /// The connecting side: TCP connect (retrying until `wait`), the TLS handshake, then the
+    /// listener's confirmation that it accepted our key.
+    pub fn connect(
+        addr: &str,
+        wait: Duration,
+        timeouts: Timeouts,
+        settings: &TlsSettings,
+    ) -> Result<Self> {
+        let stream = super::listen::connect(addr, wait)?;
+        TlsChannel::client(stream, timeouts, settings)
+    }
+
+    /// The client handshake over a connected socket.
+    pub fn client(stream: TcpStream, timeouts: Timeouts, settings: &TlsSettings) -> Result<Self> {
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| Error::io("reading the peer's address", e))?;
+        configure(&stream, timeouts.idle)?;
+        let (config, verifier) = settings.client()?;
+        let name = ServerName::try_from(NAME).map_err(|e| Error::SelfCheck(e.to_string()))?;
+        let mut conn = ClientConnection::new(config, name).map_err(tls_setup)?;
+        conn.set_buffer_limit(Some(TLS_BUFFER));
+        let mut socket = BufferedSocket::new(stream);
+        while conn.is_handshaking() {
+            conn.complete_io(&mut socket)
+                .map_err(|e| handshake_error(e, &verifier, "listener"))?;
+        }
+        let mut stream = StreamOwned::new(conn, socket);
+        let mut confirmation = [0u8; 1];
+        match stream.read_exact(&mut confirmation) {
+            Ok(()) if confirmation[0] == ACCEPTED => {}
+            Ok(()) => return Err(Error::peer("the listener sent no TLS confirmation")),
+            Err(e) => {
+                let e = refusal(e);
+                return Err(match e.kind() {
+                    io::ErrorKind::PermissionDenied => Error::Authentication(format!(
+                        "the listener at {peer} refused our key {} (its --peer must be this fingerprint)",
+                        settings.identity.fingerprint()
+                    )),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                        Error::Timeout("the listener did not confirm the TLS handshake".into())
+                    }
+                    _ => Error::Authentication(format!(
+                        "the listener at {peer} closed the connection after the TLS handshake; it did not accept our key {} ({})",
+                        settings.identity.fingerprint(),
+                        crate::text::escape(&e.to_string(), 200)
+                    )),
+                });
+            }
+        }
+        Ok(StreamChannel::over(
+            TlsStream::Client(stream),
+            peer,
+            timeouts,
+        ))
+    }
+
+    /// The listening side's handshake over an accepted socket.
+    pub fn server(stream: TcpStream, timeouts: Timeouts, settings: &TlsSettings) -> Result<Self> {
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| Error::io("reading the peer's address", e))?;
+        configure(&stream, timeouts.idle)?;
+        let (config, verifier) = settings.server()?;
+        let mut conn = ServerConnection::new(config).map_err(tls_setup)?;
+        conn.set_buffer_limit(Some(TLS_BUFFER));
+        let mut socket = BufferedSocket::new(stream);
+        while conn.is_handshaking() {
+            conn.complete_io(&mut socket)
+                .map_err(|e| handshake_error(e, &verifier, "connecting party"))?;
+        }
+        let mut stream = StreamOwned::new(conn, socket);
+        stream
+            .write_all(&[ACCEPTED])
+            .and_then(|()| stream.flush())
+            .map_err(|e| Error::io("confirming the TLS handshake", e))?;
+        Ok(StreamChannel::over(
+            TlsStream::Server(stream),
+            peer,
+            timeouts,
+        ))
+    }
+
+    /// Waits up to `wait` on `listener` for the pinned peer. Connections that are not TLS 1.3,
+    /// fail the handshake or present another key are reported to `log` and dropped.
+    pub fn accept(
+        listener: &TcpListener,
+        wait: Duration,
+        timeouts: Timeouts,
+        settings: &TlsSettings,
+        log: impl Fn(&str),
+    ) -> Result<Self> {
+        super::listen::accept_first(
+            listener,
+            wait,
+            |stream, _| TlsChannel::server(stream, timeouts, settings),
+            log,
+        )
+    }
+
+    /// Binds `addr` and waits for the pinned peer (see [`TlsChannel::accept`]).
+    pub fn listen(
+        addr: &str,
+        wait: Duration,
+        timeouts: Timeouts,
+        settings: &TlsSettings,
+        log: impl Fn(&str),
+    ) -> Result<Self> {
+        let listener = super::listen::bind(addr)?;
+        TlsChannel::accept(&listener, wait, timeouts, settings, log)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Channel;
+
+    #[test]
+    fn identities_round_trip_through_pem() {
+        let id = Identity::generate().unwrap();
+        let pem = id.to_pem();
+        let back = Identity::from_pem(pem.as_bytes()).unwrap();
+        assert_eq!(back.fingerprint(), id.fingerprint());
+        assert_eq!(back.certificate, id.certificate);
+        let certificate_only = pem[pem.find("-----BEGIN CERTIFICATE").unwrap()..].to_string();
+        assert!(Identity::from_pem(certificate_only.as_bytes()).is_err());
+        // Another key with this certificate is refused.
+        let other = Identity::generate().unwrap().to_pem();
+        let key_only = &other[..other.find("-----BEGIN CERTIFICATE").unwrap()];
+        let mixed = format!("{key_only}{certificate_only}");
+        assert!(Identity::from_pem(mixed.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn fingerprints_parse_strictly() {
+        let id = Identity::generate().unwrap();
+        let text = id.fingerprint().to_string();
+        assert_eq!(text.len(), 64);
+        assert_eq!(text.parse::<Fingerprint>().unwrap(), id.fingerprint());
+        assert!(text[..63].parse::<Fingerprint>().is_err());
+        assert!(format!("{}g", &text[..63]).parse::<Fingerprint>().is_err());
+        assert!("é".repeat(32).parse::<Fingerprint>().is_err());
+    }
+
+    #[test]
+    fn the_spki_walker_refuses_garbage() {
+        assert!(spki_of_certificate(&[]).is_err());
+        assert!(spki_of_certificate(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(spki_of_certificate(&[0x30, 0x03, 0x30, 0x01, 0x02]).is_err());
+    }
+
+    #[test]
+    fn pinned_peers_talk_and_others_are_refused() {
+        let listener_id = Identity::generate().unwrap();
+        let client_id = Identity::generate().unwrap();
+        let stranger = Identity::generate().unwrap();
+        let listener = super::super::listen::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let timeouts = Timeouts::idle(Duration::from_secs(5));
+        let server_settings = TlsSettings {
+            identity: listener_id.clone(),
+            peer: client_id.fingerprint(),
+        };
+        let logged = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            let client_settings = TlsSettings {
+                identity: client_id.clone(),
+                peer: listener_id.fingerprint(),
+            };
+            let stranger_settings = TlsSettings {
+                identity: stranger.clone(),
+                peer: listener_id.fingerprint(),
+            };
+            let addr2 = addr.clone();
+            let client = s.spawn(move || {
+                let refused = TlsChannel::connect(
+                    &addr2,
+                    Duration::from_secs(5),
+                    timeouts,
+                    &stranger_settings,
+                );
+                let mut good =
+                    TlsChannel::connect(&addr2, Duration::from_secs(5), timeouts, &client_settings)
+                        .unwrap();
+                good.write_all(b"hello").unwrap();
+                good.flush().unwrap();
+                let mut reply = [0u8; 2];
+                good.read_exact(&mut reply).unwrap();
+                good.close_write().unwrap();
+                good.expect_eof().unwrap();
+                (refused, reply)
+            });
+            let mut server = TlsChannel::accept(
+                &listener,
+                Duration::from_secs(10),
+                timeouts,
+                &server_settings,
+                |line| logged.lock().unwrap().push(line.to_string()),
+            )
+            .unwrap();
+            assert!(server.transport().describe().contains("TLS13_AES_128_GCM"));
+            let mut hello = [0u8; 5];
+            server.read_exact(&mut hello).unwrap();
+            assert_eq!(&hello, b"hello");
+            server.write_all(b"ok").unwrap();
+            server.close_write().unwrap();
+            server.expect_eof().unwrap();
+            let (refused, reply) = client.join().unwrap();
+            assert_eq!(&reply, b"ok");
+            match refused {
+                Err(Error::Authentication(m)) => {
+                    assert!(m.contains(&stranger.fingerprint().to_string()), "{m}")
+                }
+                other => panic!("the stranger was not refused: {other:?}"),
+            }
+        });
+        let logged = logged.into_inner().unwrap();
+        assert_eq!(logged.len(), 1, "{logged:?}");
+        assert!(
+            logged[0].contains(&stranger.fingerprint().to_string()),
+            "{logged:?}"
+        );
+        assert!(
+            logged[0].contains(&client_id.fingerprint().to_string()),
+            "{logged:?}"
+        );
+    }
+
+    #[test]
+    fn the_connecting_side_names_both_keys() {
+        let listener_id = Identity::generate().unwrap();
+        let expected = Identity::generate().unwrap().fingerprint();
+        let client_id = Identity::generate().unwrap();
+        let listener = super::super::listen::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let timeouts = Timeouts::idle(Duration::from_secs(5));
+        let server_settings = TlsSettings {
+            identity: listener_id.clone(),
+            peer: client_id.fingerprint(),
+        };
+        let client_settings = TlsSettings {
+            identity: client_id,
+            peer: expected,
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _ = TlsChannel::accept(
+                    &listener,
+                    Duration::from_millis(1500),
+                    timeouts,
+                    &server_settings,
+                    |_| {},
+                );
+            });
+            match TlsChannel::connect(&addr, Duration::from_secs(5), timeouts, &client_settings) {
+                Err(Error::Authentication(m)) => {
+                    assert!(m.contains(&expected.to_string()), "{m}");
+                    assert!(m.contains(&listener_id.fingerprint().to_string()), "{m}");
+                }
+                other => panic!("expected an authentication error, got {other:?}"),
+            }
+        });
+    }
+}
