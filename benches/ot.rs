@@ -47,8 +47,8 @@ fn extension(c: &mut Criterion) {
         .enumerate()
         .map(|(j, p)| if delta.bit(j) { p.1 } else { p.0 })
         .collect();
-    let mut receiver = ot::CotReceiver::new(&pairs).unwrap();
-    let mut sender = ot::CotSender::new(delta, &chosen).unwrap();
+    let mut receiver = ot::CotReceiver::new(&pairs, [0u8; 32]).unwrap();
+    let mut sender = ot::CotSender::new(delta, &chosen, [0u8; 32]).unwrap();
     let m = ot::CHUNK_OTS;
     let bits: Vec<bool> = (0..m).map(|i| i % 3 == 0).collect();
     group.throughput(Throughput::Elements(m as u64));

@@ -88,9 +88,12 @@ impl BitAnd for Block {
     }
 }
 
+/// Blocks hold labels, OT outputs and keys as often as public values, so `Debug` never prints
+/// the value (a `Vec<Block>` of OT outputs in a log would be a leak). Use [`Block::value`] where
+/// a public block is to be shown.
 impl fmt::Debug for Block {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Block({:032x})", self.0)
+        f.write_str("Block(<secret>)")
     }
 }
 
@@ -198,5 +201,8 @@ mod tests {
         let a = z.encode(true, &d);
         assert_eq!(a.0, z.0 ^ d.block());
         assert!(!format!("{a:?}").contains("deadbeef"));
+        let blocks = vec![Block::new(0xdead_beef); 3];
+        assert!(!format!("{blocks:?}").contains("deadbeef"));
+        assert!(format!("{blocks:?}").contains("<secret>"));
     }
 }

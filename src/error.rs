@@ -31,7 +31,7 @@ pub enum Error {
     #[error("{0}")]
     LimitExceeded(String),
     /// The two parties disagree on something fixed by the handshake.
-    #[error("{field} differs: ours {ours}, peer's {peer} — {hint}")]
+    #[error("{field} {}: ours {ours}, peer's {peer} — {hint}", verb(field))]
     Mismatch {
         /// The handshake field that differs.
         field: &'static str,
@@ -99,6 +99,14 @@ impl Error {
     /// A peer-misbehaviour error.
     pub fn peer(message: impl Into<String>) -> Self {
         Error::PeerMisbehaved(message.into())
+    }
+}
+
+/// "differ" after the plural field names ("input widths differ"), "differs" otherwise.
+fn verb(field: &str) -> &'static str {
+    match field {
+        "input widths" | "output widths" | "input owners" | "bit orders" => "differ",
+        _ => "differs",
     }
 }
 

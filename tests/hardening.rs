@@ -185,12 +185,20 @@ fn typed(e: &Error) -> bool {
 }
 
 #[test]
-fn the_recorded_streams_replay_to_a_full_session() {
+fn a_replayed_garbler_runs_through_and_a_replayed_evaluator_is_refused() {
     let (to_garbler, to_evaluator) = transcripts();
+    // A garbler facing a replayed evaluator draws a fresh OT challenge, which the recorded
+    // answer does not fit: the KOS check refuses it before any table.
     let mut g = GarblerSession::start(ReplayChannel::new(to_garbler.clone()), program(), options())
         .unwrap();
-    g.run(&[vec![false; 8]]).unwrap();
-    g.finish().unwrap();
+    match g.run(&[vec![false; 8]]) {
+        Err(Error::PeerMisbehaved(m)) => assert!(m.contains("OT consistency check failed"), "{m}"),
+        other => panic!("a replayed evaluator was accepted: {other:?}"),
+    }
+    assert!(
+        g.run(&[vec![false; 8]]).is_err(),
+        "a failed session ran again"
+    );
     let mut e = EvaluatorSession::start(
         ReplayChannel::new(to_evaluator.clone()),
         program(),

@@ -44,8 +44,10 @@ fn the_correlation_holds_for_every_size() {
         for i in 0..m {
             assert_eq!(t[i], q[i] ^ delta.block().select(choices[i]), "m={m} i={i}");
         }
-        // 32 bytes of A, then 16 bytes per OT rounded up to whole columns.
-        assert_eq!(sent, 32 + 16 * 128 * ot::tiles(m) as u64, "m={m}");
+        // 32 bytes of A, then 16 bytes per OT with at least 168 extras, rounded up to whole
+        // tiles, then the answer (x, t) to the challenge.
+        assert_eq!(sent, 32 + 16 * ot::checked_rows(m) as u64 + 32, "m={m}");
+        assert!(ot::checked_rows(m) >= m + ot::CHECK_OTS);
         // Labels of different OTs differ (no all-zero or repeated outputs).
         if m > 1 {
             assert_ne!(q[0], q[m - 1]);
@@ -68,8 +70,13 @@ fn the_senders_view_does_not_depend_on_the_choices() {
         let garbler = std::thread::spawn(move || {
             let mut prg = Prg::from_seed([4; 16]);
             let _sender = ot::setup_sender(&mut g, delta, SESSION, &mut prg).unwrap();
-            let mut u = vec![0u8; 16 * 128 * ot::tiles(m)];
-            g.read_exact(&mut u).unwrap();
+            // The extension message, then (after our challenge) the answer (x, t).
+            let mut u = vec![0u8; 16 * ot::checked_rows(m) + 32];
+            let (message, answer) = u.split_at_mut(16 * ot::checked_rows(m));
+            g.read_exact(message).unwrap();
+            g.write_all(&[0x42; 16]).unwrap();
+            g.flush().unwrap();
+            g.read_exact(answer).unwrap();
             u
         });
         let mut prg = Prg::from_seed([5; 16]);

@@ -28,6 +28,7 @@ use crate::block::Block;
 use crate::compile::SlotGate;
 use crate::error::{Error, Result};
 
+pub mod gf128;
 mod prg;
 mod schedule;
 #[cfg(target_arch = "x86_64")]
@@ -158,7 +159,11 @@ pub struct Aes {
     backend: Backend,
     /// The CPU also has AVX-512VL: the VAES hash kernel can keep everything in registers.
     avx512: bool,
-    portable: aes::Aes128,
+    /// RustCrypto's cipher, for the portable backend only (built with its `zeroize` feature, so
+    /// its key schedule is wiped on drop). Boxed: an inline `None` left the space of the
+    /// cipher's state in every `Aes`, and moving an `Aes` copied whatever stale stack bytes
+    /// filled it (key material among them, as `tests/secrets.rs` found) into the heap.
+    portable: Option<Box<aes::Aes128>>,
 }
 
 impl fmt::Debug for Aes {
@@ -275,11 +280,19 @@ impl Aes {
             && std::arch::is_x86_feature_detected!("avx512vl");
         #[cfg(not(target_arch = "x86_64"))]
         let avx512 = false;
+        let round_keys = match backend {
+            // SAFETY: `backend.supported()` confirmed AES-NI (VAES implies it).
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vaes | Backend::AesNi => unsafe { x86::aesni_expand_key(&key) },
+            _ => schedule::expand_key(key),
+        };
+        let portable =
+            (backend == Backend::Portable).then(|| Box::new(aes::Aes128::new(&key.into())));
         Ok(Aes {
-            round_keys: schedule::expand_key(key),
+            round_keys,
             backend,
             avx512,
-            portable: aes::Aes128::new(&key.into()),
+            portable,
         })
     }
 
@@ -321,13 +334,17 @@ impl Aes {
 
     fn portable_encrypt(&self, blocks: &mut [Block]) {
         use aes::cipher::BlockCipherEncrypt;
+        // Only the portable backend reaches here (the others have kernels for everything).
+        let Some(portable) = &self.portable else {
+            return;
+        };
         let mut buf = [aes::Block::default(); 64];
         for chunk in blocks.chunks_mut(64) {
             let n = chunk.len();
             for (b, c) in buf.iter_mut().zip(chunk.iter()) {
                 b.copy_from_slice(&c.to_bytes());
             }
-            self.portable.encrypt_blocks(&mut buf[..n]);
+            portable.encrypt_blocks(&mut buf[..n]);
             for (c, b) in chunk.iter_mut().zip(buf.iter()) {
                 let mut bytes = [0u8; 16];
                 bytes.copy_from_slice(b);
@@ -438,6 +455,30 @@ mod tests {
 
     /// FIPS-197 Appendix B and C.1 on every backend this CPU has, at every batch length 1..40
     /// (covering every tail path of the kernels).
+    #[test]
+    fn key_expansion_matches_fips_197_on_every_backend() {
+        // FIPS-197 A.1: the key and round key 10 (w[40..44]).
+        let key = [
+            0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf,
+            0x4f, 0x3c,
+        ];
+        let last = [
+            0xd0, 0x14, 0xf9, 0xa8, 0xc9, 0xee, 0x25, 0x89, 0xe1, 0x3f, 0x0c, 0xc8, 0xb6, 0x63,
+            0x0c, 0xa6,
+        ];
+        let mut prg = Prg::from_seed([11; 16]);
+        for backend in supported() {
+            let aes = Aes::with_backend(key, backend).unwrap();
+            assert_eq!(aes.round_keys[0].to_bytes(), key, "{backend}");
+            assert_eq!(aes.round_keys[10].to_bytes(), last, "{backend}");
+            for _ in 0..100 {
+                let random = prg.block().to_bytes();
+                let aes = Aes::with_backend(random, backend).unwrap();
+                assert_eq!(aes.round_keys, schedule::expand_key(random), "{backend}");
+            }
+        }
+    }
+
     #[test]
     fn fips_197_vectors_on_every_backend() {
         let cases: [([u8; 16], [u8; 16], [u8; 16]); 2] = [

@@ -1,6 +1,13 @@
 //! The AES-128 key schedule (FIPS-197 §5.2), for our own AES-NI and VAES kernels, which need the
-//! round keys as data. The S-box is computed at compile time from its definition (the inverse in
-//! GF(2^8) followed by the affine map of FIPS-197 §5.1.1) rather than typed in.
+//! round keys as data.
+//!
+//! Keys are secret (the OS-seeded generator's key makes Delta and every label; the IKNP seeds
+//! are OT outputs), so their expansion never indexes a table with key bytes: on AES-NI and VAES
+//! machines `AESKEYGENASSIST` does the S-box in hardware (`x86::aesni_expand_key`); elsewhere
+//! [`expand_key`] computes each S-box value arithmetically (the inverse in GF(2^8) as `a^254`
+//! with branchless multiplications, then the affine map of FIPS-197 §5.1.1). The table [`SBOX`],
+//! built at compile time from the same definition, serves public data only (the circuit
+//! builder's AES, tests).
 
 use crate::block::Block;
 
@@ -51,8 +58,34 @@ const fn build_sbox() -> [u8; 256] {
 /// The AES S-box.
 pub(crate) const SBOX: [u8; 256] = build_sbox();
 
+/// Multiplication in GF(2^8) without branches on the operands.
+fn gf_mul_ct(mut a: u8, b: u8) -> u8 {
+    let mut product = 0u8;
+    for i in 0..8 {
+        product ^= a & ((b >> i) & 1).wrapping_neg();
+        let carry = (a >> 7).wrapping_neg();
+        a = (a << 1) ^ (0x1b & carry);
+    }
+    product
+}
+
+/// The S-box without a table: `a^254` (0 for 0) by a fixed square-and-multiply chain, then the
+/// affine map.
+fn sbox_ct(a: u8) -> u8 {
+    // 254 = 0b11111110: square, multiply by a, seven times; the exponent is public.
+    let mut result = 1u8;
+    for bit in (0..8).rev() {
+        result = gf_mul_ct(result, result);
+        if (254u32 >> bit) & 1 == 1 {
+            result = gf_mul_ct(result, a);
+        }
+    }
+    let b = result;
+    b ^ b.rotate_left(1) ^ b.rotate_left(2) ^ b.rotate_left(3) ^ b.rotate_left(4) ^ 0x63
+}
+
 /// Expands a 16-byte key into the 11 round keys of AES-128, each as the 16 bytes of the FIPS-197
-/// words w[4i..4i+4] in order.
+/// words w[4i..4i+4] in order, in constant time (no table lookups).
 pub(crate) fn expand_key(key: [u8; 16]) -> [Block; 11] {
     let mut w = [[0u8; 4]; 44];
     for (i, word) in w.iter_mut().take(4).enumerate() {
@@ -63,10 +96,10 @@ pub(crate) fn expand_key(key: [u8; 16]) -> [Block; 11] {
         let mut t = w[i - 1];
         if i % 4 == 0 {
             t = [
-                SBOX[t[1] as usize] ^ rcon,
-                SBOX[t[2] as usize],
-                SBOX[t[3] as usize],
-                SBOX[t[0] as usize],
+                sbox_ct(t[1]) ^ rcon,
+                sbox_ct(t[2]),
+                sbox_ct(t[3]),
+                sbox_ct(t[0]),
             ];
             rcon = gf_mul(rcon, 2);
         }
@@ -81,7 +114,9 @@ pub(crate) fn expand_key(key: [u8; 16]) -> [Block; 11] {
             bytes[4 * j..4 * j + 4].copy_from_slice(&w[4 * r + j]);
         }
         *key = Block::from_bytes(bytes);
+        zeroize::Zeroize::zeroize(&mut bytes);
     }
+    zeroize::Zeroize::zeroize(&mut w);
     keys
 }
 
@@ -99,6 +134,13 @@ mod tests {
             seen[v as usize] = true;
         }
         assert!(seen.iter().all(|&s| s), "the S-box is a permutation");
+    }
+
+    #[test]
+    fn the_arithmetic_sbox_is_the_table() {
+        for x in 0..=255u8 {
+            assert_eq!(sbox_ct(x), SBOX[x as usize], "{x:#x}");
+        }
     }
 
     #[test]

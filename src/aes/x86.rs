@@ -585,3 +585,90 @@ pub(super) fn vaes512_eval_ands(
 ) {
     vaes_eval_body!(keys, labels, gates, t, tables)
 }
+
+// ---------------------------------------------------------------------------------------------
+// PCLMULQDQ: sums of carry-less products for the GF(2^128) check of the OT extension.
+
+/// `sum_i a_i * b_i` as unreduced 256-bit carry-less products `(lo, hi)`.
+///
+/// # Safety
+/// The CPU must support PCLMULQDQ and SSE2.
+#[target_feature(enable = "sse2,pclmulqdq")]
+pub(super) unsafe fn clmul_dot(a: &[Block], b: &[Block]) -> (u128, u128) {
+    let n = a.len().min(b.len());
+    let (mut low, mut middle, mut high) = (
+        _mm_setzero_si128(),
+        _mm_setzero_si128(),
+        _mm_setzero_si128(),
+    );
+    for i in 0..n {
+        // SAFETY: i < n <= both lengths; `Block` is 16 bytes and unaligned loads are allowed.
+        let (x, y) = unsafe {
+            (
+                _mm_loadu_si128(a.as_ptr().add(i) as *const __m128i),
+                _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i),
+            )
+        };
+        low = _mm_xor_si128(low, _mm_clmulepi64_si128(x, y, 0x00));
+        high = _mm_xor_si128(high, _mm_clmulepi64_si128(x, y, 0x11));
+        middle = _mm_xor_si128(middle, _mm_clmulepi64_si128(x, y, 0x01));
+        middle = _mm_xor_si128(middle, _mm_clmulepi64_si128(x, y, 0x10));
+    }
+    let mut out = [0u128; 3];
+    for (slot, v) in out.iter_mut().zip([low, middle, high]) {
+        // SAFETY: storing 16 bytes into a local u128.
+        unsafe { _mm_storeu_si128(slot as *mut u128 as *mut __m128i, v) };
+    }
+    let [low, middle, high] = out;
+    (low ^ (middle << 64), high ^ (middle >> 64))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key expansion with AESKEYGENASSIST: the S-box of the schedule in hardware, no table lookups on
+// key bytes (FIPS-197 §5.2; Intel's AES-NI white paper, "Key expansion using AESKEYGENASSIST").
+
+#[target_feature(enable = "sse2")]
+#[inline]
+fn expand_step(key: __m128i, assist: __m128i) -> __m128i {
+    // The assist's word 3 is SubWord(RotWord(w[i-1])) ^ rcon; broadcast it, then fold the
+    // previous round key's words into each other.
+    let assist = _mm_shuffle_epi32::<0xff>(assist);
+    let mut k = key;
+    k = _mm_xor_si128(k, _mm_slli_si128::<4>(k));
+    k = _mm_xor_si128(k, _mm_slli_si128::<4>(k));
+    k = _mm_xor_si128(k, _mm_slli_si128::<4>(k));
+    _mm_xor_si128(k, assist)
+}
+
+/// The 11 round keys of AES-128, in the same layout as `schedule::expand_key`.
+#[target_feature(enable = "sse2,aes")]
+pub(super) fn aesni_expand_key(key: &[u8; 16]) -> Keys {
+    let mut out = [Block::ZERO; 11];
+    // SAFETY: `key` is 16 bytes; an unaligned load is valid.
+    let mut k = unsafe { _mm_loadu_si128(key.as_ptr() as *const __m128i) };
+    #[target_feature(enable = "sse2")]
+    #[inline]
+    fn store(out: &mut Keys, i: usize, v: __m128i) {
+        // SAFETY: `out[i]` is 16 bytes of a local array (the index is checked).
+        unsafe { _mm_storeu_si128(&mut out[i] as *mut Block as *mut __m128i, v) }
+    }
+    store(&mut out, 0, k);
+    macro_rules! round {
+        ($i:expr, $rcon:expr) => {
+            k = expand_step(k, _mm_aeskeygenassist_si128::<$rcon>(k));
+            store(&mut out, $i, k);
+        };
+    }
+    round!(1, 0x01);
+    round!(2, 0x02);
+    round!(3, 0x04);
+    round!(4, 0x08);
+    round!(5, 0x10);
+    round!(6, 0x20);
+    round!(7, 0x40);
+    round!(8, 0x80);
+    round!(9, 0x1b);
+    round!(10, 0x36);
+    let _ = k;
+    out
+}

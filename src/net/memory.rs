@@ -7,7 +7,6 @@ use super::{Channel, Traffic};
 use crate::error::{Error, Result};
 
 /// One end of an in-memory pair.
-#[derive(Debug)]
 pub struct MemoryChannel {
     tx: Option<mpsc::Sender<Vec<u8>>>,
     rx: mpsc::Receiver<Vec<u8>>,
@@ -16,6 +15,18 @@ pub struct MemoryChannel {
     offset: usize,
     timeout: Duration,
     traffic: Traffic,
+}
+
+impl std::fmt::Debug for MemoryChannel {
+    // The state, never the buffers: they hold protocol bytes (labels, OT messages).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryChannel")
+            .field("open", &self.tx.is_some())
+            .field("traffic", &self.traffic)
+            .field("buffered_out", &self.pending.len())
+            .field("buffered_in", &(self.incoming.len() - self.offset))
+            .finish()
+    }
 }
 
 /// Flushes automatically beyond this many queued bytes.

@@ -5,11 +5,22 @@ use super::{Channel, Traffic};
 use crate::error::{Error, Result};
 
 /// A peer that sends exactly `bytes` and then closes the connection.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReplayChannel {
     bytes: Vec<u8>,
     at: usize,
     traffic: Traffic,
+}
+
+impl std::fmt::Debug for ReplayChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ReplayChannel({} of {} bytes read)",
+            self.at,
+            self.bytes.len()
+        )
+    }
 }
 
 impl ReplayChannel {
@@ -63,10 +74,20 @@ impl Channel for ReplayChannel {
 }
 
 /// Wraps a channel and records every byte received from the peer.
-#[derive(Debug)]
 pub struct RecordingChannel<C> {
     inner: C,
     received: Vec<u8>,
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for RecordingChannel<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RecordingChannel({:?}, {} bytes recorded)",
+            self.inner,
+            self.received.len()
+        )
+    }
 }
 
 impl<C: Channel> RecordingChannel<C> {

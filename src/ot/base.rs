@@ -147,9 +147,14 @@ impl BaseOtSender {
             [y, y - a_times_a]
         });
         half_a.zeroize();
-        let flat: Vec<RistrettoPoint> = halves.iter().flatten().copied().collect();
-        let encoded = RistrettoPoint::double_and_compress_batch(&flat);
-        Ok(raw
+        let mut a_times_a = a_times_a;
+        a_times_a.zeroize();
+        let mut halves = halves;
+        let mut flat: Vec<RistrettoPoint> = halves.iter().flatten().copied().collect();
+        halves.zeroize();
+        let mut encoded = RistrettoPoint::double_and_compress_batch(&flat);
+        flat.zeroize();
+        let keys = raw
             .iter()
             .enumerate()
             .map(|(i, b)| {
@@ -158,7 +163,9 @@ impl BaseOtSender {
                     derive_key(&self.session, i, &self.a_bytes, b, &encoded[2 * i + 1]),
                 )
             })
-            .collect())
+            .collect();
+        encoded.zeroize();
+        Ok(keys)
     }
 }
 
@@ -199,11 +206,17 @@ pub fn receive(
         .zip(shared)
         .map(|(b, s)| [b, s])
         .collect();
-    for (b, _) in scalars.iter_mut() {
+    // The scalars, the choice bits (Delta's bits, for the garbler) and the shared points are
+    // secrets: wiped, not just freed.
+    for (b, c) in scalars.iter_mut() {
         b.zeroize();
+        c.zeroize();
     }
-    let flat: Vec<RistrettoPoint> = pairs.iter().flatten().copied().collect();
-    let encoded = RistrettoPoint::double_and_compress_batch(&flat);
+    let mut pairs = pairs;
+    let mut flat: Vec<RistrettoPoint> = pairs.iter().flatten().copied().collect();
+    pairs.zeroize();
+    let mut encoded = RistrettoPoint::double_and_compress_batch(&flat);
+    flat.zeroize();
     let mut reply = Vec::with_capacity(choices.len() * POINT_BYTES);
     let mut keys = Vec::with_capacity(choices.len());
     for i in 0..choices.len() {
@@ -217,6 +230,7 @@ pub fn receive(
         ));
         reply.extend_from_slice(b_bytes);
     }
+    encoded.zeroize();
     Ok((reply, keys))
 }
 

@@ -2,15 +2,19 @@
 //! garbler learning the bits.
 //!
 //! [`base`] runs 128 Chou-Orlandi OTs on Ristretto255 once per session; [`iknp`] extends them into
-//! any number of correlated OTs whose correlation is the garbler's Delta; [`transpose`] is the
-//! bit-matrix transposition IKNP needs. The cores are sans-IO; the functions here drive them over
-//! a [`Channel`].
+//! any number of correlated OTs whose correlation is the garbler's Delta, each extension checked
+//! for consistency (KOS15) before its outputs are used; [`transpose`] is the bit-matrix
+//! transposition IKNP needs. The cores are sans-IO; the functions here drive them over a
+//! [`Channel`]. Each chunk of an extension travels as the receiver's message `u` followed by
+//! its check `(x, t)`.
 
 pub mod base;
 pub mod iknp;
 pub mod transpose;
 
-pub use iknp::{BASE_OTS, CotReceiver, CotSender, tiles};
+pub use iknp::{BASE_OTS, CHECK_OTS, CotReceiver, CotSender, checked_rows, tiles};
+
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::aes::Prg;
 use crate::block::{Block, Delta};
@@ -30,12 +34,13 @@ pub fn setup_sender<C: Channel + ?Sized>(
 ) -> Result<CotSender> {
     let mut a = [0u8; base::POINT_BYTES];
     channel.read_exact(&mut a)?;
-    let choices: Vec<bool> = (0..BASE_OTS).map(|j| delta.bit(j)).collect();
+    let choices: Zeroizing<Vec<bool>> =
+        Zeroizing::new((0..BASE_OTS).map(|j| delta.bit(j)).collect());
     let (reply, mut keys) = base::receive(prg, session, &a, &choices)?;
     channel.write_all(&reply)?;
     channel.flush()?;
-    let sender = CotSender::new(delta, &keys);
-    zeroize::Zeroize::zeroize(&mut keys);
+    let sender = CotSender::new(delta, &keys, session);
+    keys.zeroize();
     sender
 }
 
@@ -51,31 +56,51 @@ pub fn setup_receiver<C: Channel + ?Sized>(
     let mut reply = vec![0u8; BASE_OTS * base::POINT_BYTES];
     channel.read_exact(&mut reply)?;
     let mut keys = sender.finish(&reply, BASE_OTS)?;
-    let receiver = CotReceiver::new(&keys);
+    let receiver = CotReceiver::new(&keys, session);
     for (k0, k1) in keys.iter_mut() {
-        zeroize::Zeroize::zeroize(k0);
-        zeroize::Zeroize::zeroize(k1);
+        k0.zeroize();
+        k1.zeroize();
     }
     receiver
 }
 
-/// The garbler's side of `m` correlated OTs: returns the zero-labels `W0_i`.
+/// The garbler's side of `m` correlated OTs: returns the zero-labels `W0_i`, or
+/// `PeerMisbehaved` if the evaluator's message fails the consistency check.
+///
+/// Messages: the evaluator's `u` (in chunks of [`CHUNK_OTS`] rows), our challenge seed, the
+/// evaluator's answer `(x, t)`.
 pub fn send<C: Channel + ?Sized>(
     channel: &mut C,
     sender: &mut CotSender,
     m: usize,
 ) -> Result<Vec<Block>> {
-    let mut out = Vec::with_capacity(m);
+    let rows = checked_rows(m);
+    let mut out = Vec::with_capacity(rows);
     let mut u = Vec::new();
+    let mut pending = sender.begin_check();
     let mut done = 0;
-    while done < m {
-        let len = (m - done).min(CHUNK_OTS);
+    while done < rows {
+        let len = (rows - done).min(CHUNK_OTS);
         u.clear();
         u.resize(BASE_OTS * tiles(len), Block::ZERO);
-        recv_blocks(channel, &mut u)?;
-        sender.extend_into(len, &u, &mut out)?;
+        let received = recv_blocks(channel, &mut u);
+        let extended =
+            received.and_then(|()| sender.extend_checked_chunk(len, &u, &mut out, &mut pending));
+        if let Err(e) = extended {
+            out.zeroize();
+            return Err(e);
+        }
         done += len;
     }
+    let mut check = [Block::ZERO; 2];
+    let answered = send_blocks(channel, &[pending.seed()])
+        .and_then(|()| channel.flush())
+        .and_then(|()| recv_blocks(channel, &mut check));
+    if let Err(e) = answered {
+        out.zeroize();
+        return Err(e);
+    }
+    sender.finish_check(pending, m, &mut out, check)?;
     Ok(out)
 }
 
@@ -85,63 +110,51 @@ pub fn receive<C: Channel + ?Sized>(
     receiver: &mut CotReceiver,
     choices: &[bool],
 ) -> Result<Vec<Block>> {
-    let mut out = Vec::with_capacity(choices.len());
-    let mut u = Vec::new();
-    for chunk in choices.chunks(CHUNK_OTS) {
-        receiver.extend_into(chunk, &mut u, &mut out);
-        send_blocks(channel, &u)?;
-    }
-    channel.flush()?;
-    Ok(out)
+    send_prepared(channel, prepare(receiver, choices))
 }
 
-/// The evaluator's extension computed ahead of time: the message for the garbler (the same bytes
-/// [`receive`] would send, chunk after chunk) and the resulting labels.
+/// The evaluator's extension computed ahead of time: the message for the garbler and the rows
+/// that answer its challenge.
 pub struct Prepared {
+    extension: iknp::CheckedReceive,
+    message: Vec<Block>,
+}
+
+impl Prepared {
     /// The choice bits it was computed for.
-    pub choices: Vec<bool>,
-    /// The extension messages, concatenated.
-    pub message: Vec<Block>,
-    /// The evaluator's labels `W0_i ^ x_i*Delta`.
-    pub labels: Vec<Block>,
+    pub fn choices(&self) -> &[bool] {
+        self.extension.choices()
+    }
 }
 
 impl std::fmt::Debug for Prepared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Prepared({} OTs, <secret>)", self.choices.len())
+        write!(f, "Prepared({} OTs, <secret>)", self.choices().len())
     }
 }
 
-impl Drop for Prepared {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.labels);
-    }
-}
-
-/// Computes the evaluator's side of the next extension without sending anything, so that the
+/// Computes the evaluator's message of the next extension without sending anything, so that the
 /// work can overlap the garbler's (the session does this while the garbler garbles the current
 /// run). Send it with [`send_prepared`], before any other extension.
 pub fn prepare(receiver: &mut CotReceiver, choices: &[bool]) -> Prepared {
-    let mut message = Vec::with_capacity(BASE_OTS * tiles(choices.len()) + BASE_OTS);
-    let mut labels = Vec::with_capacity(choices.len());
-    let mut u = Vec::new();
-    for chunk in choices.chunks(CHUNK_OTS) {
-        receiver.extend_into(chunk, &mut u, &mut labels);
-        message.extend_from_slice(&u);
-    }
-    Prepared {
-        choices: choices.to_vec(),
-        message,
-        labels,
-    }
+    let mut message = Vec::new();
+    let extension = receiver.extend_checked(choices, &mut message);
+    Prepared { extension, message }
 }
 
-/// Sends a prepared extension and returns its labels.
+/// Sends a prepared extension, answers the garbler's challenge and returns the labels.
 pub fn send_prepared<C: Channel + ?Sized>(
     channel: &mut C,
-    mut prepared: Prepared,
+    prepared: Prepared,
 ) -> Result<Vec<Block>> {
-    send_blocks(channel, &prepared.message)?;
+    for chunk in prepared.message.chunks(BASE_OTS * CHUNK_OTS / 128) {
+        send_blocks(channel, chunk)?;
+    }
     channel.flush()?;
-    Ok(std::mem::take(&mut prepared.labels))
+    let mut seed = [Block::ZERO];
+    recv_blocks(channel, &mut seed)?;
+    let (check, labels) = prepared.extension.respond(seed[0]);
+    send_blocks(channel, &check)?;
+    channel.flush()?;
+    Ok(labels)
 }

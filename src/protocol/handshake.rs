@@ -15,9 +15,9 @@ use crate::net::Channel;
 /// The first bytes of every session.
 pub const MAGIC: [u8; 8] = *b"GARBLED\0";
 /// The protocol version: bumped whenever the wire format or the cryptography changes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// The garbling scheme both sides must use.
-pub const SCHEME: &str = "half-gates/tccr-aes128/iknp-cot/co15-ristretto255";
+pub const SCHEME: &str = "half-gates/tccr-aes128/kos-cot/co15-ristretto255";
 /// Largest handshake payload accepted.
 pub const MAX_HELLO: usize = 1 << 16;
 /// Most input or output groups a handshake may describe.
@@ -112,9 +112,16 @@ pub fn receive<C: Channel + ?Sized>(channel: &mut C) -> Result<(Hello, Vec<u8>)>
     Ok((hello, payload))
 }
 
+/// Peer-supplied text in an error message: escaped and cut (it goes to a terminal).
+const SHOWN: usize = 200;
+
 fn list<T: std::fmt::Debug>(v: &[T]) -> String {
     let parts: Vec<String> = v.iter().map(|x| format!("{x:?}").to_lowercase()).collect();
-    format!("[{}]", parts.join(", "))
+    crate::text::escape(&format!("[{}]", parts.join(", ")), SHOWN)
+}
+
+fn quoted(text: &str) -> String {
+    format!("'{}'", crate::text::escape(text, SHOWN))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -139,16 +146,16 @@ pub fn compare(ours: &Hello, peer: &Hello) -> Result<()> {
     if peer.scheme != ours.scheme {
         return Err(Error::Mismatch {
             field: "garbling scheme",
-            ours: ours.scheme.clone(),
-            peer: peer.scheme.clone(),
+            ours: quoted(&ours.scheme),
+            peer: quoted(&peer.scheme),
             hint: "both parties must run the same garbled release",
         });
     }
     if peer.job != ours.job {
         return Err(Error::Mismatch {
             field: "job",
-            ours: format!("'{}'", ours.job),
-            peer: format!("'{}'", peer.job),
+            ours: quoted(&ours.job),
+            peer: quoted(&peer.job),
             hint: "both parties must run the same job (same command, widths and row counts)",
         });
     }

@@ -342,6 +342,8 @@ pub struct GarblerSession<'p, 'c, C: Channel> {
     cot: CotSender,
     tweaks: TweakBase,
     runs_done: u64,
+    /// A run failed part-way: its tweaks and OT state may be half used, so no further run.
+    failed: bool,
     start: Instant,
     setup: Duration,
     progress: Option<Progress<'c>>,
@@ -363,6 +365,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             cot,
             tweaks: TweakBase { nonce, first: 0 },
             runs_done: 0,
+            failed: false,
             setup: start.elapsed(),
             start,
             progress: None,
@@ -382,6 +385,23 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
     /// One run: `inputs` holds the bits of the garbler's own input groups, in order. Returns
     /// every output group, `None` for those not revealed to the garbler.
     pub fn run(&mut self, inputs: &[Vec<bool>]) -> Result<Vec<Option<Vec<bool>>>> {
+        self.check_runnable()?;
+        self.failed = true;
+        let outputs = self.run_once(inputs)?;
+        self.failed = false;
+        Ok(outputs)
+    }
+
+    fn check_runnable(&self) -> Result<()> {
+        if self.failed {
+            return Err(Error::arg(
+                "an earlier run of this session failed; the session cannot run again",
+            ));
+        }
+        Ok(())
+    }
+
+    fn run_once(&mut self, inputs: &[Vec<bool>]) -> Result<Vec<Option<Vec<bool>>>> {
         if self.runs_done >= self.options.runs {
             return Err(Error::arg(format!(
                 "the session was agreed for {} run(s)",
@@ -389,7 +409,8 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             )));
         }
         let program = self.program;
-        let own = own_bits(program, &self.options, Party::Garbler, inputs)?;
+        let own =
+            zeroize::Zeroizing::new(own_bits(program, &self.options, Party::Garbler, inputs)?);
         let evaluator_bits = self.options.input_bits(program, Party::Evaluator);
         let ch = &mut self.channel;
         let mut q = ot::send(ch, &mut self.cot, evaluator_bits)?;
@@ -492,6 +513,8 @@ pub struct EvaluatorSession<'p, 'c, C: Channel> {
     prepared: Option<ot::Prepared>,
     tweaks: TweakBase,
     runs_done: u64,
+    /// A run failed part-way: its tweaks and OT state may be half used, so no further run.
+    failed: bool,
     start: Instant,
     setup: Duration,
     progress: Option<Progress<'c>>,
@@ -511,6 +534,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             prepared: None,
             tweaks: TweakBase { nonce, first: 0 },
             runs_done: 0,
+            failed: false,
             setup: start.elapsed(),
             start,
             progress: None,
@@ -536,6 +560,22 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         inputs: &[Vec<bool>],
         next: Option<&[Vec<bool>]>,
     ) -> Result<Vec<Option<Vec<bool>>>> {
+        if self.failed {
+            return Err(Error::arg(
+                "an earlier run of this session failed; the session cannot run again",
+            ));
+        }
+        self.failed = true;
+        let outputs = self.run_ahead_once(inputs, next)?;
+        self.failed = false;
+        Ok(outputs)
+    }
+
+    fn run_ahead_once(
+        &mut self,
+        inputs: &[Vec<bool>],
+        next: Option<&[Vec<bool>]>,
+    ) -> Result<Vec<Option<Vec<bool>>>> {
         if self.runs_done >= self.options.runs {
             return Err(Error::arg(format!(
                 "the session was agreed for {} run(s)",
@@ -543,10 +583,13 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             )));
         }
         let program = self.program;
-        let own = own_bits(program, &self.options, Party::Evaluator, inputs)?;
+        let own =
+            zeroize::Zeroizing::new(own_bits(program, &self.options, Party::Evaluator, inputs)?);
         let ch = &mut self.channel;
         let mut t = match self.prepared.take() {
-            Some(prepared) if prepared.choices == own => ot::send_prepared(ch, prepared)?,
+            Some(prepared) if prepared.choices() == own.as_slice() => {
+                ot::send_prepared(ch, prepared)?
+            }
             // The prepared extension used up its part of the OT streams: other inputs now would
             // leave the two parties' streams apart.
             Some(_) => {
@@ -559,7 +602,8 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         if let Some(next) = next
             && self.runs_done + 1 < self.options.runs
         {
-            let bits = own_bits(program, &self.options, Party::Evaluator, next)?;
+            let bits =
+                zeroize::Zeroizing::new(own_bits(program, &self.options, Party::Evaluator, next)?);
             self.prepared = Some(ot::prepare(&mut self.cot, &bits));
         }
         let garbler_bits = self.options.input_bits(program, Party::Garbler);
@@ -599,7 +643,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             }
         }
         evaluator.evaluate(&[]);
-        let labels = evaluator.output_labels()?;
+        let labels = zeroize::Zeroizing::new(evaluator.output_labels()?);
         drop(evaluator);
         let n = self.options.output_bits(program, Reveal::to_evaluator);
         let mut packed = vec![0u8; n.div_ceil(8)];

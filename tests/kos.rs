@@ -1,0 +1,145 @@
+//! The cheating evaluator of the OT issue, played through the real sessions: it flips columns of
+//! its IKNP message for its input rows (which would let `x AND 0` gates tell it bits of Delta).
+//! The KOS consistency check catches it: the garbler stops with "OT consistency check failed"
+//! before it sends any label or table. The same harness without the flips computes the right
+//! answer, so the failure is the check's doing.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use garbled::Error;
+use garbled::circuit::builder::Builder;
+use garbled::compile::{Program, compile};
+use garbled::net::memory::{MemoryChannel, pair};
+use garbled::net::{Channel, Traffic};
+use garbled::protocol::{EvaluatorSession, GarblerSession, Party, Reveal, SessionOptions};
+
+/// The evaluator's side of the wire, flipping bits of its first IKNP message.
+struct Cheater {
+    inner: MemoryChannel,
+    /// (column, rows) to flip in tile 0 of the extension message.
+    flips: Vec<(usize, std::ops::Range<usize>)>,
+    tampered: bool,
+    /// Bytes received after the tampered message went out.
+    received_after: Arc<Mutex<u64>>,
+}
+
+impl Channel for Cheater {
+    fn write_all(&mut self, data: &[u8]) -> garbled::Result<()> {
+        // The extension message is the first write of at least one tile (128 blocks).
+        if !self.tampered && data.len() >= 128 * 16 {
+            self.tampered = true;
+            let mut data = data.to_vec();
+            for (column, rows) in &self.flips {
+                for row in rows.clone() {
+                    data[16 * column + row / 8] ^= 1 << (row % 8);
+                }
+            }
+            return self.inner.write_all(&data);
+        }
+        self.inner.write_all(data)
+    }
+    fn flush(&mut self) -> garbled::Result<()> {
+        self.inner.flush()
+    }
+    fn read_exact(&mut self, buf: &mut [u8]) -> garbled::Result<()> {
+        self.inner.read_exact(buf)?;
+        if self.tampered {
+            *self.received_after.lock().unwrap() += buf.len() as u64;
+        }
+        Ok(())
+    }
+    fn traffic(&self) -> Traffic {
+        self.inner.traffic()
+    }
+    fn close_write(&mut self) -> garbled::Result<()> {
+        self.inner.close_write()
+    }
+    fn expect_eof(&mut self) -> garbled::Result<()> {
+        self.inner.expect_eof()
+    }
+}
+
+/// 16 evaluator bits, each ANDed with a garbler bit (the garbler feeds zeros: `x AND 0`).
+fn program() -> Program {
+    let mut b = Builder::new();
+    let g = b.input("garbler", 16);
+    let e = b.input("evaluator", 16);
+    let ands: Vec<_> = g.iter().zip(&e).map(|(x, y)| b.and(*x, *y)).collect();
+    b.output("ands", &ands);
+    compile(&b.finish().unwrap()).unwrap()
+}
+
+fn session(
+    flips: Vec<(usize, std::ops::Range<usize>)>,
+) -> (garbled::Result<Vec<bool>>, garbled::Result<Vec<bool>>, u64) {
+    let p = program();
+    let options = SessionOptions::new(
+        &p,
+        vec![Party::Garbler, Party::Evaluator],
+        vec![Reveal::Both],
+    )
+    .unwrap();
+    let (g, e) = pair(Duration::from_secs(5));
+    let received_after = Arc::new(Mutex::new(0));
+    let cheater = Cheater {
+        inner: e,
+        flips,
+        tampered: false,
+        received_after: received_after.clone(),
+    };
+    let (g_result, e_result) = std::thread::scope(|s| {
+        let (p, eo) = (&p, options.clone());
+        let evaluator = s.spawn(move || {
+            let mut session = EvaluatorSession::start(cheater, p, eo)?;
+            let out = session.run(&[vec![true; 16]])?;
+            session.finish()?;
+            Ok(out[0].clone().unwrap())
+        });
+        let garbler = (|| {
+            let mut session = GarblerSession::start(g, p, options)?;
+            let out = session.run(&[vec![false; 16]])?;
+            session.finish()?;
+            Ok(out[0].clone().unwrap())
+        })();
+        (garbler, evaluator.join().unwrap())
+    });
+    let after = *received_after.lock().unwrap();
+    (g_result, e_result, after)
+}
+
+#[test]
+fn flipped_columns_are_caught_before_any_table() {
+    // Column 0 always gives the cheat away (lsb(Delta) = 1); columns 1..=40 are the bits a
+    // cheater would try to learn.
+    let flips: Vec<_> = (0..=40).map(|column| (column, 0..16)).collect();
+    let (garbler, evaluator, received_after) = session(flips);
+    match garbler {
+        Err(Error::PeerMisbehaved(m)) => assert!(m.contains("OT consistency check failed"), "{m}"),
+        other => panic!("the garbler did not catch the cheat: {other:?}"),
+    }
+    assert!(evaluator.is_err(), "the cheating evaluator got an output");
+    // After its message the cheater received only the 16-byte challenge: no label, no table.
+    assert_eq!(received_after, 16);
+}
+
+#[test]
+fn one_flipped_column_is_caught_whatever_the_row() {
+    for row in [0, 7, 15] {
+        let (garbler, _, received_after) = session(vec![(0, row..row + 1)]);
+        assert!(
+            matches!(&garbler, Err(Error::PeerMisbehaved(m)) if m.contains("consistency")),
+            "row {row}: {garbler:?}"
+        );
+        assert_eq!(received_after, 16);
+    }
+}
+
+#[test]
+fn the_same_harness_without_flips_computes_the_answer() {
+    let (garbler, evaluator, received_after) = session(Vec::new());
+    assert_eq!(garbler.unwrap(), vec![false; 16]);
+    assert_eq!(evaluator.unwrap(), vec![false; 16]);
+    // Labels and 16 tables of 32 bytes reached the evaluator this time.
+    assert!(received_after > 16 + 16 * 32);
+}
