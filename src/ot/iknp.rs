@@ -1,8 +1,7 @@
 //! Correlated OT extension with a global offset: IKNP (Ishai, Kilian, Nissim, Petrank, "Extending
-//! oblivious transfers efficiently", CRYPTO 2003, §3) in the correlated form of Asharov, Lindell,
-//! Schneider and Zohner ("More efficient oblivious transfer and extensions for faster secure
-//! computation", CCS 2013, §5.4), with the sender's base-OT choice string equal to the garbler's
-//! free-XOR offset Delta.
+//! oblivious transfers efficiently", CRYPTO 2003, §3) with the sender's base-OT choice string
+//! equal to the garbler's free-XOR offset Delta, which makes every output pair differ by Delta:
+//! the global-offset correlated OT of KOS15 (below), as emp-toolkit runs it.
 //!
 //! Setup: 128 base OTs in which the *extension sender* (the garbler) is the base-OT receiver with
 //! choice bits `s = Delta` and gets `k_j^{s_j}`; the *extension receiver* (the evaluator) gets both
