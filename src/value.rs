@@ -67,6 +67,126 @@ pub fn format_value(wire_bits: &[bool], order: BitOrder) -> String {
     s
 }
 
+/// How outputs are printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OutputFormat {
+    /// `0x` + exactly `ceil(n/4)` lowercase hex digits (the default).
+    #[default]
+    Hex,
+    /// Unsigned decimal.
+    Dec,
+    /// Signed decimal: two's complement in the group's width.
+    Signed,
+    /// `0b` + exactly `n` binary digits, most significant first.
+    Bin,
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "hex" => Ok(OutputFormat::Hex),
+            "dec" => Ok(OutputFormat::Dec),
+            "signed" => Ok(OutputFormat::Signed),
+            "bin" => Ok(OutputFormat::Bin),
+            other => Err(Error::arg(format!(
+                "unknown output format '{other}': expected hex, dec, signed or bin"
+            ))),
+        }
+    }
+}
+
+/// Formats a group's wire bits in `format`.
+pub fn format_value_as(wire_bits: &[bool], order: BitOrder, format: OutputFormat) -> String {
+    let bits = reorder(wire_bits.to_vec(), order);
+    match format {
+        OutputFormat::Hex => format_value(wire_bits, order),
+        OutputFormat::Bin => {
+            let mut s = String::with_capacity(2 + bits.len());
+            s.push_str("0b");
+            s.extend(bits.iter().rev().map(|&b| if b { '1' } else { '0' }));
+            s
+        }
+        OutputFormat::Dec => decimal(&bits),
+        OutputFormat::Signed => {
+            if bits.last() == Some(&true) {
+                // Negative: the magnitude is the two's complement.
+                let mut magnitude = bits.clone();
+                let mut carry = true;
+                for b in magnitude.iter_mut() {
+                    let v = !*b;
+                    *b = v ^ carry;
+                    carry &= v;
+                }
+                format!("-{}", decimal(&magnitude))
+            } else {
+                decimal(&bits)
+            }
+        }
+    }
+}
+
+/// Unsigned decimal of bits (bit `k` = 2^k), any width.
+fn decimal(bits: &[bool]) -> String {
+    let mut limbs: Vec<u64> = bits
+        .chunks(64)
+        .map(|c| {
+            c.iter()
+                .enumerate()
+                .fold(0u64, |v, (i, &b)| v | (u64::from(b) << i))
+        })
+        .collect();
+    const CHUNK: u64 = 10_000_000_000_000_000_000;
+    let mut parts = Vec::new();
+    while limbs.iter().any(|&l| l != 0) {
+        let mut remainder = 0u128;
+        for limb in limbs.iter_mut().rev() {
+            let v = (remainder << 64) | u128::from(*limb);
+            *limb = (v / u128::from(CHUNK)) as u64;
+            remainder = v % u128::from(CHUNK);
+        }
+        parts.push(remainder as u64);
+    }
+    match parts.split_last() {
+        None => "0".to_string(),
+        Some((top, rest)) => {
+            let mut s = top.to_string();
+            for part in rest.iter().rev() {
+                s.push_str(&format!("{part:019}"));
+            }
+            s
+        }
+    }
+}
+
+/// [`parse_integer_bits`] for a signed group: a decimal must lie in `[-2^(n-1), 2^(n-1))` (hex
+/// and binary are bit patterns of at most `n` bits, as for unsigned groups).
+pub fn parse_signed_integer_bits(text: &str, width: u32) -> Result<Vec<bool>> {
+    let trimmed = text.trim();
+    let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    let decimal = !(body.starts_with("0x")
+        || body.starts_with("0X")
+        || body.starts_with("0b")
+        || body.starts_with("0B")
+        || body.starts_with('-'));
+    if decimal && width >= 1 {
+        let out_of_range = || {
+            Error::arg(format!(
+                "value {} is outside the signed {width}-bit range [-2^{}, 2^{} - 1]",
+                shorten(text),
+                width - 1,
+                width - 1
+            ))
+        };
+        let magnitude = parse_integer_bits(text, width).map_err(|_| out_of_range())?;
+        if magnitude.last() == Some(&true) {
+            return Err(out_of_range());
+        }
+        return Ok(magnitude);
+    }
+    parse_integer_bits(text, width)
+}
+
 /// The integer bits (bit `k` = 2^k) as wire bits, or back: the map is its own inverse.
 fn reorder(mut bits: Vec<bool>, order: BitOrder) -> Vec<bool> {
     if order == BitOrder::Msb0 {
@@ -173,6 +293,39 @@ fn shorten(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_formats() {
+        let bits = parse_integer_bits("-5", 8).unwrap();
+        assert_eq!(format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Hex), "0xfb");
+        assert_eq!(format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Dec), "251");
+        assert_eq!(format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Signed), "-5");
+        assert_eq!(format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Bin), "0b11111011");
+        let wide = parse_integer_bits("340282366920938463463374607431768211455", 128).unwrap();
+        assert_eq!(
+            format_value_as(&wide, BitOrder::Lsb0, OutputFormat::Dec),
+            "340282366920938463463374607431768211455"
+        );
+        assert_eq!(format_value_as(&wide, BitOrder::Lsb0, OutputFormat::Signed), "-1");
+        let min = parse_integer_bits("-128", 8).unwrap();
+        assert_eq!(format_value_as(&min, BitOrder::Lsb0, OutputFormat::Signed), "-128");
+        assert_eq!(format_value_as(&[false; 3], BitOrder::Lsb0, OutputFormat::Dec), "0");
+        assert_eq!(format_value_as(&[true, false, false], BitOrder::Msb0, OutputFormat::Bin), "0b100");
+    }
+
+    #[test]
+    fn signed_decimals_stay_in_range() {
+        assert!(parse_signed_integer_bits("127", 8).is_ok());
+        assert!(parse_signed_integer_bits("128", 8).is_err());
+        assert!(parse_signed_integer_bits("200", 8).is_err());
+        assert!(parse_signed_integer_bits("-128", 8).is_ok());
+        assert!(parse_signed_integer_bits("-129", 8).is_err());
+        assert!(parse_signed_integer_bits("0xff", 8).is_ok());
+        assert!(parse_signed_integer_bits("9223372036854775808", 64).is_err());
+        assert!(parse_signed_integer_bits("9223372036854775807", 64).is_ok());
+        let e = parse_signed_integer_bits("200", 8).unwrap_err().to_string();
+        assert!(e.contains("[-2^7, 2^7 - 1]"), "{e}");
+    }
 
     fn int(text: &str, width: u32) -> Result<u128> {
         let bits = parse_integer_bits(text, width)?;

@@ -1,20 +1,21 @@
 //! `garbled compare`: the private comparison job (Yao's millionaires' problem), for one pair of
 //! values or a million rows streamed from files.
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::net::{NetArgs, run_local, stats_json, stats_line};
 use super::progress::ProgressBar;
+use super::rows::{RowLines, open_rows};
 use crate::circuit::library::comparator_rows;
-use crate::compile::compile;
+use crate::compile::{Program, compile};
 use crate::error::{Error, Result};
 use crate::protocol::{
     EvaluatorSession, GarblerSession, Party, Reveal, SessionOptions, SessionStats,
 };
-use crate::value::parse_integer_bits;
+use crate::value::{parse_integer_bits, parse_signed_integer_bits};
 
 /// Rows per run of the comparator circuit: large enough that per-run messages are noise, small
 /// enough that memory stays a few MiB.
@@ -61,10 +62,8 @@ pub(crate) struct CompareArgs {
 enum Rows {
     One(Vec<bool>),
     File {
-        path: PathBuf,
         count: u64,
-        lines: std::io::Lines<BufReader<std::fs::File>>,
-        line_no: u64,
+        lines: RowLines,
     },
 }
 
@@ -75,13 +74,11 @@ fn parse_row(text: &str, bits: u32, signed: bool) -> Result<Vec<bool>> {
             text.trim()
         )));
     }
-    parse_integer_bits(text, bits)
-}
-
-fn open_lines(path: &Path) -> Result<std::io::Lines<BufReader<std::fs::File>>> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::arg(format!("cannot open {}: {e}", path.display())))?;
-    Ok(BufReader::with_capacity(1 << 16, file).lines())
+    if signed {
+        parse_signed_integer_bits(text, bits)
+    } else {
+        parse_integer_bits(text, bits)
+    }
 }
 
 impl Rows {
@@ -92,32 +89,25 @@ impl Rows {
         ))
     }
 
-    /// Checks every line first (so that a bad row stops us before the peer is involved) and
-    /// counts the rows; the file is then read again, row by row, during the session.
+    /// Checks every row first (so that a bad row stops us before the peer is involved) and
+    /// counts them; the file is then read again, row by row, during the session. Blank lines
+    /// and `#` comments are skipped.
     fn file(path: &Path, bits: u32, signed: bool) -> Result<Rows> {
         let mut count = 0u64;
-        for (i, line) in open_lines(path)?.enumerate() {
-            let line =
-                line.map_err(|e| Error::arg(format!("{}: line {}: {e}", path.display(), i + 1)))?;
-            if line.trim().is_empty() {
-                return Err(Error::arg(format!(
-                    "{}: line {}: empty line (one integer per line)",
-                    path.display(),
-                    i + 1
-                )));
-            }
-            parse_row(&line, bits, signed)
-                .map_err(|e| Error::arg(format!("{}: line {}: {e}", path.display(), i + 1)))?;
+        let mut lines = open_rows(path)?;
+        let name = lines.name().to_string();
+        for row in &mut lines {
+            let (line_no, text) = row?;
+            parse_row(&text, bits, signed)
+                .map_err(|e| Error::arg(format!("{name}: line {line_no}: {e}")))?;
             count += 1;
         }
         if count == 0 {
-            return Err(Error::arg(format!("{} has no rows", path.display())));
+            return Err(Error::arg(format!("{name} has no rows")));
         }
         Ok(Rows::File {
-            path: path.to_path_buf(),
             count,
-            lines: open_lines(path)?,
-            line_no: 0,
+            lines: open_rows(path)?,
         })
     }
 
@@ -128,30 +118,21 @@ impl Rows {
         }
     }
 
-    /// The next `n` rows concatenated, padded with zero rows up to `per_run`.
-    fn next_chunk(&mut self, n: u64, per_run: u64, bits: u32, signed: bool) -> Result<Vec<bool>> {
-        let mut out = Vec::with_capacity((per_run * u64::from(bits)) as usize);
+    /// The next `n` rows concatenated.
+    fn next_chunk(&mut self, n: u64, bits: u32, signed: bool) -> Result<Vec<bool>> {
+        let mut out = Vec::with_capacity((n * u64::from(bits)) as usize);
         match self {
             Rows::One(v) => out.extend_from_slice(v),
-            Rows::File {
-                path,
-                lines,
-                line_no,
-                ..
-            } => {
+            Rows::File { lines, .. } => {
                 for _ in 0..n {
-                    *line_no += 1;
-                    let line = lines
+                    let name = lines.name().to_string();
+                    let (_, text) = lines
                         .next()
-                        .ok_or_else(|| {
-                            Error::arg(format!("{} changed while being read", path.display()))
-                        })?
-                        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-                    out.extend(parse_row(&line, bits, signed)?);
+                        .ok_or_else(|| Error::arg(format!("{name} changed while being read")))??;
+                    out.extend(parse_row(&text, bits, signed)?);
                 }
             }
         }
-        out.resize((per_run * u64::from(bits)) as usize, false);
         Ok(out)
     }
 }
@@ -191,9 +172,21 @@ fn party_session<C: crate::net::Channel>(
     } = job;
     let per_run = total_rows.min(ROWS_PER_RUN);
     let runs = total_rows.div_ceil(per_run);
-    let circuit = comparator_rows(bits, per_run as u32, signed)?;
-    let program = compile(&circuit)?;
-    drop(circuit);
+    let program = compile(&comparator_rows(bits, per_run as u32, signed)?)?;
+    // The last run compares exactly the rows that are left (no padding rows are garbled); both
+    // parties build its circuit from the row count the handshake's job description fixes.
+    let tail = total_rows - (runs - 1) * per_run;
+    let tail_program = if tail < per_run {
+        Some(compile(&comparator_rows(bits, tail as u32, signed)?)?)
+    } else {
+        None
+    };
+    let program_of = |run: u64| -> &Program {
+        match &tail_program {
+            Some(p) if run + 1 == runs => p,
+            _ => &program,
+        }
+    };
     let description = format!(
         "compare {total_rows} row(s) of {bits}-bit {} integers",
         if signed { "signed" } else { "unsigned" }
@@ -212,15 +205,15 @@ fn party_session<C: crate::net::Channel>(
             if let Some(bar) = bar {
                 session.set_progress(Box::new(|d, t| bar.update(d, t)));
             }
-            let mut input = rows.next_chunk(left.min(per_run), per_run, bits, signed)?;
+            let mut input = rows.next_chunk(left.min(per_run), bits, signed)?;
             for run in 0..runs {
                 let n = left.min(per_run);
                 let next = if run + 1 < runs {
-                    Some(rows.next_chunk((left - n).min(per_run), per_run, bits, signed)?)
+                    Some(rows.next_chunk((left - n).min(per_run), bits, signed)?)
                 } else {
                     None
                 };
-                let out = $ahead(&mut session, input, next.as_ref())?;
+                let out = $ahead(&mut session, run, input, next.as_ref())?;
                 let (less, equal) = match (&out[0], &out[1]) {
                     (Some(l), Some(e)) => (l, e),
                     _ => {
@@ -239,14 +232,23 @@ fn party_session<C: crate::net::Channel>(
     match party {
         Party::Garbler => drive!(
             GarblerSession::start(channel, &program, options)?,
-            |s: &mut GarblerSession<'_, '_, C>, input: Vec<bool>, _next: Option<&Vec<bool>>| s
-                .run(&[input])
+            |s: &mut GarblerSession<'_, '_, C>,
+             run: u64,
+             input: Vec<bool>,
+             _next: Option<&Vec<bool>>| s.run_with(program_of(run), &[input])
         ),
         // The evaluator computes the next chunk's oblivious transfers while the garbler garbles.
         Party::Evaluator => drive!(
             EvaluatorSession::start(channel, &program, options)?,
-            |s: &mut EvaluatorSession<'_, '_, C>, input: Vec<bool>, next: Option<&Vec<bool>>| {
-                s.run_ahead(&[input], next.map(std::slice::from_ref))
+            |s: &mut EvaluatorSession<'_, '_, C>,
+             run: u64,
+             input: Vec<bool>,
+             next: Option<&Vec<bool>>| {
+                s.run_ahead_with(
+                    program_of(run),
+                    &[input],
+                    next.map(|n| (program_of(run + 1), std::slice::from_ref(n))),
+                )
             }
         ),
     }

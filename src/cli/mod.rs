@@ -18,6 +18,7 @@ mod info;
 mod keygen;
 mod net;
 mod progress;
+mod rows;
 mod run;
 
 const ABOUT: &str = "A garbled-circuit engine for two-party secure computation.";

@@ -256,6 +256,18 @@ fn session_keys(garbler: &[u8], evaluator: &[u8]) -> (u64, [u8; 32]) {
     (u64::from_le_bytes(nonce), id)
 }
 
+/// A run's program must have the session program's groups (their widths may differ).
+fn same_groups(session: &Program, run: &Program) -> Result<()> {
+    if session.input_widths().len() != run.input_widths().len()
+        || session.output_widths().len() != run.output_widths().len()
+    {
+        return Err(Error::arg(
+            "a run's program must have the same input and output groups as the session's",
+        ));
+    }
+    Ok(())
+}
+
 /// Splits per-group values into the bits of the groups `party` owns, checking count and widths.
 fn own_bits(
     program: &Program,
@@ -301,9 +313,9 @@ fn end_session<C: Channel>(channel: &mut C) -> Result<()> {
 
 /// How far a session got, for its end.
 struct RunProgress<'a> {
-    program: &'a Program,
     options: &'a SessionOptions,
     runs_done: u64,
+    and_done: u64,
 }
 
 impl RunProgress<'_> {
@@ -323,7 +335,7 @@ impl RunProgress<'_> {
         end_session(channel)?;
         let traffic = channel.traffic();
         Ok(SessionStats {
-            and_gates: self.options.runs * self.program.and_count() as u64,
+            and_gates: self.and_done,
             bytes_sent: traffic.sent,
             bytes_received: traffic.received,
             wall: start.elapsed(),
@@ -342,6 +354,8 @@ pub struct GarblerSession<'p, 'c, C: Channel> {
     cot: CotSender,
     tweaks: TweakBase,
     runs_done: u64,
+    /// AND gates garbled or evaluated so far (runs may use different programs).
+    and_done: u64,
     /// A run failed part-way: its tweaks and OT state may be half used, so no further run.
     failed: bool,
     start: Instant,
@@ -365,6 +379,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             cot,
             tweaks: TweakBase { nonce, first: 0 },
             runs_done: 0,
+            and_done: 0,
             failed: false,
             setup: start.elapsed(),
             start,
@@ -385,9 +400,22 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
     /// One run: `inputs` holds the bits of the garbler's own input groups, in order. Returns
     /// every output group, `None` for those not revealed to the garbler.
     pub fn run(&mut self, inputs: &[Vec<bool>]) -> Result<Vec<Option<Vec<bool>>>> {
+        self.run_with(self.program, inputs)
+    }
+
+    /// One run of another program with the same input and output groups (widths may differ):
+    /// the last, shorter chunk of a batch job. Both parties must choose the same program for the
+    /// run from what the handshake agreed (the job description), since the handshake's digest
+    /// covers only the session's program.
+    pub fn run_with(
+        &mut self,
+        program: &Program,
+        inputs: &[Vec<bool>],
+    ) -> Result<Vec<Option<Vec<bool>>>> {
         self.check_runnable()?;
+        same_groups(self.program, program)?;
         self.failed = true;
-        let outputs = self.run_once(inputs)?;
+        let outputs = self.run_once(program, inputs)?;
         self.failed = false;
         Ok(outputs)
     }
@@ -401,14 +429,17 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         Ok(())
     }
 
-    fn run_once(&mut self, inputs: &[Vec<bool>]) -> Result<Vec<Option<Vec<bool>>>> {
+    fn run_once(
+        &mut self,
+        program: &Program,
+        inputs: &[Vec<bool>],
+    ) -> Result<Vec<Option<Vec<bool>>>> {
         if self.runs_done >= self.options.runs {
             return Err(Error::arg(format!(
                 "the session was agreed for {} run(s)",
                 self.options.runs
             )));
         }
-        let program = self.program;
         let own =
             zeroize::Zeroizing::new(own_bits(program, &self.options, Party::Garbler, inputs)?);
         let evaluator_bits = self.options.input_bits(program, Party::Evaluator);
@@ -484,15 +515,16 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         }
         self.tweaks = self.tweaks.after(program.and_count());
         self.runs_done += 1;
+        self.and_done += program.and_count() as u64;
         Ok(split_outputs(program, bits))
     }
 
     /// Ends the session: exchanges the end markers and reports the statistics.
     pub fn finish(mut self) -> Result<SessionStats> {
         let progress = RunProgress {
-            program: self.program,
             options: &self.options,
             runs_done: self.runs_done,
+            and_done: self.and_done,
         };
         progress.finish(&mut self.channel, self.start, self.setup)
     }
@@ -513,6 +545,8 @@ pub struct EvaluatorSession<'p, 'c, C: Channel> {
     prepared: Option<ot::Prepared>,
     tweaks: TweakBase,
     runs_done: u64,
+    /// AND gates garbled or evaluated so far (runs may use different programs).
+    and_done: u64,
     /// A run failed part-way: its tweaks and OT state may be half used, so no further run.
     failed: bool,
     start: Instant,
@@ -534,6 +568,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             prepared: None,
             tweaks: TweakBase { nonce, first: 0 },
             runs_done: 0,
+            and_done: 0,
             failed: false,
             setup: start.elapsed(),
             start,
@@ -565,16 +600,38 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
                 "an earlier run of this session failed; the session cannot run again",
             ));
         }
+        let program = self.program;
+        self.run_ahead_with(program, inputs, next.map(|n| (program, n)))
+    }
+
+    /// [`EvaluatorSession::run_ahead`] where this run, or the next, uses another program with
+    /// the same groups (see [`GarblerSession::run_with`]).
+    pub fn run_ahead_with(
+        &mut self,
+        program: &Program,
+        inputs: &[Vec<bool>],
+        next: Option<(&Program, &[Vec<bool>])>,
+    ) -> Result<Vec<Option<Vec<bool>>>> {
+        if self.failed {
+            return Err(Error::arg(
+                "an earlier run of this session failed; the session cannot run again",
+            ));
+        }
+        same_groups(self.program, program)?;
+        if let Some((next_program, _)) = next {
+            same_groups(self.program, next_program)?;
+        }
         self.failed = true;
-        let outputs = self.run_ahead_once(inputs, next)?;
+        let outputs = self.run_ahead_once(program, inputs, next)?;
         self.failed = false;
         Ok(outputs)
     }
 
     fn run_ahead_once(
         &mut self,
+        program: &Program,
         inputs: &[Vec<bool>],
-        next: Option<&[Vec<bool>]>,
+        next: Option<(&Program, &[Vec<bool>])>,
     ) -> Result<Vec<Option<Vec<bool>>>> {
         if self.runs_done >= self.options.runs {
             return Err(Error::arg(format!(
@@ -582,7 +639,6 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
                 self.options.runs
             )));
         }
-        let program = self.program;
         let own =
             zeroize::Zeroizing::new(own_bits(program, &self.options, Party::Evaluator, inputs)?);
         let ch = &mut self.channel;
@@ -599,11 +655,15 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             }
             None => ot::receive(ch, &mut self.cot, &own)?,
         };
-        if let Some(next) = next
+        if let Some((next_program, next)) = next
             && self.runs_done + 1 < self.options.runs
         {
-            let bits =
-                zeroize::Zeroizing::new(own_bits(program, &self.options, Party::Evaluator, next)?);
+            let bits = zeroize::Zeroizing::new(own_bits(
+                next_program,
+                &self.options,
+                Party::Evaluator,
+                next,
+            )?);
             self.prepared = Some(ot::prepare(&mut self.cot, &bits));
         }
         let garbler_bits = self.options.input_bits(program, Party::Garbler);
@@ -669,15 +729,16 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         ch.flush()?;
         self.tweaks = self.tweaks.after(program.and_count());
         self.runs_done += 1;
+        self.and_done += program.and_count() as u64;
         Ok(split_outputs(program, bits))
     }
 
     /// Ends the session: exchanges the end markers and reports the statistics.
     pub fn finish(mut self) -> Result<SessionStats> {
         let progress = RunProgress {
-            program: self.program,
             options: &self.options,
             runs_done: self.runs_done,
+            and_done: self.and_done,
         };
         progress.finish(&mut self.channel, self.start, self.setup)
     }
