@@ -51,6 +51,19 @@ pub struct SlotGate {
     pub out: u32,
 }
 
+/// What [`Program::counts`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProgramCounts {
+    /// AND gates (one table each).
+    pub and: u64,
+    /// XOR gates between two values.
+    pub xor: u64,
+    /// NOT gates (XOR with the constant-one slot).
+    pub not: u64,
+    /// Longest chain of AND gates.
+    pub and_depth: u32,
+}
+
 /// A compiled circuit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
@@ -111,6 +124,40 @@ impl Program {
     pub fn output_count(&self) -> usize {
         self.output_slots.len()
     }
+    /// Gate counts and AND depth of what is garbled: AND gates, XOR gates (NOT counted apart, as
+    /// XOR with [`SLOT_ONE`]), and the longest chain of AND gates.
+    pub fn counts(&self) -> ProgramCounts {
+        let mut depth = vec![0u32; self.num_slots as usize];
+        let mut counts = ProgramCounts {
+            and: self.ands.len() as u64,
+            ..ProgramCounts::default()
+        };
+        let (mut xor_at, mut and_at) = (0usize, 0usize);
+        for step in &self.steps {
+            for g in &self.xors[xor_at..xor_at + step.xors as usize] {
+                if g.a == SLOT_ONE || g.b == SLOT_ONE {
+                    counts.not += 1;
+                } else {
+                    counts.xor += 1;
+                }
+                depth[g.out as usize] = depth[g.a as usize].max(depth[g.b as usize]);
+            }
+            xor_at += step.xors as usize;
+            let batch = &self.ands[and_at..and_at + step.ands as usize];
+            // The gates of a batch are independent: read every input before writing.
+            let levels: Vec<u32> = batch
+                .iter()
+                .map(|g| depth[g.a as usize].max(depth[g.b as usize]) + 1)
+                .collect();
+            for (g, level) in batch.iter().zip(levels) {
+                depth[g.out as usize] = level;
+                counts.and_depth = counts.and_depth.max(level);
+            }
+            and_at += step.ands as usize;
+        }
+        counts
+    }
+
     /// BLAKE3 over the canonical encoding of the program: equal digests mean the same program.
     pub fn digest(&self) -> [u8; 32] {
         self.digest

@@ -297,20 +297,44 @@ mod tests {
     #[test]
     fn output_formats() {
         let bits = parse_integer_bits("-5", 8).unwrap();
-        assert_eq!(format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Hex), "0xfb");
-        assert_eq!(format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Dec), "251");
-        assert_eq!(format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Signed), "-5");
-        assert_eq!(format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Bin), "0b11111011");
+        assert_eq!(
+            format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Hex),
+            "0xfb"
+        );
+        assert_eq!(
+            format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Dec),
+            "251"
+        );
+        assert_eq!(
+            format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Signed),
+            "-5"
+        );
+        assert_eq!(
+            format_value_as(&bits, BitOrder::Lsb0, OutputFormat::Bin),
+            "0b11111011"
+        );
         let wide = parse_integer_bits("340282366920938463463374607431768211455", 128).unwrap();
         assert_eq!(
             format_value_as(&wide, BitOrder::Lsb0, OutputFormat::Dec),
             "340282366920938463463374607431768211455"
         );
-        assert_eq!(format_value_as(&wide, BitOrder::Lsb0, OutputFormat::Signed), "-1");
+        assert_eq!(
+            format_value_as(&wide, BitOrder::Lsb0, OutputFormat::Signed),
+            "-1"
+        );
         let min = parse_integer_bits("-128", 8).unwrap();
-        assert_eq!(format_value_as(&min, BitOrder::Lsb0, OutputFormat::Signed), "-128");
-        assert_eq!(format_value_as(&[false; 3], BitOrder::Lsb0, OutputFormat::Dec), "0");
-        assert_eq!(format_value_as(&[true, false, false], BitOrder::Msb0, OutputFormat::Bin), "0b100");
+        assert_eq!(
+            format_value_as(&min, BitOrder::Lsb0, OutputFormat::Signed),
+            "-128"
+        );
+        assert_eq!(
+            format_value_as(&[false; 3], BitOrder::Lsb0, OutputFormat::Dec),
+            "0"
+        );
+        assert_eq!(
+            format_value_as(&[true, false, false], BitOrder::Msb0, OutputFormat::Bin),
+            "0b100"
+        );
     }
 
     #[test]

@@ -268,11 +268,11 @@ fn gen_writes_circuits_that_eval_reads() {
 }
 
 #[test]
-fn info_optimized_reports_the_counts_after_optimization() {
-    // Two identical ANDs and a NOT NOT: the optimizer keeps one AND.
+fn info_optimized_reports_what_run_and_bench_garble() {
+    // An AND with the constant 1 folds away: the file has 2 ANDs, the garbled program 1.
     let path = temp_file(
-        "dup.txt",
-        "5 7\n2 1 1\n1 1\n\n2 1 0 1 2 AND\n2 1 1 0 3 AND\n2 1 2 3 4 XOR\n1 1 2 5 INV\n1 1 5 6 INV\n",
+        "folded.txt",
+        "3 5\n2 1 1\n1 1\n\n2 1 0 1 2 AND\n1 1 1 3 EQ\n2 1 2 3 4 AND\n",
     );
     let p = path.to_str().unwrap();
     let plain: serde_json::Value =
@@ -280,8 +280,36 @@ fn info_optimized_reports_the_counts_after_optimization() {
     let opt: serde_json::Value =
         serde_json::from_str(&stdout(&garbled(&["info", p, "--json", "--optimized"]))).unwrap();
     assert_eq!(plain["and"], 2);
+    assert_eq!(plain["eq"], 1);
     assert_eq!(opt["and"], 1);
-    assert_eq!(opt["inv"], 0);
+    assert_eq!(opt["eq"], 0);
+    let run: serde_json::Value = serde_json::from_str(&stdout(&garbled(&[
+        "run", p, "--input", "1", "--input", "1", "--json",
+    ])))
+    .unwrap();
+    assert_eq!(run["stats"]["and_gates"], opt["and"]);
+    let bench: serde_json::Value = serde_json::from_str(&stdout(&garbled(&[
+        "bench", p, "--json", "--seconds", "0.02",
+    ])))
+    .unwrap();
+    assert_eq!(bench["circuits"][0]["and"], opt["and"]);
+    // The same on a larger circuit.
+    let aes = circuits("aes128.txt");
+    let opt: serde_json::Value = serde_json::from_str(&stdout(&garbled(&[
+        "info", &aes, "--json", "--optimized",
+    ])))
+    .unwrap();
+    let run: serde_json::Value = serde_json::from_str(&stdout(&garbled(&[
+        "run",
+        &aes,
+        "--input",
+        "1",
+        "--input",
+        "2",
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(run["stats"]["and_gates"], opt["and"]);
 }
 
 #[test]

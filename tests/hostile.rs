@@ -88,6 +88,7 @@ fn peer_hello(p: &Program, role: Party) -> Hello {
         scheme: handshake::SCHEME.to_string(),
         runs: 1,
         job: "run".to_string(),
+        bit_order: "lsb0".to_string(),
         nonce: 7,
     }
 }

@@ -97,6 +97,8 @@ pub struct ParsedCircuit {
     pub dialect: Dialect,
     /// The number of gate lines (the header's gate count; a MAND line counts once).
     pub gate_lines: u64,
+    /// How many of those lines are MAND gates.
+    pub mand_lines: u64,
 }
 
 /// Longest line accepted; real files have lines of a few dozen bytes (a wide MAND a few KiB).
@@ -584,6 +586,7 @@ impl Parser {
         let mut written = WireSet::default();
         let mut gates: Vec<Gate> = Vec::with_capacity(num_gates.min(1 << 20) as usize);
         let mut gate_lines: u64 = 0;
+        let mut mand_lines: u64 = 0;
         let mut pending = gates_pending;
         let mut scratch_inputs: Vec<WireId> = Vec::new();
         loop {
@@ -601,7 +604,7 @@ impl Parser {
                     ),
                 ));
             }
-            self.gate_line(
+            let mand = self.gate_line(
                 lines,
                 dialect,
                 num_wires,
@@ -611,6 +614,7 @@ impl Parser {
                 &mut scratch_inputs,
             )?;
             gate_lines += 1;
+            mand_lines += u64::from(mand);
         }
         if gate_lines < num_gates {
             return Err(self.err(
@@ -657,6 +661,7 @@ impl Parser {
             circuit,
             dialect,
             gate_lines,
+            mand_lines,
         })
     }
 
@@ -670,7 +675,7 @@ impl Parser {
         written: &mut WireSet,
         gates: &mut Vec<Gate>,
         scratch_inputs: &mut Vec<WireId>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let line = lines.line_no;
         let count = lines.tokens.len();
         if count < 3 {
@@ -856,7 +861,7 @@ impl Parser {
                 },
             });
         }
-        Ok(())
+        Ok(parsed == Op::Mand)
     }
 }
 

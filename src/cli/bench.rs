@@ -269,6 +269,7 @@ fn e2e_session(
     super::net::run_local(
         timeouts,
         tls,
+        None,
         |channel| {
             let mut s = GarblerSession::start(channel, program, options)?;
             for _ in 0..runs {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::net::{NetArgs, run_local, stats_json, stats_line};
+use super::net::{CommandClock, NetArgs, run_local, stats_json, stats_line};
 use super::progress::ProgressBar;
 use super::rows::{RowLines, open_rows};
 use crate::circuit::library::comparator_rows;
@@ -61,10 +61,7 @@ pub(crate) struct CompareArgs {
 /// Where one party's rows come from.
 enum Rows {
     One(Vec<bool>),
-    File {
-        count: u64,
-        lines: RowLines,
-    },
+    File { count: u64, lines: RowLines },
 }
 
 fn parse_row(text: &str, bits: u32, signed: bool) -> Result<Vec<bool>> {
@@ -275,10 +272,10 @@ impl Sink {
         Ok(())
     }
 
-    fn finish(mut self, stats: &SessionStats) -> Result<()> {
+    fn finish(mut self, stats: &SessionStats, clock: &CommandClock) -> Result<()> {
         if self.json {
             let mut object =
-                serde_json::json!({"results": self.results, "stats": stats_json(stats)});
+                serde_json::json!({"results": self.results, "stats": stats_json(stats, clock)});
             if self.results.len() == 1 {
                 object["result"] = serde_json::json!(self.results[0]);
             }
@@ -289,7 +286,7 @@ impl Sink {
             .flush()
             .map_err(|e| Error::io("writing to standard output", e))?;
         if !self.json {
-            eprintln!("garbled: {}", stats_line(stats));
+            eprintln!("garbled: {}", stats_line(stats, clock));
         }
         Ok(())
     }
@@ -303,6 +300,11 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
         )));
     }
     let role = args.net.role()?;
+    let mut clock = CommandClock::new(match role {
+        None => "both",
+        Some(Party::Garbler) => "garbler",
+        Some(Party::Evaluator) => "evaluator",
+    });
     let expected = if role.is_none() { 2 } else { 1 };
     let mut sources = Vec::new();
     for v in &args.values {
@@ -345,9 +347,11 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
             }
             let bar = &mut bar;
             let sink = &mut sink;
+            clock.load = clock.start.elapsed();
             let (stats, ()) = run_local(
                 args.net.timeouts(),
                 !args.net.insecure,
+                Some(&mut clock),
                 |channel| {
                     party_session(
                         Party::Garbler,
@@ -383,7 +387,10 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
         Some(party) => {
             let rows = sources.pop().expect("one source");
             let total = rows.count();
+            clock.load = clock.start.elapsed();
+            let connecting = std::time::Instant::now();
             let channel = args.net.channel()?;
+            clock.connect = connecting.elapsed();
             party_session(
                 party,
                 channel,
@@ -399,5 +406,5 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
         }
     };
     bar.finish();
-    sink.finish(&stats)
+    sink.finish(&stats, &clock)
 }

@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use super::net::{run_local, stats_line};
+use super::net::{CommandClock, run_local, stats_line};
 use crate::circuit::builder::{Builder, aes128_circuit};
 use crate::circuit::library;
 use crate::compile::{Program, compile};
@@ -77,6 +77,7 @@ fn two_party(
     let ((g, stats), (e, _)) = run_local(
         timeouts,
         true,
+        None,
         |channel| run_garbler(program, &garbler, channel, options),
         move |channel| run_evaluator(program, &evaluator, channel, e_options),
     )?;
@@ -132,7 +133,10 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         ));
     }
     say(format!("   {:<14} {:>32}", "total", total));
-    say(format!("   {}", stats_line(&h_stats)));
+    say(format!(
+        "   {}",
+        stats_line(&h_stats, &CommandClock::new("both"))
+    ));
 
     // 2. AES-128.
     say("2. AES-128: the garbler holds the key, the evaluator the plaintext; only the evaluator learns the ciphertext.".into());
@@ -165,7 +169,10 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     say(format!(
         "   ciphertext             {ciphertext}  (FIPS-197 Appendix B: match; the garbler saw nothing)"
     ));
-    say(format!("   {}", stats_line(&a_stats)));
+    say(format!(
+        "   {}",
+        stats_line(&a_stats, &CommandClock::new("both"))
+    ));
 
     // 3. Comparison.
     say("3. Millionaires: who is richer? Both learn only the answer.".into());
@@ -191,9 +198,13 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         )));
     }
     say(format!("   garbler {alice} vs evaluator {bob}: {answer}"));
-    say(format!("   {}", stats_line(&c_stats)));
+    say(format!(
+        "   {}",
+        stats_line(&c_stats, &CommandClock::new("both"))
+    ));
     if args.json {
-        let stats = |s: &SessionStats| super::net::stats_json(s);
+        let clock = CommandClock::new("both");
+        let stats = |s: &SessionStats| super::net::stats_json(s, &clock);
         println!(
             "{}",
             serde_json::json!({

@@ -13,21 +13,19 @@ pub(crate) struct InfoArgs {
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     json: bool,
-    /// Report the counts after optimization (constant propagation, structural hashing, XOR/INV
-    /// simplification, dead-gate removal).
+    /// Report the counts of the compiled program, exactly what `run` and `bench` garble
+    /// (constants, copies and dead gates folded away).
     #[arg(long)]
     optimized: bool,
 }
 
 pub(crate) fn run(args: &InfoArgs) -> Result<()> {
     let parsed = args.circuit.load()?;
-    let optimized;
-    let (c, gates) = if args.optimized {
-        optimized = crate::circuit::optimize::optimize(&parsed.circuit)?;
-        (&optimized, optimized.gates().len() as u64)
-    } else {
-        (&parsed.circuit, parsed.gate_lines)
-    };
+    if args.optimized {
+        return optimized(args, &parsed);
+    }
+    let c = &parsed.circuit;
+    let gates = parsed.gate_lines;
     let stats = c.stats();
     let inputs = c.input_widths();
     let outputs = c.output_widths();
@@ -36,13 +34,14 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
             "file": args.circuit.path.display().to_string(),
             "format": parsed.dialect.name(),
             "gates": gates,
-            "optimized": args.optimized,
+            "optimized": false,
             "wires": c.num_wires(),
             "and": stats.and,
             "xor": stats.xor,
             "inv": stats.inv,
             "eq": stats.eq,
             "eqw": stats.eqw,
+            "mand": parsed.mand_lines,
             "inputs": inputs,
             "outputs": outputs,
             "and_depth": stats.and_depth,
@@ -53,13 +52,16 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
     let list = |w: &[u32]| w.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
     println!("circuit    {}", args.circuit.path.display());
     println!("format     {}", parsed.dialect);
-    let what = if args.optimized {
-        "gates after optimization"
+    let mand = if parsed.mand_lines > 0 {
+        format!(
+            " ({} MAND line(s) counted as one gate each, their ANDs in the AND count)",
+            parsed.mand_lines
+        )
     } else {
-        "gate lines"
+        String::new()
     };
     println!(
-        "gates      {gates} {what}: {} AND, {} XOR, {} INV, {} EQ, {} EQW",
+        "gates      {gates} gate lines: {} AND, {} XOR, {} INV, {} EQ, {} EQW{mand}",
         stats.and, stats.xor, stats.inv, stats.eq, stats.eqw
     );
     println!("wires      {}", c.num_wires());
@@ -74,5 +76,44 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
         list(&outputs)
     );
     println!("AND depth  {}", stats.and_depth);
+    Ok(())
+}
+
+/// The counts of the compiled program: exactly what `run` and `bench` garble.
+fn optimized(args: &InfoArgs, parsed: &crate::circuit::ParsedCircuit) -> Result<()> {
+    let program = crate::compile::compile(&parsed.circuit)?;
+    let counts = program.counts();
+    let gates = counts.and + counts.xor + counts.not;
+    if args.json {
+        let object = serde_json::json!({
+            "file": args.circuit.path.display().to_string(),
+            "format": parsed.dialect.name(),
+            "gates": gates,
+            "optimized": true,
+            "wires": program.num_slots(),
+            "and": counts.and,
+            "xor": counts.xor,
+            "inv": counts.not,
+            "eq": 0,
+            "eqw": 0,
+            "mand": 0,
+            "inputs": program.input_widths(),
+            "outputs": program.output_widths(),
+            "and_depth": counts.and_depth,
+        });
+        println!("{object}");
+        return Ok(());
+    }
+    println!(
+        "circuit    {} (as garbled, after compilation)",
+        args.circuit.path.display()
+    );
+    println!("format     {}", parsed.dialect);
+    println!(
+        "gates      {gates}: {} AND (one 32-byte table each), {} XOR, {} NOT; constants and copies folded away",
+        counts.and, counts.xor, counts.not
+    );
+    println!("slots      {} labels live at most", program.num_slots());
+    println!("AND depth  {}", counts.and_depth);
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! A local run uses TLS too, with throwaway identities, so its figures match a deployment.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
@@ -167,9 +167,11 @@ impl NetArgs {
 pub(crate) fn run_local<T, U: Send>(
     timeouts: Timeouts,
     tls: bool,
+    clock: Option<&mut CommandClock>,
     garbler: impl FnOnce(Connection) -> Result<T>,
     evaluator: impl FnOnce(Connection) -> Result<U> + Send,
 ) -> Result<(T, U)> {
+    let connecting = Instant::now();
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::io("opening a loopback port for the local run", e))?;
     let addr = listener
@@ -208,6 +210,9 @@ pub(crate) fn run_local<T, U: Send>(
             }
             None => TcpChannel::accept(&listener, timeouts.idle, timeouts).map(Connection::Plain),
         };
+        if let Some(clock) = clock {
+            clock.connect = connecting.elapsed();
+        }
         let g = channel.and_then(garbler);
         let e = e
             .join()
@@ -223,32 +228,110 @@ pub(crate) fn run_local<T, U: Send>(
     })
 }
 
+/// What the command measured around the session: for the statistics.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CommandClock {
+    /// When the command started.
+    pub start: Instant,
+    /// Reading and parsing the circuit (or building it).
+    pub load: Duration,
+    /// Compiling it.
+    pub compile: Duration,
+    /// Opening the connection (TCP and TLS handshakes included).
+    pub connect: Duration,
+    /// Which party (or both, locally) this process played.
+    pub party: &'static str,
+}
+
+impl CommandClock {
+    pub fn new(party: &'static str) -> Self {
+        CommandClock {
+            start: Instant::now(),
+            load: Duration::ZERO,
+            compile: Duration::ZERO,
+            connect: Duration::ZERO,
+            party,
+        }
+    }
+}
+
+/// The process's peak resident memory (Linux: VmHWM of /proc/self/status).
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
 /// The statistics object of `--json` output.
-pub(crate) fn stats_json(stats: &SessionStats) -> serde_json::Value {
+pub(crate) fn stats_json(stats: &SessionStats, clock: &CommandClock) -> serde_json::Value {
     serde_json::json!({
+        "party": clock.party,
         "and_gates": stats.and_gates,
         "bytes_sent": stats.bytes_sent,
         "bytes_received": stats.bytes_received,
-        "wall_ms": (stats.wall.as_secs_f64() * 1e6).round() / 1e3,
-        "setup_ms": (stats.setup.as_secs_f64() * 1e6).round() / 1e3,
+        "wall_ms": ms(clock.start.elapsed()),
+        "session_ms": ms(stats.wall),
+        "setup_ms": ms(stats.setup),
+        "phases": {
+            "load_ms": ms(clock.load),
+            "compile_ms": ms(clock.compile),
+            "connect_ms": ms(clock.connect),
+            "handshake_ms": ms(stats.phases.handshake),
+            "ot_ms": ms(stats.phases.ot),
+            "gates_ms": ms(stats.phases.gates),
+            "outputs_ms": ms(stats.phases.outputs),
+        },
+        "peak_rss_bytes": peak_rss_bytes(),
     })
 }
 
-/// One line of statistics for people.
-pub(crate) fn stats_line(stats: &SessionStats) -> String {
+/// The statistics for people: one line, phases that did not happen left out.
+pub(crate) fn stats_line(stats: &SessionStats, clock: &CommandClock) -> String {
     let seconds = stats.wall.as_secs_f64();
+    let gates = if stats.and_gates == 1 {
+        "1 AND gate".to_string()
+    } else {
+        format!("{} AND gates", stats.and_gates)
+    };
     // A rate means something only once the setup no longer dominates.
     let rate = if seconds > 0.1 {
-        format!(", {:.1} M AND/s", stats.and_gates as f64 / seconds / 1e6)
+        format!(" ({:.1} M AND/s)", stats.and_gates as f64 / seconds / 1e6)
     } else {
         String::new()
     };
+    let phases: Vec<String> = [
+        ("load", clock.load),
+        ("compile", clock.compile),
+        ("connect", clock.connect),
+        ("handshake", stats.phases.handshake),
+        ("OT", stats.phases.ot),
+        ("gates", stats.phases.gates),
+        ("outputs", stats.phases.outputs),
+    ]
+    .iter()
+    .filter(|(_, d)| !d.is_zero())
+    .map(|(name, d)| format!("{name} {:.2}", d.as_secs_f64() * 1e3))
+    .collect();
+    let memory = peak_rss_bytes()
+        .map(|b| format!(", peak memory {:.1} MiB", b as f64 / (1 << 20) as f64))
+        .unwrap_or_default();
     format!(
-        "{} AND gates, {} bytes sent, {} bytes received, {:.2} ms ({:.2} ms setup incl. base OT){rate}",
-        stats.and_gates,
+        "{} ({}): {gates}{rate}, {} bytes sent, {} bytes received, {:.2} ms in all, {:.2} ms session [ms: {}]{memory}",
+        clock.party,
+        if clock.party == "both" {
+            "local run"
+        } else {
+            "this party"
+        },
         stats.bytes_sent,
         stats.bytes_received,
+        clock.start.elapsed().as_secs_f64() * 1e3,
         seconds * 1e3,
-        stats.setup.as_secs_f64() * 1e3
+        phases.join(", ")
     )
 }

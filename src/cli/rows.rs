@@ -39,7 +39,9 @@ pub(crate) fn open_rows(path: &Path) -> Result<RowLines> {
         });
     }
     if path.is_dir() {
-        return Err(Error::arg(format!("{name} is a directory, not a file of rows")));
+        return Err(Error::arg(format!(
+            "{name} is a directory, not a file of rows"
+        )));
     }
     let file =
         std::fs::File::open(path).map_err(|e| Error::arg(format!("cannot open {name}: {e}")))?;

@@ -45,6 +45,9 @@ pub struct Hello {
     /// What the session is for, in words both parties must agree on (for example the number of
     /// rows of a comparison job).
     pub job: String,
+    /// How integers map onto wires (`lsb0` or `msb0`): parties that read their values with
+    /// different bit orders would both get wrong answers without noticing.
+    pub bit_order: String,
     /// A fresh random value; the session nonce and id derive from both parties' nonces.
     pub nonce: u64,
 }
@@ -157,6 +160,14 @@ pub fn compare(ours: &Hello, peer: &Hello) -> Result<()> {
             ours: quoted(&ours.job),
             peer: quoted(&peer.job),
             hint: "both parties must run the same job (same command, widths and row counts)",
+        });
+    }
+    if peer.bit_order != ours.bit_order {
+        return Err(Error::Mismatch {
+            field: "bit order",
+            ours: quoted(&ours.bit_order),
+            peer: quoted(&peer.bit_order),
+            hint: "both parties must pass the same --bit-order",
         });
     }
     if peer.input_widths != ours.input_widths {

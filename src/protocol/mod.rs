@@ -103,6 +103,8 @@ pub struct SessionOptions {
     pub runs: u64,
     /// A description of the job both parties must agree on (default "run").
     pub job: String,
+    /// How values map onto wires; both parties must use the same.
+    pub bit_order: crate::value::BitOrder,
 }
 
 impl SessionOptions {
@@ -113,6 +115,7 @@ impl SessionOptions {
             reveal,
             runs: 1,
             job: "run".to_string(),
+            bit_order: crate::value::BitOrder::Lsb0,
         };
         options.check(program)?;
         Ok(options)
@@ -121,6 +124,12 @@ impl SessionOptions {
     /// The same with several runs.
     pub fn with_runs(mut self, runs: u64) -> Self {
         self.runs = runs;
+        self
+    }
+
+    /// The same with a bit order (compared in the handshake).
+    pub fn with_bit_order(mut self, order: crate::value::BitOrder) -> Self {
+        self.bit_order = order;
         self
     }
 
@@ -175,6 +184,7 @@ impl SessionOptions {
             scheme: handshake::SCHEME.to_string(),
             runs: self.runs,
             job: self.job.clone(),
+            bit_order: self.bit_order.to_string(),
             nonce,
         }
     }
@@ -213,6 +223,21 @@ pub struct SessionStats {
     pub wall: Duration,
     /// Wall time of the handshake and the base OTs.
     pub setup: Duration,
+    /// Where the session's time went.
+    pub phases: Phases,
+}
+
+/// The session's wall time by phase (each party measures its own).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Phases {
+    /// The handshake.
+    pub handshake: Duration,
+    /// Base OTs and every run's OT extension (with its consistency check).
+    pub ot: Duration,
+    /// Input labels and garbled tables: garbling or evaluating while they stream.
+    pub gates: Duration,
+    /// Decoding bits, output bits and the end of the session.
+    pub outputs: Duration,
 }
 
 /// A progress callback: (AND gates done, AND gates in the session).
@@ -325,6 +350,7 @@ impl RunProgress<'_> {
         channel: &mut C,
         start: Instant,
         setup: Duration,
+        mut phases: Phases,
     ) -> Result<SessionStats> {
         if self.runs_done != self.options.runs {
             return Err(Error::arg(format!(
@@ -332,7 +358,9 @@ impl RunProgress<'_> {
                 self.runs_done, self.options.runs
             )));
         }
+        let ending = Instant::now();
         end_session(channel)?;
+        phases.outputs += ending.elapsed();
         let traffic = channel.traffic();
         Ok(SessionStats {
             and_gates: self.and_done,
@@ -340,6 +368,7 @@ impl RunProgress<'_> {
             bytes_received: traffic.received,
             wall: start.elapsed(),
             setup,
+            phases,
         })
     }
 }
@@ -360,6 +389,7 @@ pub struct GarblerSession<'p, 'c, C: Channel> {
     failed: bool,
     start: Instant,
     setup: Duration,
+    phases: Phases,
     progress: Option<Progress<'c>>,
 }
 
@@ -368,8 +398,14 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
     pub fn start(mut channel: C, program: &'p Program, options: SessionOptions) -> Result<Self> {
         let start = Instant::now();
         let (mut prg, nonce, session) = greet(&mut channel, program, &options, Party::Garbler)?;
+        let handshake = start.elapsed();
         let delta = Delta::new(prg.block());
         let cot = ot::setup_sender(&mut channel, delta.clone(), session, &mut prg)?;
+        let phases = Phases {
+            handshake,
+            ot: start.elapsed() - handshake,
+            ..Phases::default()
+        };
         Ok(GarblerSession {
             channel,
             program,
@@ -382,6 +418,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             and_done: 0,
             failed: false,
             setup: start.elapsed(),
+            phases,
             start,
             progress: None,
         })
@@ -444,7 +481,10 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             zeroize::Zeroizing::new(own_bits(program, &self.options, Party::Garbler, inputs)?);
         let evaluator_bits = self.options.input_bits(program, Party::Evaluator);
         let ch = &mut self.channel;
+        let clock = Instant::now();
         let mut q = ot::send(ch, &mut self.cot, evaluator_bits)?;
+        self.phases.ot += clock.elapsed();
+        let clock = Instant::now();
         // Zero-labels in wire order: fresh ones for our groups, the OT outputs for the peer's.
         let mut zero = Vec::with_capacity(program.input_count());
         let mut active = Vec::with_capacity(own.len());
@@ -484,6 +524,8 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
                 p(done, total);
             }
         }
+        self.phases.gates += clock.elapsed();
+        let clock = Instant::now();
         let decoding = garbler.decoding_bits()?;
         drop(garbler);
         // Decoding bits of the outputs the evaluator learns.
@@ -513,6 +555,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             }
             at += w as usize;
         }
+        self.phases.outputs += clock.elapsed();
         self.tweaks = self.tweaks.after(program.and_count());
         self.runs_done += 1;
         self.and_done += program.and_count() as u64;
@@ -526,7 +569,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             runs_done: self.runs_done,
             and_done: self.and_done,
         };
-        progress.finish(&mut self.channel, self.start, self.setup)
+        progress.finish(&mut self.channel, self.start, self.setup, self.phases)
     }
 
     /// The channel, for callers that keep using the connection.
@@ -551,6 +594,7 @@ pub struct EvaluatorSession<'p, 'c, C: Channel> {
     failed: bool,
     start: Instant,
     setup: Duration,
+    phases: Phases,
     progress: Option<Progress<'c>>,
 }
 
@@ -559,7 +603,13 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
     pub fn start(mut channel: C, program: &'p Program, options: SessionOptions) -> Result<Self> {
         let start = Instant::now();
         let (mut prg, nonce, session) = greet(&mut channel, program, &options, Party::Evaluator)?;
+        let handshake = start.elapsed();
         let cot = ot::setup_receiver(&mut channel, session, &mut prg)?;
+        let phases = Phases {
+            handshake,
+            ot: start.elapsed() - handshake,
+            ..Phases::default()
+        };
         Ok(EvaluatorSession {
             channel,
             program,
@@ -571,6 +621,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             and_done: 0,
             failed: false,
             setup: start.elapsed(),
+            phases,
             start,
             progress: None,
         })
@@ -642,6 +693,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         let own =
             zeroize::Zeroizing::new(own_bits(program, &self.options, Party::Evaluator, inputs)?);
         let ch = &mut self.channel;
+        let clock = Instant::now();
         let mut t = match self.prepared.take() {
             Some(prepared) if prepared.choices() == own.as_slice() => {
                 ot::send_prepared(ch, prepared)?
@@ -666,6 +718,8 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             )?);
             self.prepared = Some(ot::prepare(&mut self.cot, &bits));
         }
+        self.phases.ot += clock.elapsed();
+        let clock = Instant::now();
         let garbler_bits = self.options.input_bits(program, Party::Garbler);
         let mut theirs = vec![Block::ZERO; garbler_bits];
         recv_blocks(ch, &mut theirs)?;
@@ -703,6 +757,8 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             }
         }
         evaluator.evaluate(&[]);
+        self.phases.gates += clock.elapsed();
+        let clock = Instant::now();
         let labels = zeroize::Zeroizing::new(evaluator.output_labels()?);
         drop(evaluator);
         let n = self.options.output_bits(program, Reveal::to_evaluator);
@@ -727,6 +783,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         }
         ch.write_all(&pack_bits(&for_garbler))?;
         ch.flush()?;
+        self.phases.outputs += clock.elapsed();
         self.tweaks = self.tweaks.after(program.and_count());
         self.runs_done += 1;
         self.and_done += program.and_count() as u64;
@@ -740,7 +797,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             runs_done: self.runs_done,
             and_done: self.and_done,
         };
-        progress.finish(&mut self.channel, self.start, self.setup)
+        progress.finish(&mut self.channel, self.start, self.setup, self.phases)
     }
 
     /// The channel, for callers that keep using the connection.
