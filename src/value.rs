@@ -269,14 +269,14 @@ fn bit_length(limbs: &[u64]) -> usize {
 fn too_wide(text: &str, width: u32, negative: bool) -> Error {
     if negative {
         Error::arg(format!(
-            "value {} does not fit in a {width}-bit group (negative values are two's complement: \
+            "value {} does not fit in {width} bits (negative values are two's complement: \
              at least -2^{})",
             shorten(text),
             width.saturating_sub(1)
         ))
     } else {
         Error::arg(format!(
-            "value {} does not fit in a {width}-bit group",
+            "value {} does not fit in {width} bits",
             shorten(text)
         ))
     }

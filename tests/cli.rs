@@ -289,24 +289,20 @@ fn info_optimized_reports_what_run_and_bench_garble() {
     .unwrap();
     assert_eq!(run["stats"]["and_gates"], opt["and"]);
     let bench: serde_json::Value = serde_json::from_str(&stdout(&garbled(&[
-        "bench", p, "--json", "--seconds", "0.02",
+        "bench",
+        p,
+        "--json",
+        "--seconds",
+        "0.02",
     ])))
     .unwrap();
     assert_eq!(bench["circuits"][0]["and"], opt["and"]);
     // The same on a larger circuit.
     let aes = circuits("aes128.txt");
-    let opt: serde_json::Value = serde_json::from_str(&stdout(&garbled(&[
-        "info", &aes, "--json", "--optimized",
-    ])))
-    .unwrap();
+    let opt: serde_json::Value =
+        serde_json::from_str(&stdout(&garbled(&["info", &aes, "--json", "--optimized"]))).unwrap();
     let run: serde_json::Value = serde_json::from_str(&stdout(&garbled(&[
-        "run",
-        &aes,
-        "--input",
-        "1",
-        "--input",
-        "2",
-        "--json",
+        "run", &aes, "--input", "1", "--input", "2", "--json",
     ])))
     .unwrap();
     assert_eq!(run["stats"]["and_gates"], opt["and"]);

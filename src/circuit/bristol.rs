@@ -61,9 +61,10 @@ impl std::str::FromStr for FormatChoice {
         match s {
             "auto" => Ok(FormatChoice::Auto),
             "fashion" => Ok(FormatChoice::Fashion),
-            "bristol" => Ok(FormatChoice::Bristol),
+            // "bristol" is the old name of the old format, kept as an alias.
+            "old" | "bristol" => Ok(FormatChoice::Bristol),
             other => Err(Error::arg(format!(
-                "unknown circuit format '{other}': expected auto, fashion or bristol"
+                "unknown circuit format '{other}': expected auto, fashion or old"
             ))),
         }
     }
@@ -108,7 +109,13 @@ const MAX_LINE_BYTES: usize = 16 << 20;
 /// fit Bristol Fashion.
 const OLD_FORMAT_HINT: &str = " [auto-detected the old Bristol Format because line 3 is a gate \
     line; line 2 would also fit a Bristol Fashion input line, so this may be a Bristol Fashion \
-    file whose output line is missing]";
+    file whose output line is missing; --format fashion forces that reading]";
+
+/// Hint appended to errors when auto-detection chose Bristol Fashion although line 2 would also
+/// fit the old format's "input bits, input bits, output bits".
+const FASHION_HINT: &str = " [auto-detected Bristol Fashion because line 3 is not a gate line; \
+    line 2 would also fit the old Bristol Format, so this may be an old-format file with an \
+    extra line; --format old forces that reading]";
 
 /// Parses a circuit file.
 pub fn parse_file(path: &Path, format: FormatChoice, limits: &Limits) -> Result<ParsedCircuit> {
@@ -428,7 +435,7 @@ impl Parser {
                             0,
                             0,
                             "cannot tell the dialect: the file has two lines and no gates; \
-                             pass --format fashion or --format bristol",
+                             pass --format fashion or --format old",
                         ));
                     }
                     return Err(too_short(self, lines));
@@ -445,6 +452,15 @@ impl Parser {
                 .is_some_and(|n| n + 1 == line2_tokens.len() as u64 && n > 0);
             if fits_fashion {
                 self.hint = OLD_FORMAT_HINT;
+            }
+        }
+        if format == FormatChoice::Auto && dialect == Dialect::Fashion {
+            // Three numbers that do not read as a Fashion input line ("n w1 .. wn").
+            let fits_old = line2_tokens.len() == 3
+                && line2_tokens.iter().all(|t| parse_decimal(t).is_some())
+                && parse_decimal(&line2_tokens[0]) != Some(2);
+            if fits_old {
+                self.hint = FASHION_HINT;
             }
         }
 

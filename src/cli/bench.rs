@@ -21,7 +21,7 @@ pub(crate) struct BenchArgs {
     #[arg(value_name = "CIRCUIT")]
     circuits: Vec<PathBuf>,
     /// Dialect of the circuit files.
-    #[arg(long, value_name = "F", default_value = "auto", value_parser = ["auto", "fashion", "bristol"])]
+    #[arg(long, value_name = "F", default_value = "auto", value_parser = ["auto", "fashion", "old", "bristol"])]
     format: String,
     /// Seconds to spend on each measured figure.
     #[arg(long, value_name = "S", default_value_t = 1.0)]
@@ -46,17 +46,22 @@ const EVAL_AES_PER_AND: f64 = 4.0;
 /// Runs `f` repeatedly for about `budget` (at least 3 times) and returns the fastest run: on a
 /// shared machine the other tenants only ever add time, so the minimum is the figure that
 /// repeats (medians here moved by 30-50 % from one run of the command to the next).
-fn fastest_time(budget: Duration, mut f: impl FnMut()) -> Duration {
-    let mut best = Duration::MAX;
-    let mut runs = 0;
+fn fastest_time(budget: Duration, f: impl FnMut()) -> Duration {
+    timed_runs(budget, f).0
+}
+
+/// [`fastest_time`] and the median of the same runs: the fastest is the figure that repeats on
+/// a shared host, the median says how much the host's other load costs.
+fn timed_runs(budget: Duration, mut f: impl FnMut()) -> (Duration, Duration) {
+    let mut times = Vec::new();
     let start = Instant::now();
-    while runs < 3 || (start.elapsed() < budget && runs < 100_000) {
+    while times.len() < 3 || (start.elapsed() < budget && times.len() < 100_000) {
         let t = Instant::now();
         f();
-        best = best.min(t.elapsed());
-        runs += 1;
+        times.push(t.elapsed());
     }
-    best
+    times.sort();
+    (times[0], times[times.len() / 2])
 }
 
 /// Nanoseconds per AES block on 1024-block batches with the selected backend.
@@ -73,8 +78,9 @@ pub(crate) fn aes_ns_per_block(budget: Duration) -> f64 {
 pub(crate) struct CircuitFigures {
     pub name: String,
     pub and: usize,
-    pub garble_ns_per_and: f64,
-    pub eval_ns_per_and: f64,
+    /// Fastest and median copy, per AND gate; `None` for a circuit without AND gates.
+    pub garble_ns_per_and: Option<(f64, f64)>,
+    pub eval_ns_per_and: Option<(f64, f64)>,
 }
 
 /// Garbles and evaluates `circuit` repeatedly in memory; fails if the garbled result differs
@@ -107,18 +113,26 @@ pub(crate) fn measure_circuit(
         first: 0,
     };
     let mut tables = vec![Block::ZERO; 2 * and];
-    let garble = fastest_time(budget, || {
+    let garble = timed_runs(budget, || {
         let mut g =
             Garbler::new(&program, delta.clone(), &zero, tweaks).expect("input count matches");
         let n = g.garble(&mut tables);
         debug_assert!(g.is_done() && n == tables.len());
     });
-    let eval = fastest_time(budget, || {
+    let eval = timed_runs(budget, || {
         let mut e = Evaluator::new(&program, &active, tweaks).expect("input count matches");
         e.evaluate(std::hint::black_box(&tables));
         debug_assert!(e.is_done());
     });
-    let per_and = |d: Duration| d.as_secs_f64() * 1e9 / and.max(1) as f64;
+    // Without AND gates a time per AND gate means nothing.
+    let per_and = |(fastest, median): (Duration, Duration)| {
+        (and > 0).then(|| {
+            (
+                fastest.as_secs_f64() * 1e9 / and as f64,
+                median.as_secs_f64() * 1e9 / and as f64,
+            )
+        })
+    };
     Ok(CircuitFigures {
         name: name.to_string(),
         and,
@@ -374,14 +388,22 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         let list: Vec<serde_json::Value> = figures
             .iter()
             .map(|f| {
-                serde_json::json!({
+                let fastest = |x: Option<(f64, f64)>, bound: f64| x.map(|(f, _)| round(f / bound));
+                let median = |x: Option<(f64, f64)>| x.map(|(_, m)| round(m));
+                let mut v = serde_json::json!({
                     "name": f.name,
                     "and": f.and,
-                    "garble_ns_per_and": round(f.garble_ns_per_and),
-                    "eval_ns_per_and": round(f.eval_ns_per_and),
-                    "garble_x_aes_bound": round(f.garble_ns_per_and / (GARBLE_AES_PER_AND * aes_ns)),
-                    "eval_x_aes_bound": round(f.eval_ns_per_and / (EVAL_AES_PER_AND * aes_ns)),
-                })
+                    "garble_ns_per_and": fastest(f.garble_ns_per_and, 1.0),
+                    "eval_ns_per_and": fastest(f.eval_ns_per_and, 1.0),
+                    "garble_ns_per_and_median": median(f.garble_ns_per_and),
+                    "eval_ns_per_and_median": median(f.eval_ns_per_and),
+                    "garble_x_aes_bound": fastest(f.garble_ns_per_and, GARBLE_AES_PER_AND * aes_ns),
+                    "eval_x_aes_bound": fastest(f.eval_ns_per_and, EVAL_AES_PER_AND * aes_ns),
+                });
+                if f.and == 0 {
+                    v["note"] = serde_json::json!("no AND gates: per-AND figures do not apply");
+                }
+                v
             })
             .collect();
         let mut object = serde_json::json!({
@@ -408,66 +430,79 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                 "cot_per_second_by_count": ot.cot_per_second.iter().map(|&(n, r)| serde_json::json!({"count": n, "cot_per_second": r.round()})).collect::<Vec<_>>(),
             });
         }
-        println!("{object}");
+        outln!("{object}")?;
         return Ok(());
     }
-    println!("AES backend {backend}: {aes_ns:.3} ns per block (1024-block batches)");
-    println!(
+    outln!("AES backend {backend}: {aes_ns:.3} ns per block (1024-block batches)")?;
+    outln!(
         "bounds: garbling {:.2} ns per AND ({GARBLE_AES_PER_AND} AES), evaluation {:.2} ns per AND ({EVAL_AES_PER_AND} AES)",
         GARBLE_AES_PER_AND * aes_ns,
         EVAL_AES_PER_AND * aes_ns
-    );
-    println!(
+    )?;
+    outln!(
         "{:<24} {:>10} {:>18} {:>18}",
-        "circuit", "AND", "garble ns/AND", "eval ns/AND"
-    );
+        "circuit",
+        "AND",
+        "garble ns/AND",
+        "eval ns/AND"
+    )?;
     for f in &figures {
-        println!(
-            "{:<24} {:>10} {:>9.2} ({:>4.2}x) {:>9.2} ({:>4.2}x)",
-            f.name,
-            f.and,
-            f.garble_ns_per_and,
-            f.garble_ns_per_and / (GARBLE_AES_PER_AND * aes_ns),
-            f.eval_ns_per_and,
-            f.eval_ns_per_and / (EVAL_AES_PER_AND * aes_ns)
-        );
+        match (f.garble_ns_per_and, f.eval_ns_per_and) {
+            (Some((g, gm)), Some((e, em))) => outln!(
+                "{:<24} {:>10} {:>9.2} ({:>4.2}x, median {:>6.2}) {:>9.2} ({:>4.2}x, median {:>6.2})",
+                f.name,
+                f.and,
+                g,
+                g / (GARBLE_AES_PER_AND * aes_ns),
+                gm,
+                e,
+                e / (EVAL_AES_PER_AND * aes_ns),
+                em
+            )?,
+            _ => outln!(
+                "{:<24} {:>10} (no AND gates: per-AND figures do not apply; it garbles and evaluates correctly)",
+                f.name,
+                f.and
+            )?,
+        }
     }
-    println!(
-        "(each figure counts all gates of the circuit, divided by its AND count; checked against cleartext)"
-    );
+    outln!(
+        "(each figure: the fastest copy, all gates of the circuit divided by its AND count, then the multiple of the AES bound and the median copy; checked against cleartext)"
+    )?;
     if let Some(ot) = &ot {
-        println!(
+        outln!(
             "base OT: 128 OTs in {:.2} ms (both parties, two threads, in memory)",
             ot.base_ot_ms
-        );
+        )?;
         for (n, rate) in &ot.cot_per_second {
-            println!(
+            outln!(
                 "IKNP with the KOS check: {n} correlated OTs at {:.1} million per second (one core, both parties' work)",
                 rate / 1e6
-            );
+            )?;
         }
         if let Some(&(_, checked)) = ot.cot_per_second.last() {
-            println!(
+            outln!(
                 "IKNP without the check: {:.1} million per second (the check keeps {:.0} %)",
                 ot.cot_unchecked_per_second / 1e6,
                 100.0 * checked / ot.cot_unchecked_per_second
-            );
+            )?;
         }
     }
     if let Some(e) = &e2e {
-        println!("end to end over loopback (both parties on this machine):");
-        println!(
+        outln!("end to end over loopback (both parties on this machine):")?;
+        outln!(
             "  AES-128 x1: {:.2} ms plaintext TCP, {:.2} ms TLS 1.3, from connect to outputs, base OT included (fastest run)",
-            e.aes128_ms, e.tls_aes128_ms
-        );
-        println!(
+            e.aes128_ms,
+            e.tls_aes128_ms
+        )?;
+        outln!(
             "  AES-128 x1000 in one session: {:.1} million AND gates per second plaintext, {:.1} million over TLS 1.3 ({:.0} %); {:.3} bytes per AND gate ({} AND gates)",
             e.and_per_second / 1e6,
             e.tls_and_per_second / 1e6,
             100.0 * e.tls_and_per_second / e.and_per_second,
             e.bytes_per_and,
             e.large_and
-        );
+        )?;
     }
     Ok(())
 }

@@ -15,12 +15,12 @@ pub(crate) struct GenArgs {
     /// Which circuit (see the list below).
     #[arg(value_name = "NAME")]
     name: String,
-    /// Width in bits of each integer input (ignored by aes128 and sha256).
-    #[arg(long, value_name = "N", default_value_t = 32)]
-    bits: u32,
-    /// Number of values summed by `sum`.
-    #[arg(long, value_name = "K", default_value_t = 2)]
-    count: u32,
+    /// Width in bits of each integer input (default 32; aes128 and sha256 have fixed widths).
+    #[arg(long, value_name = "N")]
+    bits: Option<u32>,
+    /// Number of values summed by `sum` (default 2; only `sum` takes it).
+    #[arg(long, value_name = "K")]
+    count: Option<u32>,
     /// Write to FILE instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
@@ -38,7 +38,22 @@ fn gen_help() -> String {
 }
 
 pub(crate) fn run(args: &GenArgs) -> Result<()> {
-    let circuit = library::generate(&args.name, args.bits, args.count)?;
+    let fixed = matches!(args.name.as_str(), "aes128" | "sha256");
+    if fixed && let Some(bits) = args.bits {
+        return Err(Error::arg(format!(
+            "{} has fixed widths; --bits {bits} does not apply to it",
+            args.name
+        )));
+    }
+    if args.name != "sum"
+        && let Some(count) = args.count
+    {
+        return Err(Error::arg(format!(
+            "--count {count} applies to `sum` only, not to {}",
+            args.name
+        )));
+    }
+    let circuit = library::generate(&args.name, args.bits.unwrap_or(32), args.count.unwrap_or(2))?;
     match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)

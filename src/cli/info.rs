@@ -46,12 +46,12 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
             "outputs": outputs,
             "and_depth": stats.and_depth,
         });
-        println!("{object}");
+        outln!("{object}")?;
         return Ok(());
     }
     let list = |w: &[u32]| w.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
-    println!("circuit    {}", args.circuit.path.display());
-    println!("format     {}", parsed.dialect);
+    outln!("circuit    {}", args.circuit.path.display())?;
+    outln!("format     {}", parsed.dialect)?;
     let mand = if parsed.mand_lines > 0 {
         format!(
             " ({} MAND line(s) counted as one gate each, their ANDs in the AND count)",
@@ -60,22 +60,26 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "gates      {gates} gate lines: {} AND, {} XOR, {} INV, {} EQ, {} EQW{mand}",
-        stats.and, stats.xor, stats.inv, stats.eq, stats.eqw
-    );
-    println!("wires      {}", c.num_wires());
-    println!(
+        stats.and,
+        stats.xor,
+        stats.inv,
+        stats.eq,
+        stats.eqw
+    )?;
+    outln!("wires      {}", c.num_wires())?;
+    outln!(
         "inputs     {} group(s) of {} wires",
         inputs.len(),
         list(&inputs)
-    );
-    println!(
+    )?;
+    outln!(
         "outputs    {} group(s) of {} wires",
         outputs.len(),
         list(&outputs)
-    );
-    println!("AND depth  {}", stats.and_depth);
+    )?;
+    outln!("AND depth  {}", stats.and_depth)?;
     Ok(())
 }
 
@@ -101,19 +105,21 @@ fn optimized(args: &InfoArgs, parsed: &crate::circuit::ParsedCircuit) -> Result<
             "outputs": program.output_widths(),
             "and_depth": counts.and_depth,
         });
-        println!("{object}");
+        outln!("{object}")?;
         return Ok(());
     }
-    println!(
+    outln!(
         "circuit    {} (as garbled, after compilation)",
         args.circuit.path.display()
-    );
-    println!("format     {}", parsed.dialect);
-    println!(
+    )?;
+    outln!("format     {}", parsed.dialect)?;
+    outln!(
         "gates      {gates}: {} AND (one 32-byte table each), {} XOR, {} NOT; constants and copies folded away",
-        counts.and, counts.xor, counts.not
-    );
-    println!("slots      {} labels live at most", program.num_slots());
-    println!("AND depth  {}", counts.and_depth);
+        counts.and,
+        counts.xor,
+        counts.not
+    )?;
+    outln!("slots      {} labels live at most", program.num_slots())?;
+    outln!("AND depth  {}", counts.and_depth)?;
     Ok(())
 }

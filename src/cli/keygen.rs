@@ -37,7 +37,7 @@ pub(crate) struct KeygenArgs {
 
 pub(crate) fn run(args: &KeygenArgs) -> Result<()> {
     if let Some(path) = &args.fingerprint {
-        println!("{}", fingerprint_of_file(path)?);
+        outln!("{}", fingerprint_of_file(path)?)?;
         return Ok(());
     }
     let Some(path) = &args.output else {
@@ -45,11 +45,11 @@ pub(crate) fn run(args: &KeygenArgs) -> Result<()> {
     };
     let identity = Identity::generate()?;
     write_private(path, identity.to_pem().as_bytes(), args.force)?;
-    println!(
+    outln!(
         "identity written to {} (keep it private; give the fingerprint below to the peer)",
         path.display()
-    );
-    println!("{}", identity.fingerprint());
+    )?;
+    outln!("{}", identity.fingerprint())?;
     Ok(())
 }
 

@@ -9,6 +9,16 @@ use crate::circuit::bristol::{self, FormatChoice, Limits, ParsedCircuit};
 use crate::error::{Error, Result};
 use crate::value::{self, BitOrder};
 
+/// `println!` that returns an error instead of panicking when standard output is closed (a
+/// pipe into `head`): `main` ends such a run quietly with success.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|e| $crate::error::Error::io("writing to standard output", e))
+    }};
+}
+
 mod bench;
 mod compare;
 mod demo;
@@ -68,11 +78,12 @@ enum Command {
 /// Options every command that reads a circuit file takes.
 #[derive(Debug, Args)]
 pub(crate) struct CircuitArgs {
-    /// Path of a Bristol Fashion or old Bristol Format circuit file.
+    /// Path of a Bristol Fashion or old Bristol Format circuit file (- for standard input).
     #[arg(value_name = "CIRCUIT")]
     pub path: PathBuf,
-    /// Dialect of the file: auto decides from line 3 (a gate line in the old format).
-    #[arg(long, value_name = "F", default_value = "auto", value_parser = ["auto", "fashion", "bristol"])]
+    /// Dialect of the file: fashion (Bristol Fashion), old (the original Bristol Format; bristol
+    /// is an alias), or auto, which decides from line 3 (a gate line in the old format).
+    #[arg(long, value_name = "F", default_value = "auto", value_parser = ["auto", "fashion", "old", "bristol"])]
     pub format: String,
     /// Reject circuit files declaring more wires than this (checked before allocating).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_wires)]
@@ -100,18 +111,42 @@ impl CircuitArgs {
 /// argument error.
 pub(crate) fn load_circuit(path: &Path, format: &str, limits: Limits) -> Result<ParsedCircuit> {
     let format: FormatChoice = format.parse()?;
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::arg(format!("cannot open circuit file {}: {e}", path.display())))?;
-    let reader = std::io::BufReader::with_capacity(1 << 16, file);
-    bristol::parse(reader, format, &limits).map_err(|e| match e {
+    let parsed = if path == Path::new("-") {
+        // Standard input: `garbled gen aes128 | garbled info -`.
+        let reader = std::io::BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+        bristol::parse(reader, format, &limits)
+    } else {
+        if path.is_dir() {
+            return Err(Error::arg(format!(
+                "{} is a directory; give a circuit file",
+                path.display()
+            )));
+        }
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::arg(format!("cannot open circuit file {}: {e}", path.display())))?;
+        let reader = std::io::BufReader::with_capacity(1 << 16, file);
+        bristol::parse(reader, format, &limits)
+    };
+    let name = if path == Path::new("-") {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    };
+    parsed.map_err(|e| match e {
         Error::Parse { line, .. } => {
             let separator = if line == 0 { ": " } else { ":" };
             Error::Parse {
                 line: 0,
                 column: 0,
-                message: format!("{}{separator}{e}", path.display()),
+                message: format!("{name}{separator}{e}"),
             }
         }
+        // Ceilings name the file too (they point at options of this command).
+        Error::LimitExceeded(message) => Error::LimitExceeded(format!("{name}: {message}")),
+        Error::Io { context, source } => Error::Io {
+            context: format!("{name}: {context}"),
+            source,
+        },
         other => other,
     })
 }
@@ -147,12 +182,16 @@ pub(crate) fn parse_inputs(
 pub(crate) fn print_outputs(
     outputs: &[Option<Vec<bool>>],
     order: BitOrder,
+    format: value::OutputFormat,
     json: bool,
     extra: Option<(&str, serde_json::Value)>,
-) {
+) -> Result<()> {
     let texts: Vec<Option<String>> = outputs
         .iter()
-        .map(|o| o.as_ref().map(|bits| value::format_value(bits, order)))
+        .map(|o| {
+            o.as_ref()
+                .map(|bits| value::format_value_as(bits, order, format))
+        })
         .collect();
     if json {
         let mut object = serde_json::Map::new();
@@ -160,17 +199,23 @@ pub(crate) fn print_outputs(
         if let Some((key, value)) = extra {
             object.insert(key.into(), value);
         }
-        println!("{}", serde_json::Value::Object(object));
+        outln!("{}", serde_json::Value::Object(object))?;
     } else {
         for text in texts.into_iter().flatten() {
-            println!("{text}");
+            outln!("{text}")?;
         }
     }
+    Ok(())
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `garbled help --help` (and `-h`) means the same as `garbled help`.
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "help") {
+        argv.retain(|a| a != "--help" && a != "-h");
+    }
+    let cli = Cli::parse_from(argv);
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Eval(args) => eval::run(&args),
@@ -183,6 +228,10 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`garbled gen sha256 | head`): nothing left to say to it.
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("garbled: error: {e}");
             ExitCode::from(exit_code(&e))
