@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::net::{CommandClock, NetArgs, run_local, stats_json, stats_line};
-use super::progress::ProgressBar;
+use super::progress::{ProgressBar, Unit};
 use super::rows::{RowLines, open_rows};
 use crate::circuit::library::comparator_rows;
 use crate::compile::{Program, compile};
@@ -331,7 +331,13 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
         results: Vec::new(),
         out: BufWriter::new(std::io::stdout()),
     };
-    let mut bar = ProgressBar::new(args.json);
+    let mut bar = ProgressBar::with_unit(
+        args.json,
+        Unit::Rows {
+            rows: sources.iter().map(Rows::count).max().unwrap_or(1),
+            and_per_row: 2 * u64::from(args.bits) - 1,
+        },
+    );
     let (bits, signed) = (args.bits, args.signed);
     let stats = match role {
         None => {

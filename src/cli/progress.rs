@@ -1,71 +1,89 @@
-//! A progress bar on stderr for runs longer than about a second: only when stderr is a
-//! terminal and the output is not JSON, so scripts and logs never see it.
+//! A progress bar on stderr (indicatif) for runs longer than about a second: only when stderr is
+//! a terminal and the output is not JSON, so scripts and logs never see it. Single runs show the
+//! share of AND gates done and the rate; batch jobs (`compare --values`, `run --inputs`) show
+//! rows done, the rate in rows per second and the time left.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-/// Draws `[=====>     ] 45%  12.3 M AND/s` on stderr, at most ten times a second, starting one
-/// second after creation.
+use indicatif::{ProgressDrawTarget, ProgressStyle};
+
+/// What the bar counts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Unit {
+    /// AND gates of a single run.
+    Gates,
+    /// Rows of a batch job: how many, and AND gates per row.
+    Rows { rows: u64, and_per_row: u64 },
+}
+
 pub(crate) struct ProgressBar {
     enabled: bool,
     start: Instant,
-    last: Option<Instant>,
-    drawn: bool,
+    shown: bool,
+    unit: Unit,
+    bar: indicatif::ProgressBar,
 }
 
 impl ProgressBar {
     pub(crate) fn new(json: bool) -> Self {
+        ProgressBar::with_unit(json, Unit::Gates)
+    }
+
+    pub(crate) fn with_unit(json: bool, unit: Unit) -> Self {
+        let bar = indicatif::ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        let style = match unit {
+            Unit::Gates => "[{bar:30}] {percent:>3}%  {msg}",
+            Unit::Rows { .. } => {
+                "[{bar:30}] {human_pos}/{human_len} rows  {msg}  {elapsed} elapsed, about {eta} left"
+            }
+        };
+        if let Ok(style) = ProgressStyle::with_template(style) {
+            bar.set_style(style.progress_chars("=> "));
+        }
         ProgressBar {
             enabled: !json && std::io::stderr().is_terminal(),
             start: Instant::now(),
-            last: None,
-            drawn: false,
+            shown: false,
+            unit,
+            bar,
         }
     }
 
+    /// `done` of `total` AND gates.
     pub(crate) fn update(&mut self, done: u64, total: u64) {
-        if !self.enabled || total == 0 || self.start.elapsed() < Duration::from_secs(1) {
+        if !self.enabled || total == 0 {
             return;
         }
-        if self
-            .last
-            .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
-            && done < total
-        {
-            return;
+        if !self.shown {
+            if self.start.elapsed() < Duration::from_secs(1) {
+                return;
+            }
+            self.bar
+                .set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+            self.shown = true;
         }
-        self.last = Some(Instant::now());
-        let fraction = (done as f64 / total as f64).clamp(0.0, 1.0);
-        let width = 30;
-        let filled = (fraction * width as f64) as usize;
-        let bar: String = (0..width)
-            .map(|i| {
-                if i < filled {
-                    '='
-                } else if i == filled {
-                    '>'
-                } else {
-                    ' '
-                }
-            })
-            .collect();
-        let rate = done as f64 / self.start.elapsed().as_secs_f64() / 1e6;
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r[{bar}] {:3.0}%  {rate:.1} M AND/s ",
-            fraction * 100.0
-        );
-        let _ = err.flush();
-        self.drawn = true;
+        match self.unit {
+            Unit::Gates => {
+                self.bar.set_length(total);
+                self.bar.set_position(done.min(total));
+                let rate = done as f64 / self.start.elapsed().as_secs_f64() / 1e6;
+                self.bar.set_message(format!("{rate:.1} M AND/s"));
+            }
+            Unit::Rows { rows, and_per_row } => {
+                let position = (done / and_per_row.max(1)).min(rows);
+                self.bar.set_length(rows);
+                self.bar.set_position(position);
+                let rate = position as f64 / self.start.elapsed().as_secs_f64();
+                self.bar.set_message(format!("{rate:.0} rows/s"));
+            }
+        }
     }
 
     pub(crate) fn finish(&mut self) {
-        if self.drawn {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r{:60}\r", "");
-            let _ = err.flush();
-            self.drawn = false;
+        if self.shown {
+            self.bar.finish_and_clear();
+            self.shown = false;
         }
     }
 }

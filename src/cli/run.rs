@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::net::{CommandClock, NetArgs, run_local, stats_json, stats_line};
-use super::progress::ProgressBar;
+use super::progress::{ProgressBar, Unit};
 use super::rows::{RowLines, open_rows};
 use super::{CircuitArgs, parse_inputs};
 use crate::compile::{Program, compile};
@@ -396,7 +396,17 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         out: std::io::BufWriter::new(std::io::stdout()),
         rows: Vec::new(),
     };
-    let mut bar = ProgressBar::new(args.json);
+    let mut bar = if batch {
+        ProgressBar::with_unit(
+            args.json,
+            Unit::Rows {
+                rows: runs,
+                and_per_row: program.and_count() as u64,
+            },
+        )
+    } else {
+        ProgressBar::new(args.json)
+    };
     let mut emit = |outputs: Vec<Option<Vec<bool>>>| {
         if batch {
             printer.row(&outputs)
