@@ -754,3 +754,56 @@ fn garbled_aes_selects_the_backend() {
         stderr(&o)
     );
 }
+
+#[test]
+fn info_names_the_well_known_circuits() {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(circuits(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    if let Some(dir) = shared_dir() {
+        for sub in ["bristol/fashion", "bristol/fashion/MAND", "bristol/format"] {
+            for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().to_string();
+                if name.ends_with(".txt") && !name.ends_with("-test.txt") {
+                    files.push(path);
+                }
+            }
+        }
+    }
+    assert!(files.len() >= 20);
+    for path in files {
+        let p = path.to_str().unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&stdout(&garbled(&["info", p, "--json"]))).unwrap();
+        let known = &v["known"];
+        assert!(known.is_object(), "{p} is not recognised: {v}");
+        assert!(
+            known["bit_order"].as_str().unwrap().starts_with(
+                if p.contains("/format/")
+                    && !p.contains("adder")
+                    && !p.contains("comparator")
+                    && !p.contains("mult")
+                {
+                    "msb0"
+                } else if p.contains("AES-non-expanded") {
+                    "msb0"
+                } else {
+                    "lsb0"
+                }
+            ),
+            "{p}: {known}"
+        );
+    }
+    // An unknown circuit says nothing of the kind.
+    let tiny = temp_file("tiny-unknown.txt", TINY);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&garbled(&[
+        "info",
+        tiny.to_str().unwrap(),
+        "--json",
+    ])))
+    .unwrap();
+    assert!(v["known"].is_null());
+}

@@ -26,6 +26,11 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
     }
     let c = &parsed.circuit;
     let gates = parsed.gate_lines;
+    // The digest both parties compare in the handshake (of the compiled program), and the name
+    // of the circuit when it is a well-known one.
+    let program = crate::compile::compile(c)?;
+    let digest = program.digest_hex();
+    let known = super::known::lookup(&digest);
     let stats = c.stats();
     let inputs = c.input_widths();
     let outputs = c.output_widths();
@@ -45,6 +50,13 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
             "inputs": inputs,
             "outputs": outputs,
             "and_depth": stats.and_depth,
+            "digest": digest,
+            "known": known.map(|k| serde_json::json!({
+                "name": k.name,
+                "inputs": k.inputs,
+                "outputs": k.outputs,
+                "bit_order": k.bit_order,
+            })),
         });
         outln!("{object}")?;
         return Ok(());
@@ -80,6 +92,13 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
         list(&outputs)
     )?;
     outln!("AND depth  {}", stats.and_depth)?;
+    outln!("digest     {digest} (compared with the peer's in the handshake)")?;
+    if let Some(k) = known {
+        outln!("known as   {}", k.name)?;
+        outln!("inputs     {}", k.inputs)?;
+        outln!("outputs    {}", k.outputs)?;
+        outln!("bit order  {}", k.bit_order)?;
+    }
     Ok(())
 }
 

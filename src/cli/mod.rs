@@ -26,6 +26,7 @@ mod eval;
 mod generate;
 mod info;
 mod keygen;
+mod known;
 mod net;
 mod progress;
 mod rows;
