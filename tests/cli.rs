@@ -780,20 +780,15 @@ fn info_names_the_well_known_circuits() {
             serde_json::from_str(&stdout(&garbled(&["info", p, "--json"]))).unwrap();
         let known = &v["known"];
         assert!(known.is_object(), "{p} is not recognised: {v}");
+        // The old-format crypto circuits (and the Fashion copy of the old AES) are MSB first.
+        let old_crypto = p.contains("/format/")
+            && !p.contains("adder")
+            && !p.contains("comparator")
+            && !p.contains("mult");
+        let msb0 = old_crypto || p.contains("AES-non-expanded");
+        let want = if msb0 { "msb0" } else { "lsb0" };
         assert!(
-            known["bit_order"].as_str().unwrap().starts_with(
-                if p.contains("/format/")
-                    && !p.contains("adder")
-                    && !p.contains("comparator")
-                    && !p.contains("mult")
-                {
-                    "msb0"
-                } else if p.contains("AES-non-expanded") {
-                    "msb0"
-                } else {
-                    "lsb0"
-                }
-            ),
+            known["bit_order"].as_str().unwrap().starts_with(want),
             "{p}: {known}"
         );
     }
