@@ -262,6 +262,54 @@ pub(crate) struct E2eFigures {
     pub tls_aes128_ms: f64,
     /// `and_per_second` over TLS 1.3.
     pub tls_and_per_second: f64,
+    /// A plain copy of the large session's volume between two threads over loopback TCP, with
+    /// the same channel and 1 MiB writes: what the wire could carry.
+    pub loopback_bytes_per_second: f64,
+}
+
+/// Copies `bytes` from one thread to another over loopback TCP through the same channel type
+/// and chunk size as the tables, and returns bytes per second.
+fn loopback_copy(bytes: u64) -> Result<f64> {
+    use crate::net::Channel;
+    use crate::net::tcp::{TcpChannel, Timeouts};
+    let timeouts = Timeouts::idle(Duration::from_secs(60));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| Error::io("opening a loopback port", e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the loopback address", e))?
+        .to_string();
+    let chunk = vec![0x5au8; 1 << 20];
+    std::thread::scope(|scope| {
+        let sender = scope.spawn(|| -> Result<()> {
+            let mut c = TcpChannel::connect(&addr, Duration::from_secs(10), timeouts)?;
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                c.write_all(&chunk[..n])?;
+                left -= n as u64;
+            }
+            c.flush()?;
+            let mut ack = [0u8; 1];
+            c.read_exact(&mut ack)
+        });
+        let mut r = TcpChannel::accept(&listener, Duration::from_secs(10), timeouts)?;
+        let start = Instant::now();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            r.read_exact(&mut buf[..n])?;
+            left -= n as u64;
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        r.write_all(&[1])?;
+        r.flush()?;
+        sender
+            .join()
+            .map_err(|_| Error::SelfCheck("the loopback sender panicked".into()))??;
+        Ok(bytes as f64 / seconds)
+    })
 }
 
 fn e2e_session(
@@ -341,6 +389,9 @@ pub(crate) fn measure_e2e(budget: Duration) -> Result<E2eFigures> {
             "no end-to-end session was measured".into(),
         ));
     };
+    // The same volume as a plain copy, best of two, in the same run.
+    let volume = g.bytes_sent + g.bytes_received;
+    let loopback = loopback_copy(volume)?.max(loopback_copy(volume)?);
     Ok(E2eFigures {
         aes128_ms: one.as_secs_f64() * 1e3,
         and_per_second: g.and_gates as f64 / seconds,
@@ -348,6 +399,7 @@ pub(crate) fn measure_e2e(budget: Duration) -> Result<E2eFigures> {
         large_and: g.and_gates,
         tls_aes128_ms: one_tls.as_secs_f64() * 1e3,
         tls_and_per_second: g.and_gates as f64 / tls_seconds,
+        loopback_bytes_per_second: loopback,
     })
 }
 
@@ -419,6 +471,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                 "large_circuit_and": e.large_and,
                 "tls_aes128_ms": round(e.tls_aes128_ms),
                 "tls_and_per_second": e.tls_and_per_second.round(),
+                "loopback_bytes_per_second": e.loopback_bytes_per_second.round(),
+                "pipeline_share_of_loopback": round(e.and_per_second * e.bytes_per_and / e.loopback_bytes_per_second),
             });
         }
         if let Some(ot) = &ot {
@@ -502,6 +556,11 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
             100.0 * e.tls_and_per_second / e.and_per_second,
             e.bytes_per_and,
             e.large_and
+        )?;
+        outln!(
+            "  the same volume copied between two threads over loopback TCP: {:.2} GB/s; the session used {:.0} % of it",
+            e.loopback_bytes_per_second / 1e9,
+            100.0 * e.and_per_second * e.bytes_per_and / e.loopback_bytes_per_second
         )?;
     }
     Ok(())
