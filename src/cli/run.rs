@@ -266,6 +266,23 @@ impl Source {
         }
     }
 
+    /// The next `rows` rows, each group's values concatenated (row `i` at `i * width`): the
+    /// inputs of one run of the replicated circuit.
+    fn next_run(&mut self, rows: u64) -> Result<Vec<Vec<bool>>> {
+        let mut run: Vec<Vec<bool>> = Vec::new();
+        for _ in 0..rows {
+            let row = self.next()?;
+            if run.is_empty() {
+                run = row;
+            } else {
+                for (group, value) in run.iter_mut().zip(row) {
+                    group.extend(value);
+                }
+            }
+        }
+        Ok(run)
+    }
+
     fn next(&mut self) -> Result<Vec<Vec<bool>>> {
         match self {
             Source::Values(v) => Ok(v.clone()),
@@ -301,20 +318,23 @@ fn split(all: Vec<Vec<bool>>, owners: &[Party]) -> (Vec<Vec<bool>>, Vec<Vec<bool
 /// Runs the garbler's side of every run; `emit` gets each run's outputs.
 fn garbler_runs<C: Channel>(
     channel: C,
-    program: &Program,
+    plan: &Plan,
     options: SessionOptions,
     mut next: impl FnMut() -> Result<Vec<Vec<bool>>>,
-    mut emit: impl FnMut(Vec<Option<Vec<bool>>>) -> Result<()>,
+    mut emit: impl FnMut(Vec<Option<Vec<bool>>>, u64) -> Result<()>,
     bar: Option<&mut ProgressBar>,
 ) -> Result<SessionStats> {
     let runs = options.runs;
-    let mut session = GarblerSession::start(channel, program, options)?;
+    let mut session = GarblerSession::start(channel, &plan.program, options)?;
     if let Some(bar) = bar {
         session.set_progress(Box::new(|d, t| bar.update(d, t)));
     }
-    for _ in 0..runs {
+    for run in 0..runs {
         let inputs = next()?;
-        emit(session.run(&inputs)?)?;
+        emit(
+            session.run_with(plan.program_of(run), &inputs)?,
+            plan.rows_in(run),
+        )?;
     }
     session.finish()
 }
@@ -323,24 +343,122 @@ fn garbler_runs<C: Channel>(
 /// garbles the current one.
 fn evaluator_runs<C: Channel>(
     channel: C,
-    program: &Program,
+    plan: &Plan,
     options: SessionOptions,
     mut next: impl FnMut() -> Result<Vec<Vec<bool>>>,
-    mut emit: impl FnMut(Vec<Option<Vec<bool>>>) -> Result<()>,
+    mut emit: impl FnMut(Vec<Option<Vec<bool>>>, u64) -> Result<()>,
     bar: Option<&mut ProgressBar>,
 ) -> Result<SessionStats> {
     let runs = options.runs;
-    let mut session = EvaluatorSession::start(channel, program, options)?;
+    let mut session = EvaluatorSession::start(channel, &plan.program, options)?;
     if let Some(bar) = bar {
         session.set_progress(Box::new(|d, t| bar.update(d, t)));
     }
     let mut current = next()?;
     for run in 0..runs {
         let following = if run + 1 < runs { Some(next()?) } else { None };
-        emit(session.run_ahead(&current, following.as_deref())?)?;
+        let outputs = session.run_ahead_with(
+            plan.program_of(run),
+            &current,
+            following.as_deref().map(|f| (plan.program_of(run + 1), f)),
+        )?;
+        emit(outputs, plan.rows_in(run))?;
         current = following.unwrap_or_default();
     }
     session.finish()
+}
+
+/// How the rows of a batch job map onto runs: `per_run` rows per run through `per_run`
+/// side-by-side copies of the circuit (one run's round trips for many rows), the last run
+/// through `tail` copies. Both parties derive it from the circuit and the row count, which the
+/// handshake compares (digest and job description).
+struct Plan {
+    rows: u64,
+    per_run: u64,
+    runs: u64,
+    program: Program,
+    tail: Option<Program>,
+}
+
+/// A run of a batch job aims at about this many AND gates (8 MiB of tables), at most
+/// [`MAX_ROWS_PER_RUN`] rows, and at most [`MAX_WIRES_PER_RUN`] wires of replicated circuit.
+const AND_PER_RUN: u64 = 1 << 18;
+const MAX_ROWS_PER_RUN: u64 = 4096;
+const MAX_WIRES_PER_RUN: u64 = 1 << 22;
+
+impl Plan {
+    fn single(program: Program) -> Plan {
+        Plan {
+            rows: 1,
+            per_run: 1,
+            runs: 1,
+            program,
+            tail: None,
+        }
+    }
+
+    fn batch(circuit: &crate::circuit::Circuit, single: Program, rows: u64) -> Result<Plan> {
+        let ands = single.and_count() as u64;
+        let by_and = (AND_PER_RUN / ands.max(1)).max(1);
+        let by_wires = (MAX_WIRES_PER_RUN / u64::from(circuit.num_wires()).max(1)).max(1);
+        let per_run = by_and.min(by_wires).min(MAX_ROWS_PER_RUN).min(rows).max(1);
+        let runs = rows.div_ceil(per_run);
+        let tail_rows = rows - (runs - 1) * per_run;
+        let unshared = vec![false; circuit.inputs().len()];
+        let build = |copies: u64| -> Result<Program> {
+            if copies == 1 {
+                return Ok(single.clone());
+            }
+            compile(&crate::circuit::library::replicate(
+                circuit,
+                copies as u32,
+                &unshared,
+            )?)
+        };
+        let program = build(per_run)?;
+        let tail = (tail_rows < per_run)
+            .then(|| build(tail_rows))
+            .transpose()?;
+        Ok(Plan {
+            rows,
+            per_run,
+            runs,
+            program,
+            tail,
+        })
+    }
+
+    fn program_of(&self, run: u64) -> &Program {
+        match &self.tail {
+            Some(tail) if run + 1 == self.runs => tail,
+            _ => &self.program,
+        }
+    }
+
+    fn rows_in(&self, run: u64) -> u64 {
+        if run + 1 == self.runs {
+            self.rows - run * self.per_run
+        } else {
+            self.per_run
+        }
+    }
+}
+
+/// Splits a run's outputs (row `i` of group `g` at `i * width`) into rows.
+fn rows_of(outputs: &[Option<Vec<bool>>], rows: u64) -> Vec<Vec<Option<Vec<bool>>>> {
+    (0..rows as usize)
+        .map(|i| {
+            outputs
+                .iter()
+                .map(|group| {
+                    group.as_ref().map(|bits| {
+                        let width = bits.len() / rows as usize;
+                        bits[i * width..(i + 1) * width].to_vec()
+                    })
+                })
+                .collect()
+        })
+        .collect()
 }
 
 pub(crate) fn run(args: &RunArgs) -> Result<()> {
@@ -356,7 +474,6 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let compiling = Instant::now();
     let program = compile(&parsed.circuit)?;
     clock.compile = compiling.elapsed();
-    drop(parsed);
     let mine = match role {
         None => widths.clone(),
         Some(party) => owned_widths(&program, &owners, party),
@@ -381,12 +498,23 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         }
     };
     let batch = args.input_file.is_some();
-    let runs = source.runs();
-    let mut options = SessionOptions::new(&program, owners.clone(), reveal.clone())?
+    let rows = source.runs();
+    let and_per_row = program.and_count() as u64;
+    let plan = if batch {
+        let compiling = Instant::now();
+        let plan = Plan::batch(&parsed.circuit, program, rows)?;
+        clock.compile += compiling.elapsed();
+        plan
+    } else {
+        Plan::single(program)
+    };
+    drop(parsed);
+    let runs = plan.runs;
+    let mut options = SessionOptions::new(&plan.program, owners.clone(), reveal.clone())?
         .with_runs(runs)
         .with_bit_order(order);
     if batch {
-        options = options.with_job(format!("run {runs} row(s)"));
+        options = options.with_job(format!("run {rows} row(s), {} per run", plan.per_run));
     }
     let mut printer = Printer {
         order,
@@ -397,40 +525,37 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         rows: Vec::new(),
     };
     let mut bar = if batch {
-        ProgressBar::with_unit(
-            args.json,
-            Unit::Rows {
-                rows: runs,
-                and_per_row: program.and_count() as u64,
-            },
-        )
+        ProgressBar::with_unit(args.json, Unit::Rows { rows, and_per_row })
     } else {
         ProgressBar::new(args.json)
     };
-    let mut emit = |outputs: Vec<Option<Vec<bool>>>| {
+    let mut emit = |outputs: Vec<Option<Vec<bool>>>, rows_in_run: u64| {
         if batch {
-            printer.row(&outputs)
+            for row in rows_of(&outputs, rows_in_run) {
+                printer.row(&row)?;
+            }
+            Ok(())
         } else {
             printer.single(&outputs)
         }
     };
     let stats = match role {
         None => {
-            // Both parties here. This thread reads each row once, keeps the garbler's half and
-            // hands the evaluator's half to the evaluator's thread one row ahead (it prepares
-            // the next run's OTs early); the evaluator sends its view of every run back, and
-            // the two views are merged (locally every group is revealed to someone).
+            // Both parties here. This thread reads each run's rows once, keeps the garbler's
+            // half and hands the evaluator's half to the evaluator's thread one run ahead (it
+            // prepares the next run's OTs early); the evaluator sends its view of every run
+            // back, and the two views are merged (locally every group is revealed to someone).
             let (to_evaluator, evaluator_inputs) = std::sync::mpsc::sync_channel(4);
             let (to_garbler, evaluator_views) = std::sync::mpsc::sync_channel(4);
-            let program = &program;
+            let plan = &plan;
             let e_options = options.clone();
             let owners = &owners;
             let mut pending = std::collections::VecDeque::new();
             let (mut read, mut consumed) = (0u64, 0u64);
             let mut next_garbler = || -> Result<Vec<Vec<bool>>> {
-                // The evaluator asks for row r + 1 before it runs row r.
+                // The evaluator asks for run r + 1 before it runs run r.
                 while read < runs && read < consumed + 2 {
-                    let (g, e) = split(source.next()?, owners);
+                    let (g, e) = split(source.next_run(plan.rows_in(read))?, owners);
                     pending.push_back(g);
                     let _ = to_evaluator.send(e);
                     read += 1;
@@ -448,17 +573,17 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
                 |channel| {
                     garbler_runs(
                         channel,
-                        program,
+                        plan,
                         options,
                         &mut next_garbler,
-                        |g: Vec<Option<Vec<bool>>>| {
+                        |g: Vec<Option<Vec<bool>>>, rows_in_run: u64| {
                             let e: Vec<Option<Vec<bool>>> =
                                 evaluator_views.recv().map_err(|_| {
                                     Error::SelfCheck("the evaluator's thread stopped".into())
                                 })?;
                             let merged: Vec<Option<Vec<bool>>> =
                                 g.into_iter().zip(e).map(|(g, e)| g.or(e)).collect();
-                            emit(merged)
+                            emit(merged, rows_in_run)
                         },
                         Some(bar),
                     )
@@ -471,10 +596,10 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
                     };
                     evaluator_runs(
                         channel,
-                        program,
+                        plan,
                         e_options,
                         next,
-                        |view| {
+                        |view, _| {
                             to_garbler.send(view).map_err(|_| {
                                 Error::SelfCheck("the garbler's thread stopped".into())
                             })
@@ -490,13 +615,18 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
             let connecting = Instant::now();
             let channel = args.net.channel()?;
             clock.connect = connecting.elapsed();
-            let next = || source.next();
+            let mut run = 0u64;
+            let next = || {
+                let inputs = source.next_run(plan.rows_in(run));
+                run += 1;
+                inputs
+            };
             match party {
                 Party::Garbler => {
-                    garbler_runs(channel, &program, options, next, &mut emit, Some(&mut bar))?
+                    garbler_runs(channel, &plan, options, next, &mut emit, Some(&mut bar))?
                 }
                 Party::Evaluator => {
-                    evaluator_runs(channel, &program, options, next, &mut emit, Some(&mut bar))?
+                    evaluator_runs(channel, &plan, options, next, &mut emit, Some(&mut bar))?
                 }
             }
         }
