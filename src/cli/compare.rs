@@ -9,6 +9,7 @@ use clap::Args;
 use super::net::{CommandClock, NetArgs, run_local, stats_json, stats_line};
 use super::progress::{ProgressBar, Unit};
 use super::rows::{RowLines, open_rows};
+use super::shard::{self, Shard, split_rows};
 use crate::circuit::library::comparator_rows;
 use crate::compile::{Program, compile};
 use crate::error::{Error, Result};
@@ -51,6 +52,11 @@ pub(crate) struct CompareArgs {
     /// Compare as two's complement signed integers (negative values allowed).
     #[arg(long)]
     signed: bool,
+    /// With --values: split the rows into this many contiguous shards, each a session of its
+    /// own on its own thread and connection (default: the number of cores; two hosts use the
+    /// smaller of their two counts). The output is the same for any count.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     #[command(flatten)]
     net: NetArgs,
     /// Print {"results": [...], "stats": {...}} (and "result" for a single pair).
@@ -61,7 +67,11 @@ pub(crate) struct CompareArgs {
 /// Where one party's rows come from.
 enum Rows {
     One(Vec<bool>),
-    File { count: u64, lines: RowLines },
+    File {
+        count: u64,
+        lines: RowLines,
+        path: PathBuf,
+    },
 }
 
 fn parse_row(text: &str, bits: u32, signed: bool) -> Result<Vec<bool>> {
@@ -105,6 +115,28 @@ impl Rows {
         Ok(Rows::File {
             count,
             lines: open_rows(path)?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file, for [`Rows::range`].
+    fn path(&self) -> Option<PathBuf> {
+        match self {
+            Rows::One(_) => None,
+            Rows::File { path, .. } => Some(path.clone()),
+        }
+    }
+
+    /// The rows `first..first + count` of a file (a shard of a batch job).
+    fn range(path: &Path, first: u64, count: u64) -> Result<Rows> {
+        let mut lines = open_rows(path)?;
+        for _ in 0..first {
+            lines.next().transpose()?;
+        }
+        Ok(Rows::File {
+            count,
+            lines,
+            path: path.to_path_buf(),
         })
     }
 
@@ -134,6 +166,23 @@ impl Rows {
     }
 }
 
+/// Prints the answers of every shard in row order, once all of them succeeded (a failed shard
+/// prints nothing), and the combined statistics.
+fn finish_shards(
+    mut sink: Sink,
+    results: Vec<(SessionStats, Vec<&'static str>)>,
+    clock: &CommandClock,
+) -> Result<()> {
+    let mut stats = SessionStats::default();
+    for (shard_stats, words) in results {
+        stats = stats.combine(&shard_stats);
+        for w in words {
+            sink.word(w)?;
+        }
+    }
+    sink.finish(&stats, clock)
+}
+
 fn word(less: bool, equal: bool) -> &'static str {
     if less {
         "less"
@@ -152,6 +201,8 @@ struct Job {
     bits: u32,
     signed: bool,
     rows: u64,
+    /// The shard of a batch job this session computes.
+    shard: Shard,
 }
 
 fn party_session<C: crate::net::Channel>(
@@ -166,6 +217,7 @@ fn party_session<C: crate::net::Channel>(
         bits,
         signed,
         rows: total_rows,
+        shard,
     } = job;
     let per_run = total_rows.min(ROWS_PER_RUN);
     let runs = total_rows.div_ceil(per_run);
@@ -185,8 +237,9 @@ fn party_session<C: crate::net::Channel>(
         }
     };
     let description = format!(
-        "compare {total_rows} row(s) of {bits}-bit {} integers",
-        if signed { "signed" } else { "unsigned" }
+        "compare {total_rows} row(s) of {bits}-bit {} integers{}",
+        if signed { "signed" } else { "unsigned" },
+        shard.describe()
     );
     let options = SessionOptions::new(
         &program,
@@ -261,15 +314,18 @@ struct Sink {
 impl Sink {
     fn emit(&mut self, less: &[bool], equal: &[bool]) -> Result<()> {
         for (&l, &e) in less.iter().zip(equal) {
-            let w = word(l, e);
-            if self.json {
-                self.results.push(w);
-            } else {
-                writeln!(self.out, "{w}")
-                    .map_err(|e| Error::io("writing to standard output", e))?;
-            }
+            self.word(word(l, e))?;
         }
         Ok(())
+    }
+
+    fn word(&mut self, w: &'static str) -> Result<()> {
+        if self.json {
+            self.results.push(w);
+            Ok(())
+        } else {
+            writeln!(self.out, "{w}").map_err(|e| Error::io("writing to standard output", e))
+        }
     }
 
     fn finish(mut self, stats: &SessionStats, clock: &CommandClock) -> Result<()> {
@@ -339,6 +395,123 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
         },
     );
     let (bits, signed) = (args.bits, args.signed);
+    let batch = !args.files.is_empty();
+    let rows_total = sources.iter().map(Rows::count).max().unwrap_or(1);
+    let threads = if batch {
+        shard::threads(args.threads, rows_total)?
+    } else {
+        1
+    };
+    if role.is_none() && threads > 1 {
+        // Both parties here, one local pair of sessions per shard.
+        let evaluator_rows = sources.pop().expect("two sources");
+        let garbler_rows = sources.pop().expect("two sources");
+        let total = garbler_rows.count();
+        if evaluator_rows.count() != total {
+            return Err(Error::arg(format!(
+                "the two files have {} and {} rows; they must have the same number",
+                total,
+                evaluator_rows.count()
+            )));
+        }
+        clock.load = clock.start.elapsed();
+        let shards = split_rows(total, threads);
+        let (timeouts, tls) = (args.net.timeouts(), !args.net.insecure);
+        let (g_path, e_path) = match (garbler_rows.path(), evaluator_rows.path()) {
+            (Some(g), Some(e)) => (g, e),
+            _ => return Err(Error::SelfCheck("a batch job without files".into())),
+        };
+        drop((garbler_rows, evaluator_rows));
+        let results = shard::run_all(&shards, |sh| {
+            let (g_rows, e_rows) = (
+                Rows::range(&g_path, sh.first, sh.rows)?,
+                Rows::range(&e_path, sh.first, sh.rows)?,
+            );
+            let job = Job {
+                bits,
+                signed,
+                rows: sh.rows,
+                shard: sh,
+            };
+            let mut words = Vec::with_capacity(sh.rows as usize);
+            let (stats, ()) = run_local(
+                timeouts,
+                tls,
+                None,
+                |channel| {
+                    party_session(
+                        Party::Garbler,
+                        channel,
+                        g_rows,
+                        job,
+                        |l, e| {
+                            words.extend(l.iter().zip(e).map(|(&l, &e)| word(l, e)));
+                            Ok(())
+                        },
+                        None,
+                    )
+                },
+                move |channel| {
+                    party_session(Party::Evaluator, channel, e_rows, job, |_, _| Ok(()), None)
+                        .map(|_| ())
+                },
+            )?;
+            Ok((stats, words))
+        })?;
+        return finish_shards(sink, results, &clock);
+    }
+    if let Some(party) = role
+        && batch
+    {
+        // Two hosts: the first connection agrees on the shards, then one connection each.
+        let rows = sources.pop().expect("one source");
+        let total = rows.count();
+        let path = rows
+            .path()
+            .ok_or_else(|| Error::SelfCheck("a batch job without a file".into()))?;
+        drop(rows);
+        clock.load = clock.start.elapsed();
+        let connecting = std::time::Instant::now();
+        let connections = shard::open(&args.net, threads, total)?;
+        clock.connect = connecting.elapsed();
+        let shards = split_rows(total, connections.len());
+        let slots: Vec<std::sync::Mutex<Option<crate::net::Connection>>> = connections
+            .into_iter()
+            .map(|c| std::sync::Mutex::new(Some(c)))
+            .collect();
+        let single = shards.len() == 1;
+        let shared_bar = std::sync::Mutex::new(&mut bar);
+        let results = shard::run_all(&shards, |sh| {
+            let channel = slots[sh.index]
+                .lock()
+                .ok()
+                .and_then(|mut c| c.take())
+                .ok_or_else(|| Error::SelfCheck("a shard's connection is missing".into()))?;
+            let job = Job {
+                bits,
+                signed,
+                rows: sh.rows,
+                shard: sh,
+            };
+            let mut words = Vec::with_capacity(sh.rows as usize);
+            let mut bar_guard = if single { shared_bar.lock().ok() } else { None };
+            let stats = party_session(
+                party,
+                channel,
+                Rows::range(&path, sh.first, sh.rows)?,
+                job,
+                |l, e| {
+                    words.extend(l.iter().zip(e).map(|(&l, &e)| word(l, e)));
+                    Ok(())
+                },
+                bar_guard.as_deref_mut().map(|b| &mut **b),
+            )?;
+            Ok((stats, words))
+        })?;
+        drop(shared_bar);
+        bar.finish();
+        return finish_shards(sink, results, &clock);
+    }
     let stats = match role {
         None => {
             let evaluator_rows = sources.pop().expect("two sources");
@@ -367,6 +540,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                             bits,
                             signed,
                             rows: total,
+                            shard: split_rows(total, 1)[0],
                         },
                         |l, e| sink.emit(l, e),
                         Some(bar),
@@ -381,6 +555,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                             bits,
                             signed,
                             rows: total,
+                            shard: split_rows(total, 1)[0],
                         },
                         |_, _| Ok(()),
                         None,
@@ -405,6 +580,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                     bits,
                     signed,
                     rows: total,
+                    shard: split_rows(total, 1)[0],
                 },
                 |l, e| sink.emit(l, e),
                 Some(&mut bar),

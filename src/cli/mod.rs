@@ -30,6 +30,7 @@ mod known;
 mod net;
 mod progress;
 mod rows;
+mod shard;
 mod run;
 
 const ABOUT: &str = "A garbled-circuit engine for two-party secure computation.";

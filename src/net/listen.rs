@@ -8,7 +8,7 @@
 //! cannot hold up the real peer behind it.
 
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -100,67 +100,152 @@ pub fn connect(addr: &str, wait: Duration) -> Result<TcpStream> {
     )))
 }
 
-enum Event<T> {
-    Incoming(TcpStream, SocketAddr),
-    Checked(Result<T>, SocketAddr),
+/// What the accepting thread hands over: a connection, or a nudge from a finished check.
+enum Item {
+    Connection(TcpStream, SocketAddr),
+    CheckDone,
 }
 
-/// Waits up to `wait` for a connection on `listener` that `admit` accepts, and returns what
-/// `admit` made of it. Each connection is checked on its own thread; one that `admit` refuses is
-/// reported to `log` (with its address and the reason) and dropped, and the wait goes on. When
-/// the wait ends, the connections still being checked are shut down.
+/// A listening socket with a thread blocked in `accept` for its whole life: connections are
+/// picked up as soon as the kernel has them, and several [`accept_first`] calls in a row (one per
+/// shard of a batch job) share the one thread, so none of them can take another's connection.
+pub struct Acceptor {
+    items: Mutex<mpsc::Receiver<Item>>,
+    nudge: mpsc::Sender<Item>,
+    stop: Arc<AtomicBool>,
+    local: SocketAddr,
+}
+
+impl Acceptor {
+    /// Starts accepting on `listener`.
+    pub fn new(listener: &TcpListener) -> Result<Self> {
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the listening address", e))?;
+        listener
+            .set_nonblocking(false)
+            .map_err(|e| Error::io("configuring the listener", e))?;
+        let listener = listener
+            .try_clone()
+            .map_err(|e| Error::io("configuring the listener", e))?;
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let (tx, stop) = (tx.clone(), stop.clone());
+            // Not joined: it ends at the wake-up connection of `drop`, or at its next
+            // connection once it sees `stop`.
+            std::thread::spawn(move || {
+                loop {
+                    match listener.accept() {
+                        Ok((stream, addr)) => {
+                            if stop.load(Ordering::SeqCst)
+                                || tx.send(Item::Connection(stream, addr)).is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Err(_) if stop.load(Ordering::SeqCst) => return,
+                        // EMFILE and the like: back off a little rather than spin.
+                        Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                    }
+                }
+            });
+        }
+        Ok(Acceptor {
+            items: Mutex::new(rx),
+            nudge: tx,
+            stop,
+            local,
+        })
+    }
+
+    /// The listening address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+}
+
+impl Drop for Acceptor {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        wake(self.local);
+    }
+}
+
+/// Waits up to `wait` for a connection on `listener` that `admit` accepts (see
+/// [`accept_first_on`]); for one connection per listener.
 pub fn accept_first<T: Send + 'static>(
     listener: &TcpListener,
     wait: Duration,
     admit: impl Fn(TcpStream, SocketAddr) -> Result<T> + Sync,
     log: impl Fn(&str),
 ) -> Result<T> {
+    let acceptor = Acceptor::new(listener)?;
+    accept_first_on(&acceptor, wait, admit, log)
+}
+
+/// Waits up to `wait` for a connection that `admit` accepts, and returns what `admit` made of
+/// it. Each connection is checked on its own thread; one that `admit` refuses is reported to
+/// `log` (with its address and the reason) and dropped, and the wait goes on. When the wait
+/// ends, the connections still being checked are shut down.
+pub fn accept_first_on<T: Send + 'static>(
+    acceptor: &Acceptor,
+    wait: Duration,
+    admit: impl Fn(TcpStream, SocketAddr) -> Result<T> + Sync,
+    log: impl Fn(&str),
+) -> Result<T> {
+    let mut all = accept_on(acceptor, 1, wait, admit, log)?;
+    all.pop()
+        .ok_or_else(|| Error::SelfCheck("no connection was accepted".into()))
+}
+
+/// [`accept_first_on`] for `count` connections (the further connections of a batch job, which
+/// may arrive together): returns them in the order their checks succeeded.
+pub fn accept_on<T: Send + 'static>(
+    acceptor: &Acceptor,
+    count: usize,
+    wait: Duration,
+    admit: impl Fn(TcpStream, SocketAddr) -> Result<T> + Sync,
+    log: impl Fn(&str),
+) -> Result<Vec<T>> {
     let start = Instant::now();
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::io("reading the listening address", e))?;
-    listener
-        .set_nonblocking(false)
-        .map_err(|e| Error::io("configuring the listener", e))?;
-    let acceptor = listener
-        .try_clone()
-        .map_err(|e| Error::io("configuring the listener", e))?;
-    let (tx, rx) = mpsc::channel::<Event<T>>();
-    let stop = Arc::new(AtomicBool::new(false));
-    // The acceptor blocks in accept on a clone of the listener. It is not joined: it ends at the
-    // wake-up connection below, or at its next connection once it sees `stop`.
-    {
-        let tx = tx.clone();
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            loop {
-                match acceptor.accept() {
-                    Ok((stream, addr)) => {
-                        if stop.load(Ordering::SeqCst)
-                            || tx.send(Event::Incoming(stream, addr)).is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(_) if stop.load(Ordering::SeqCst) => return,
-                    // EMFILE and the like: back off a little rather than spin.
-                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
-                }
-            }
-        });
-    }
+    let local = acceptor.local;
+    let items = acceptor
+        .items
+        .lock()
+        .map_err(|_| Error::SelfCheck("the listener's lock is poisoned".into()))?;
+    let (checked_tx, checked_rx) = mpsc::channel::<(Result<T>, SocketAddr)>();
     let admit = &admit;
-    let result = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let mut pending: Vec<(SocketAddr, TcpStream)> = Vec::new();
+        let mut accepted = Vec::with_capacity(count);
         let mut checking = 0usize;
         let mut refused = 0usize;
         let mut last_refusal = String::new();
-        let outcome = loop {
+        let outcome = 'wait: loop {
+            // Results of finished checks first.
+            while let Ok((result, addr)) = checked_rx.try_recv() {
+                checking -= 1;
+                pending.retain(|(a, _)| *a != addr);
+                match result {
+                    Ok(value) => {
+                        accepted.push(value);
+                        if accepted.len() == count {
+                            break 'wait Ok(std::mem::take(&mut accepted));
+                        }
+                    }
+                    Err(e) => {
+                        refused += 1;
+                        last_refusal = e.to_string();
+                        log(&format!("dropped a connection from {addr}: {last_refusal}"));
+                    }
+                }
+            }
             let Some(remaining) = wait.checked_sub(start.elapsed()) else {
-                break Err(timeout_error(local, wait, refused, &last_refusal));
+                break Err(timeout_error(local, wait, refused, &last_refusal, accepted.len(), count));
             };
-            match rx.recv_timeout(remaining) {
-                Ok(Event::Incoming(stream, addr)) => {
+            match items.recv_timeout(remaining) {
+                Ok(Item::Connection(stream, addr)) => {
                     if checking >= MAX_PENDING {
                         log(&format!(
                             "dropped a connection from {addr}: {MAX_PENDING} others are still being checked"
@@ -171,23 +256,17 @@ pub fn accept_first<T: Send + 'static>(
                         pending.push((addr, clone));
                     }
                     checking += 1;
-                    let tx = tx.clone();
+                    let (tx, nudge) = (checked_tx.clone(), acceptor.nudge.clone());
                     scope.spawn(move || {
-                        let _ = tx.send(Event::Checked(admit(stream, addr), addr));
+                        let _ = tx.send((admit(stream, addr), addr));
+                        let _ = nudge.send(Item::CheckDone);
                     });
                 }
-                Ok(Event::Checked(Ok(value), addr)) => {
-                    pending.retain(|(a, _)| *a != addr);
-                    break Ok(value);
+                // A check finished (perhaps of an earlier call): look at the results above.
+                Ok(Item::CheckDone) => {}
+                Err(_) => {
+                    break Err(timeout_error(local, wait, refused, &last_refusal, accepted.len(), count));
                 }
-                Ok(Event::Checked(Err(e), addr)) => {
-                    checking -= 1;
-                    pending.retain(|(a, _)| *a != addr);
-                    refused += 1;
-                    last_refusal = e.to_string();
-                    log(&format!("dropped a connection from {addr}: {last_refusal}"));
-                }
-                Err(_) => break Err(timeout_error(local, wait, refused, &last_refusal)),
             }
         };
         // Connections still in their check end now, so that the scope's threads finish.
@@ -195,20 +274,29 @@ pub fn accept_first<T: Send + 'static>(
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
         outcome
-    });
-    stop.store(true, Ordering::SeqCst);
-    wake(local);
-    result
+    })
 }
 
-fn timeout_error(local: SocketAddr, wait: Duration, refused: usize, last: &str) -> Error {
+fn timeout_error(
+    local: SocketAddr,
+    wait: Duration,
+    refused: usize,
+    last: &str,
+    accepted: usize,
+    count: usize,
+) -> Error {
     let refusals = match refused {
         0 => String::new(),
         1 => format!(" (1 connection was refused: {last})"),
         n => format!(" ({n} connections were refused; the last: {last})"),
     };
+    let what = if count == 1 {
+        "no peer connected".to_string()
+    } else {
+        format!("the peer opened {accepted} of the {count} connections expected")
+    };
     Error::Timeout(format!(
-        "no peer connected to {local} within {:.1} s{refusals}",
+        "{what} to {local} within {:.1} s{refusals}",
         wait.as_secs_f64()
     ))
 }

@@ -227,6 +227,27 @@ pub struct SessionStats {
     pub phases: Phases,
 }
 
+impl SessionStats {
+    /// The statistics of sessions that ran side by side (the shards of a batch job): counts
+    /// add up, times are the longest.
+    pub fn combine(&self, other: &SessionStats) -> SessionStats {
+        let max = |a: Duration, b: Duration| a.max(b);
+        SessionStats {
+            and_gates: self.and_gates + other.and_gates,
+            bytes_sent: self.bytes_sent + other.bytes_sent,
+            bytes_received: self.bytes_received + other.bytes_received,
+            wall: max(self.wall, other.wall),
+            setup: max(self.setup, other.setup),
+            phases: Phases {
+                handshake: max(self.phases.handshake, other.phases.handshake),
+                ot: max(self.phases.ot, other.phases.ot),
+                gates: max(self.phases.gates, other.phases.gates),
+                outputs: max(self.phases.outputs, other.phases.outputs),
+            },
+        }
+    }
+}
+
 /// The session's wall time by phase (each party measures its own).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Phases {
