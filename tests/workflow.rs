@@ -257,7 +257,7 @@ fn batch_runs_on_two_processes() {
     let g = g.wait_with_output().unwrap();
     for o in [&g, &e] {
         assert_eq!(o.status.code(), Some(1));
-        assert!(stderr(o).contains("job differs"), "{}", stderr(o));
+        assert!(stderr(o).contains("row count differs"), "{}", stderr(o));
         assert!(stdout(o).is_empty(), "partial output: {}", stdout(o));
     }
 }

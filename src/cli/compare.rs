@@ -508,7 +508,6 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
             )?;
             Ok((stats, words))
         })?;
-        drop(shared_bar);
         bar.finish();
         return finish_shards(sink, results, &clock);
     }

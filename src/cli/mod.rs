@@ -30,8 +30,8 @@ mod known;
 mod net;
 mod progress;
 mod rows;
-mod shard;
 mod run;
+mod shard;
 
 const ABOUT: &str = "A garbled-circuit engine for two-party secure computation.";
 

@@ -13,7 +13,7 @@ use super::rows::{RowLines, open_rows};
 use super::{CircuitArgs, parse_inputs};
 use crate::compile::{Program, compile};
 use crate::error::{Error, Result};
-use crate::net::Channel;
+use crate::net::{Channel, Connection};
 use crate::protocol::{
     EvaluatorSession, GarblerSession, Party, Reveal, SessionOptions, SessionStats,
 };
@@ -51,6 +51,11 @@ pub(crate) struct RunArgs {
     /// A file of rows, one run per line in one session (see below); - for standard input.
     #[arg(long = "inputs", value_name = "FILE", conflicts_with = "inputs")]
     input_file: Option<PathBuf>,
+    /// With --inputs: split the rows into this many contiguous shards, each a session of its
+    /// own on its own thread and connection (default: the number of cores; two hosts use the
+    /// smaller of their two counts). The output is the same for any count.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     #[command(flatten)]
     net: NetArgs,
     /// Owner of each input group, comma-separated: garbler or evaluator (default for two groups:
@@ -206,6 +211,7 @@ enum Source {
         count: u64,
         widths: Vec<u32>,
         order: BitOrder,
+        path: PathBuf,
     },
 }
 
@@ -235,8 +241,8 @@ impl Source {
     fn file(path: &std::path::Path, widths: Vec<u32>, order: BitOrder) -> Result<Source> {
         if widths.is_empty() {
             return Err(Error::arg(
-                "this party owns no input group, so its rows would be empty; run it with --input-less \
-                 runs by giving it no --inputs (one run) or give the groups to it with --owners",
+                "this party owns no input group, so it has no rows to read: run it without --inputs \
+                 (one run), or give it input groups with --owners",
             ));
         }
         let mut lines = open_rows(path)?;
@@ -256,7 +262,34 @@ impl Source {
             count,
             widths,
             order,
+            path: path.to_path_buf(),
         })
+    }
+
+    /// Rows `first..first + count` of the same file (a shard of a batch job); the file was
+    /// checked whole already.
+    fn range(&self, first: u64, count: u64) -> Result<Source> {
+        match self {
+            Source::Values(v) => Ok(Source::Values(v.clone())),
+            Source::File {
+                widths,
+                order,
+                path,
+                ..
+            } => {
+                let mut lines = open_rows(path)?;
+                for _ in 0..first {
+                    lines.next().transpose()?;
+                }
+                Ok(Source::File {
+                    lines,
+                    count,
+                    widths: widths.clone(),
+                    order: *order,
+                    path: path.clone(),
+                })
+            }
+        }
     }
 
     fn runs(&self) -> u64 {
@@ -461,6 +494,110 @@ fn rows_of(outputs: &[Option<Vec<bool>>], rows: u64) -> Vec<Vec<Option<Vec<bool>
         .collect()
 }
 
+/// Both parties of a (possibly batch) job in this process.
+#[allow(clippy::too_many_arguments)]
+fn local_session(
+    net: &NetArgs,
+    plan: &Plan,
+    options: SessionOptions,
+    owners: &[Party],
+    source: &mut Source,
+    emit: &mut dyn FnMut(Vec<Option<Vec<bool>>>, u64) -> Result<()>,
+    bar: Option<&mut ProgressBar>,
+    clock: Option<&mut CommandClock>,
+) -> Result<SessionStats> {
+    let runs = plan.runs;
+    // Both parties here. This thread reads each run's rows once, keeps the garbler's
+    // half and hands the evaluator's half to the evaluator's thread one run ahead (it
+    // prepares the next run's OTs early); the evaluator sends its view of every run
+    // back, and the two views are merged (locally every group is revealed to someone).
+    let (to_evaluator, evaluator_inputs) = std::sync::mpsc::sync_channel(4);
+    let (to_garbler, evaluator_views) = std::sync::mpsc::sync_channel(4);
+    let plan = &plan;
+    let e_options = options.clone();
+    let owners = &owners;
+    let mut pending = std::collections::VecDeque::new();
+    let (mut read, mut consumed) = (0u64, 0u64);
+    let mut next_garbler = || -> Result<Vec<Vec<bool>>> {
+        // The evaluator asks for run r + 1 before it runs run r.
+        while read < runs && read < consumed + 2 {
+            let (g, e) = split(source.next_run(plan.rows_in(read))?, owners);
+            pending.push_back(g);
+            let _ = to_evaluator.send(e);
+            read += 1;
+        }
+        consumed += 1;
+        pending
+            .pop_front()
+            .ok_or_else(|| Error::SelfCheck("no row left for the garbler".into()))
+    };
+    let (stats, ()) = run_local(
+        net.timeouts(),
+        !net.insecure,
+        clock,
+        |channel| {
+            garbler_runs(
+                channel,
+                plan,
+                options,
+                &mut next_garbler,
+                |g: Vec<Option<Vec<bool>>>, rows_in_run: u64| {
+                    let e: Vec<Option<Vec<bool>>> = evaluator_views
+                        .recv()
+                        .map_err(|_| Error::SelfCheck("the evaluator's thread stopped".into()))?;
+                    let merged: Vec<Option<Vec<bool>>> =
+                        g.into_iter().zip(e).map(|(g, e)| g.or(e)).collect();
+                    emit(merged, rows_in_run)
+                },
+                bar,
+            )
+        },
+        move |channel| {
+            let next = || {
+                evaluator_inputs.recv().map_err(|_| {
+                    Error::SelfCheck("the garbler's thread stopped reading rows".into())
+                })
+            };
+            evaluator_runs(
+                channel,
+                plan,
+                e_options,
+                next,
+                |view, _| {
+                    to_garbler
+                        .send(view)
+                        .map_err(|_| Error::SelfCheck("the garbler's thread stopped".into()))
+                },
+                None,
+            )
+            .map(|_| ())
+        },
+    )?;
+    Ok(stats)
+}
+
+/// One party of a (possibly batch) job over `channel`.
+fn remote_session(
+    party: Party,
+    channel: Connection,
+    plan: &Plan,
+    options: SessionOptions,
+    source: &mut Source,
+    emit: &mut dyn FnMut(Vec<Option<Vec<bool>>>, u64) -> Result<()>,
+    bar: Option<&mut ProgressBar>,
+) -> Result<SessionStats> {
+    let mut run = 0u64;
+    let next = || {
+        let inputs = source.next_run(plan.rows_in(run));
+        run += 1;
+        inputs
+    };
+    match party {
+        Party::Garbler => garbler_runs(channel, plan, options, next, emit, bar),
+        Party::Evaluator => evaluator_runs(channel, plan, options, next, emit, bar),
+    }
+}
+
 pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let order: BitOrder = args.bit_order.parse()?;
     let format: OutputFormat = args.output_format.parse()?;
@@ -500,7 +637,15 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let batch = args.input_file.is_some();
     let rows = source.runs();
     let and_per_row = program.and_count() as u64;
-    let plan = if batch {
+    let threads = if batch {
+        super::shard::threads(args.threads, rows)?
+    } else {
+        1
+    };
+    // Two hosts always agree on the shards of a batch job (even one), over the first connection.
+    let sharded = batch && (role.is_some() || threads > 1);
+    let single = program.clone();
+    let plan = if batch && !sharded {
         let compiling = Instant::now();
         let plan = Plan::batch(&parsed.circuit, program, rows)?;
         clock.compile += compiling.elapsed();
@@ -508,7 +653,6 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     } else {
         Plan::single(program)
     };
-    drop(parsed);
     let runs = plan.runs;
     let mut options = SessionOptions::new(&plan.program, owners.clone(), reveal.clone())?
         .with_runs(runs)
@@ -539,95 +683,115 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
             printer.single(&outputs)
         }
     };
-    let stats = match role {
-        None => {
-            // Both parties here. This thread reads each run's rows once, keeps the garbler's
-            // half and hands the evaluator's half to the evaluator's thread one run ahead (it
-            // prepares the next run's OTs early); the evaluator sends its view of every run
-            // back, and the two views are merged (locally every group is revealed to someone).
-            let (to_evaluator, evaluator_inputs) = std::sync::mpsc::sync_channel(4);
-            let (to_garbler, evaluator_views) = std::sync::mpsc::sync_channel(4);
-            let plan = &plan;
-            let e_options = options.clone();
-            let owners = &owners;
-            let mut pending = std::collections::VecDeque::new();
-            let (mut read, mut consumed) = (0u64, 0u64);
-            let mut next_garbler = || -> Result<Vec<Vec<bool>>> {
-                // The evaluator asks for run r + 1 before it runs run r.
-                while read < runs && read < consumed + 2 {
-                    let (g, e) = split(source.next_run(plan.rows_in(read))?, owners);
-                    pending.push_back(g);
-                    let _ = to_evaluator.send(e);
-                    read += 1;
-                }
-                consumed += 1;
-                pending
-                    .pop_front()
-                    .ok_or_else(|| Error::SelfCheck("no row left for the garbler".into()))
+    let stats = if sharded {
+        // Shards: one session each, on its own thread (and connection), outputs collected and
+        // printed in row order once every shard succeeded.
+        let circuit = &parsed.circuit;
+        let (connections, shards) = match role {
+            Some(_) => {
+                let connecting = Instant::now();
+                let connections = super::shard::open(&args.net, threads, rows)?;
+                clock.connect = connecting.elapsed();
+                let shards = super::shard::split_rows(rows, connections.len());
+                (
+                    connections.into_iter().map(Some).collect::<Vec<_>>(),
+                    shards,
+                )
+            }
+            None => {
+                let shards = super::shard::split_rows(rows, threads);
+                ((0..shards.len()).map(|_| None).collect(), shards)
+            }
+        };
+        let slots: Vec<std::sync::Mutex<Option<Connection>>> =
+            connections.into_iter().map(std::sync::Mutex::new).collect();
+        let single_program = single;
+        let (owners, reveal_for_options) = (&owners, &printer.reveal.clone());
+        let source_ref = std::sync::Mutex::new(&mut source);
+        let results = super::shard::run_all(&shards, |sh| {
+            let mut shard_source = source_ref
+                .lock()
+                .map_err(|_| Error::SelfCheck("a shard's thread panicked".into()))?
+                .range(sh.first, sh.rows)?;
+            let shard_plan = Plan::batch(circuit, single_program.clone(), sh.rows)?;
+            let options = SessionOptions::new(
+                &shard_plan.program,
+                owners.clone(),
+                reveal_for_options.clone(),
+            )?
+            .with_runs(shard_plan.runs)
+            .with_bit_order(order)
+            .with_job(format!(
+                "run {} row(s), {} per run{}",
+                sh.rows,
+                shard_plan.per_run,
+                sh.describe()
+            ));
+            let mut collected: Vec<Vec<Option<Vec<bool>>>> = Vec::new();
+            let mut collect = |outputs: Vec<Option<Vec<bool>>>, rows_in_run: u64| {
+                collected.extend(rows_of(&outputs, rows_in_run));
+                Ok(())
             };
-            let bar = &mut bar;
-            let (stats, ()) = run_local(
-                args.net.timeouts(),
-                !args.net.insecure,
-                Some(&mut clock),
-                |channel| {
-                    garbler_runs(
-                        channel,
-                        plan,
-                        options,
-                        &mut next_garbler,
-                        |g: Vec<Option<Vec<bool>>>, rows_in_run: u64| {
-                            let e: Vec<Option<Vec<bool>>> =
-                                evaluator_views.recv().map_err(|_| {
-                                    Error::SelfCheck("the evaluator's thread stopped".into())
-                                })?;
-                            let merged: Vec<Option<Vec<bool>>> =
-                                g.into_iter().zip(e).map(|(g, e)| g.or(e)).collect();
-                            emit(merged, rows_in_run)
-                        },
-                        Some(bar),
-                    )
-                },
-                move |channel| {
-                    let next = || {
-                        evaluator_inputs.recv().map_err(|_| {
-                            Error::SelfCheck("the garbler's thread stopped reading rows".into())
-                        })
-                    };
-                    evaluator_runs(
-                        channel,
-                        plan,
-                        e_options,
-                        next,
-                        |view, _| {
-                            to_garbler.send(view).map_err(|_| {
-                                Error::SelfCheck("the garbler's thread stopped".into())
-                            })
-                        },
-                        None,
-                    )
-                    .map(|_| ())
-                },
-            )?;
-            stats
+            let channel = slots[sh.index]
+                .lock()
+                .map_err(|_| Error::SelfCheck("a shard's thread panicked".into()))?
+                .take();
+            let stats = match (role, channel) {
+                (Some(party), Some(channel)) => remote_session(
+                    party,
+                    channel,
+                    &shard_plan,
+                    options,
+                    &mut shard_source,
+                    &mut collect,
+                    None,
+                )?,
+                _ => local_session(
+                    &args.net,
+                    &shard_plan,
+                    options,
+                    owners,
+                    &mut shard_source,
+                    &mut collect,
+                    None,
+                    None,
+                )?,
+            };
+            Ok((stats, collected))
+        })?;
+        let mut stats = crate::protocol::SessionStats::default();
+        for (shard_stats, rows) in results {
+            stats = stats.combine(&shard_stats);
+            for row in rows {
+                printer.row(&row)?;
+            }
         }
-        Some(party) => {
-            let connecting = Instant::now();
-            let channel = args.net.channel()?;
-            clock.connect = connecting.elapsed();
-            let mut run = 0u64;
-            let next = || {
-                let inputs = source.next_run(plan.rows_in(run));
-                run += 1;
-                inputs
-            };
-            match party {
-                Party::Garbler => {
-                    garbler_runs(channel, &plan, options, next, &mut emit, Some(&mut bar))?
-                }
-                Party::Evaluator => {
-                    evaluator_runs(channel, &plan, options, next, &mut emit, Some(&mut bar))?
-                }
+        stats
+    } else {
+        match role {
+            None => local_session(
+                &args.net,
+                &plan,
+                options,
+                &owners,
+                &mut source,
+                &mut emit,
+                Some(&mut bar),
+                Some(&mut clock),
+            )?,
+            Some(party) => {
+                let connecting = Instant::now();
+                let channel = args.net.channel()?;
+                clock.connect = connecting.elapsed();
+                remote_session(
+                    party,
+                    channel,
+                    &plan,
+                    options,
+                    &mut source,
+                    &mut emit,
+                    Some(&mut bar),
+                )?
             }
         }
     };

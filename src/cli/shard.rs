@@ -162,7 +162,13 @@ pub(crate) fn open(net: &NetArgs, threads: usize, rows: u64) -> Result<Vec<Conne
                     Ok((index as usize, c))
                 },
                 log,
-            )?;
+            )
+            .map_err(|e| match e {
+                Error::Timeout(m) => Error::Timeout(format!(
+                    "the peer opened fewer connections than the {agreed} agreed ({m})"
+                )),
+                other => other,
+            })?;
             let mut slots: Vec<Option<Connection>> = (0..agreed).map(|_| None).collect();
             slots[0] = Some(first);
             for (index, c) in others {

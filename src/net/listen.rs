@@ -8,9 +8,9 @@
 //! cannot hold up the real peer behind it.
 
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -208,6 +208,9 @@ pub fn accept_on<T: Send + 'static>(
     admit: impl Fn(TcpStream, SocketAddr) -> Result<T> + Sync,
     log: impl Fn(&str),
 ) -> Result<Vec<T>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
     let start = Instant::now();
     let local = acceptor.local;
     let items = acceptor
@@ -242,7 +245,14 @@ pub fn accept_on<T: Send + 'static>(
                 }
             }
             let Some(remaining) = wait.checked_sub(start.elapsed()) else {
-                break Err(timeout_error(local, wait, refused, &last_refusal, accepted.len(), count));
+                break Err(timeout_error(
+                    local,
+                    wait,
+                    refused,
+                    &last_refusal,
+                    accepted.len(),
+                    count,
+                ));
             };
             match items.recv_timeout(remaining) {
                 Ok(Item::Connection(stream, addr)) => {
@@ -265,7 +275,14 @@ pub fn accept_on<T: Send + 'static>(
                 // A check finished (perhaps of an earlier call): look at the results above.
                 Ok(Item::CheckDone) => {}
                 Err(_) => {
-                    break Err(timeout_error(local, wait, refused, &last_refusal, accepted.len(), count));
+                    break Err(timeout_error(
+                        local,
+                        wait,
+                        refused,
+                        &last_refusal,
+                        accepted.len(),
+                        count,
+                    ));
                 }
             }
         };
