@@ -125,3 +125,30 @@ impl fmt::Display for ParseLocation<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn mismatches_read_as_english() {
+        let plural = Error::Mismatch {
+            field: "input owners",
+            ours: "[garbler]".into(),
+            peer: "[evaluator]".into(),
+            hint: "both parties must pass the same --owners",
+        };
+        assert!(plural.to_string().starts_with("input owners differ: ours"));
+        let singular = Error::Mismatch {
+            field: "circuit digest",
+            ours: "a".into(),
+            peer: "b".into(),
+            hint: "both parties must load the same circuit file",
+        };
+        assert!(
+            singular
+                .to_string()
+                .starts_with("circuit digest differs: ours a, peer's b")
+        );
+    }
+}
