@@ -3,34 +3,12 @@
 //! a peer that opens too few connections, announces a shard that does not exist, or goes away
 //! mid-job gets a named error with nothing printed as if complete.
 
+mod common;
+use common::{free_port, garbled, spawn, stderr, stdout};
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
-
-fn garbled(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_garbled"))
-        .args(args)
-        .output()
-        .expect("run garbled")
-}
-
-fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_garbled"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn temp(name: &str, contents: &str) -> String {
     let dir = std::env::temp_dir().join(format!("garbled-threads-{}", std::process::id()));
@@ -38,14 +16,6 @@ fn temp(name: &str, contents: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
     path.to_str().unwrap().to_string()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn add32() -> String {

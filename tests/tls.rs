@@ -3,35 +3,14 @@
 //! while the listener keeps waiting for its pinned peer, a wire capture that holds only TLS 1.3
 //! records, and every bad identity or fingerprint a usage error.
 
+mod common;
+use common::{free_port, garbled, spawn, stderr, stdout};
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-fn garbled(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_garbled"))
-        .args(args)
-        .output()
-        .expect("run garbled")
-}
-
-fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_garbled"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn garbled")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("garbled-tls-{}-{name}", std::process::id()));
@@ -47,14 +26,6 @@ fn keygen(dir: &std::path::Path, name: &str) -> (String, String) {
     assert!(o.status.success(), "{}", stderr(&o));
     let fingerprint = stdout(&o).lines().last().unwrap().to_string();
     (path.to_str().unwrap().to_string(), fingerprint)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn aes() -> String {

@@ -2,18 +2,14 @@
 //! output formats, the bit order in the handshake, per-group output, statistics, and each defect
 //! of the workflow report, run as it was reported.
 
+mod common;
+use common::{free_port, garbled, spawn, stderr, stdout};
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use garbled::circuit::{FormatChoice, Limits, bristol, plain};
 use garbled::value::{self, BitOrder, OutputFormat};
-
-fn garbled(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_garbled"))
-        .args(args)
-        .output()
-        .expect("run garbled")
-}
 
 fn garbled_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_garbled"))
@@ -27,23 +23,6 @@ fn garbled_stdin(args: &[&str], input: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn spawn(args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_garbled"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn temp(name: &str, contents: &str) -> String {
     let dir = std::env::temp_dir().join(format!("garbled-workflow-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -54,14 +33,6 @@ fn temp(name: &str, contents: &str) -> String {
 
 fn circuit(name: &str) -> String {
     format!("{}/circuits/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A deterministic stream of numbers for test rows.
