@@ -1,4 +1,4 @@
-//! Arithmetic in GF(2^128) = GF(2)[x] / (x^128 + x^7 + x^2 + x + 1), for the consistency check of
+//! Arithmetic in GF(2^128) = GF(2)\[x\] / (x^128 + x^7 + x^2 + x + 1), for the consistency check of
 //! the actively secure OT extension (KOS15, see `crate::ot::iknp`).
 //!
 //! A [`Block`]'s bit `i` (of its `u128` value) is the coefficient of `x^i`. Products are computed
