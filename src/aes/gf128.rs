@@ -2,9 +2,9 @@
 //! the actively secure OT extension (KOS15, see `crate::ot::iknp`).
 //!
 //! A [`Block`]'s bit `i` (of its `u128` value) is the coefficient of `x^i`. Products are computed
-//! carry-less with PCLMULQDQ where the CPU has it (four 64x64 multiplications per product,
-//! detected at run time) and with a branchless shift-and-add loop elsewhere; the two are tested
-//! against each other. Sums of many products ([`dot`]) accumulate the unreduced 256-bit products
+//! carry-less with VPCLMULQDQ (four products an instruction) or PCLMULQDQ where the CPU has them
+//! (four 64x64 multiplications per product, detected at run time) and with a branchless
+//! shift-and-add loop elsewhere; all are tested against each other. Sums of many products ([`dot`]) accumulate the unreduced 256-bit products
 //! and reduce once at the end.
 
 use crate::block::Block;
@@ -41,6 +41,22 @@ fn clmul128_portable(a: u128, b: u128) -> (u128, u128) {
 pub fn mul_portable(a: Block, b: Block) -> Block {
     let (lo, hi) = clmul128_portable(a.value(), b.value());
     Block::new(reduce(lo, hi))
+}
+
+/// Whether VPCLMULQDQ on 512-bit registers is available (checked once).
+fn have_wide_clmul() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static HAVE: OnceLock<bool> = OnceLock::new();
+        *HAVE.get_or_init(|| {
+            have_clmul()
+                && std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("vpclmulqdq")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// Whether PCLMULQDQ is available (checked once).
@@ -87,6 +103,11 @@ pub fn select_sum(bits: &[bool], b: &[Block]) -> Block {
 
 fn dot_unreduced(a: &[Block], b: &[Block], fast: bool) -> (u128, u128) {
     #[cfg(target_arch = "x86_64")]
+    if fast && have_wide_clmul() && a.len().min(b.len()) >= 8 {
+        // SAFETY: AVX-512F, VPCLMULQDQ, PCLMULQDQ and SSE2 were detected on this CPU.
+        return unsafe { super::x86::clmul_dot_512(a, b) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if fast && have_clmul() {
         // SAFETY: PCLMULQDQ and SSE2 were detected on this CPU just above.
         return unsafe { super::x86::clmul_dot(a, b) };
@@ -131,12 +152,18 @@ mod tests {
     #[test]
     fn the_fast_path_matches_the_portable_reference() {
         let mut prg = Prg::from_seed([6; 16]);
-        for n in [0usize, 1, 2, 3, 7, 8, 9, 100, 1000] {
+        for n in [0usize, 1, 2, 3, 4, 5, 7, 8, 9, 13, 100, 128, 1000, 1001] {
             let mut a = vec![Block::ZERO; n];
             let mut b = vec![Block::ZERO; n];
             prg.fill(&mut a);
             prg.fill(&mut b);
             assert_eq!(dot(&a, &b), dot_portable(&a, &b), "length {n}");
+            #[cfg(target_arch = "x86_64")]
+            if have_clmul() {
+                // SAFETY: PCLMULQDQ and SSE2 detected.
+                let narrow = unsafe { super::super::x86::clmul_dot(&a, &b) };
+                assert_eq!(Block::new(reduce(narrow.0, narrow.1)), dot_portable(&a, &b));
+            }
             let reference = a
                 .iter()
                 .zip(&b)

@@ -672,3 +672,43 @@ pub(super) fn aesni_expand_key(key: &[u8; 16]) -> Keys {
     let _ = k;
     out
 }
+
+/// [`clmul_dot`] four blocks an instruction with VPCLMULQDQ on 512-bit registers.
+///
+/// # Safety
+/// The CPU must support AVX-512F and VPCLMULQDQ (and PCLMULQDQ, SSE2 for the tail).
+#[target_feature(enable = "avx512f,vpclmulqdq,pclmulqdq,sse2")]
+pub(super) unsafe fn clmul_dot_512(a: &[Block], b: &[Block]) -> (u128, u128) {
+    let n = a.len().min(b.len());
+    let wide = n / 4 * 4;
+    let (mut low, mut middle, mut high) = (
+        _mm512_setzero_si512(),
+        _mm512_setzero_si512(),
+        _mm512_setzero_si512(),
+    );
+    let mut i = 0;
+    while i < wide {
+        // SAFETY: i + 4 <= wide <= both lengths; unaligned 64-byte loads of 4 blocks.
+        let (x, y) = unsafe {
+            (
+                _mm512_loadu_si512(a.as_ptr().add(i) as *const _),
+                _mm512_loadu_si512(b.as_ptr().add(i) as *const _),
+            )
+        };
+        low = _mm512_xor_si512(low, _mm512_clmulepi64_epi128(x, y, 0x00));
+        high = _mm512_xor_si512(high, _mm512_clmulepi64_epi128(x, y, 0x11));
+        middle = _mm512_xor_si512(middle, _mm512_clmulepi64_epi128(x, y, 0x01));
+        middle = _mm512_xor_si512(middle, _mm512_clmulepi64_epi128(x, y, 0x10));
+        i += 4;
+    }
+    let mut lanes = [[0u128; 4]; 3];
+    for (slot, v) in lanes.iter_mut().zip([low, middle, high]) {
+        // SAFETY: storing 64 bytes into a local [u128; 4].
+        unsafe { _mm512_storeu_si512(slot.as_mut_ptr() as *mut _, v) };
+    }
+    let fold = |l: &[u128; 4]| l[0] ^ l[1] ^ l[2] ^ l[3];
+    let (low, middle, high) = (fold(&lanes[0]), fold(&lanes[1]), fold(&lanes[2]));
+    // SAFETY: the caller guarantees PCLMULQDQ and SSE2.
+    let (tail_lo, tail_hi) = unsafe { clmul_dot(&a[wide..n], &b[wide..n]) };
+    (low ^ (middle << 64) ^ tail_lo, high ^ (middle >> 64) ^ tail_hi)
+}
