@@ -98,6 +98,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     };
     // 1. Hospitals.
     say("1. Two hospitals add up their patient counts; neither sees the other's counts.".into());
+    let h_clock = CommandClock::new("both");
     let circuit = hospitals_circuit(CONDITIONS.len(), COUNT_BITS)?;
     let program = compile(&circuit)?;
     let (g, e, h_stats) = two_party(
@@ -106,6 +107,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         vec![pack(&HOSPITAL_A, COUNT_BITS)],
         vec![pack(&HOSPITAL_B, COUNT_BITS)],
     )?;
+    let h_json = super::net::stats_json(&h_stats, &h_clock);
     let sums = unpack(&require(&g[0], "the sums")?, COUNT_BITS);
     let total = unpack(&require(&g[1], "the total")?, COUNT_BITS)[0];
     if g != e {
@@ -136,7 +138,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     say(format!("   {:<14} {:>32}", "total", total));
     say(format!(
         "   {}",
-        stats_line(&h_stats, &CommandClock::new("both"))
+        stats_line(&h_stats, &h_clock)
     ));
 
     // 2. AES-128.
@@ -145,12 +147,14 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     let plaintext = "0x3243f6a8885a308d313198a2e0370734";
     let fips = "0x3925841d02dc09fbdc118597196a0b32";
     let program = compile(&aes128_circuit())?;
+    let a_clock = CommandClock::new("both");
     let (g, e, a_stats) = two_party(
         &program,
         vec![Reveal::Evaluator],
         vec![parse_integer_bits(key, 128)?],
         vec![parse_integer_bits(plaintext, 128)?],
     )?;
+    let a_json = super::net::stats_json(&a_stats, &a_clock);
     let ciphertext = format_value(
         &require(&e[0], "the ciphertext")?,
         crate::value::BitOrder::Lsb0,
@@ -172,19 +176,21 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     ));
     say(format!(
         "   {}",
-        stats_line(&a_stats, &CommandClock::new("both"))
+        stats_line(&a_stats, &a_clock)
     ));
 
     // 3. Comparison.
     say("3. Millionaires: who is richer? Both learn only the answer.".into());
     let (alice, bob) = (1_000_000u64, 2_500_000u64);
     let program = compile(&library::generate("compare", 64, 2)?)?;
+    let c_clock = CommandClock::new("both");
     let (g, _, c_stats) = two_party(
         &program,
         vec![Reveal::Both, Reveal::Both],
         vec![parse_integer_bits(&alice.to_string(), 64)?],
         vec![parse_integer_bits(&bob.to_string(), 64)?],
     )?;
+    let c_json = super::net::stats_json(&c_stats, &c_clock);
     let (less, equal) = (require(&g[0], "less")?[0], require(&g[1], "equal")?[0]);
     let answer = if less {
         "less"
@@ -201,17 +207,15 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     say(format!("   garbler {alice} vs evaluator {bob}: {answer}"));
     say(format!(
         "   {}",
-        stats_line(&c_stats, &CommandClock::new("both"))
+        stats_line(&c_stats, &c_clock)
     ));
     if args.json {
-        let clock = CommandClock::new("both");
-        let stats = |s: &SessionStats| super::net::stats_json(s, &clock);
         outln!(
             "{}",
             serde_json::json!({
-                "hospitals": {"sums": sums, "total": total, "stats": stats(&h_stats)},
-                "aes128": {"ciphertext": ciphertext, "fips197": true, "stats": stats(&a_stats)},
-                "compare": {"garbler": alice, "evaluator": bob, "result": answer, "stats": stats(&c_stats)},
+                "hospitals": {"sums": sums, "total": total, "stats": h_json},
+                "aes128": {"ciphertext": ciphertext, "fips197": true, "stats": a_json},
+                "compare": {"garbler": alice, "evaluator": bob, "result": answer, "stats": c_json},
             })
         )?;
     }
