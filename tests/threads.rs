@@ -329,3 +329,16 @@ fn a_peer_that_goes_away_mid_job_leaves_no_output() {
     );
     assert!(stderr(&g).contains("peer"), "{}", stderr(&g));
 }
+
+#[test]
+fn bench_reports_the_parallel_figures() {
+    let o = garbled(&["bench", "--threads", "2", "--json", "--seconds", "0.05"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let p = &v["parallel"];
+    assert_eq!(p["threads"], 2);
+    assert!(p["garble_speedup"].as_f64().unwrap() > 0.0, "{p}");
+    assert!(p["eval_speedup"].as_f64().unwrap() > 0.0, "{p}");
+    let o = garbled(&["bench", "--threads", "0", "--seconds", "0.05"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -710,5 +710,8 @@ pub(super) unsafe fn clmul_dot_512(a: &[Block], b: &[Block]) -> (u128, u128) {
     let (low, middle, high) = (fold(&lanes[0]), fold(&lanes[1]), fold(&lanes[2]));
     // SAFETY: the caller guarantees PCLMULQDQ and SSE2.
     let (tail_lo, tail_hi) = unsafe { clmul_dot(&a[wide..n], &b[wide..n]) };
-    (low ^ (middle << 64) ^ tail_lo, high ^ (middle >> 64) ^ tail_hi)
+    (
+        low ^ (middle << 64) ^ tail_lo,
+        high ^ (middle >> 64) ^ tail_hi,
+    )
 }

@@ -136,10 +136,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         ));
     }
     say(format!("   {:<14} {:>32}", "total", total));
-    say(format!(
-        "   {}",
-        stats_line(&h_stats, &h_clock)
-    ));
+    say(format!("   {}", stats_line(&h_stats, &h_clock)));
 
     // 2. AES-128.
     say("2. AES-128: the garbler holds the key, the evaluator the plaintext; only the evaluator learns the ciphertext.".into());
@@ -174,10 +171,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     say(format!(
         "   ciphertext             {ciphertext}  (FIPS-197 Appendix B: match; the garbler saw nothing)"
     ));
-    say(format!(
-        "   {}",
-        stats_line(&a_stats, &a_clock)
-    ));
+    say(format!("   {}", stats_line(&a_stats, &a_clock)));
 
     // 3. Comparison.
     say("3. Millionaires: who is richer? Both learn only the answer.".into());
@@ -205,10 +199,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         )));
     }
     say(format!("   garbler {alice} vs evaluator {bob}: {answer}"));
-    say(format!(
-        "   {}",
-        stats_line(&c_stats, &c_clock)
-    ));
+    say(format!("   {}", stats_line(&c_stats, &c_clock)));
     if args.json {
         outln!(
             "{}",
