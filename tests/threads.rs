@@ -342,3 +342,69 @@ fn bench_reports_the_parallel_figures() {
     let o = garbled(&["bench", "--threads", "0", "--seconds", "0.05"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn wide_batches_split_across_threads_give_the_same_tables() {
+    use garbled::aes::Prg;
+    use garbled::block::{Block, Delta, ZeroLabel};
+    use garbled::circuit::{library, plain};
+    use garbled::compile::compile;
+    use garbled::garble::{Evaluator, Garbler, PARALLEL_MIN, TweakBase};
+    let circuit = library::generate("mulfull", 128, 2).unwrap();
+    let program = compile(&circuit).unwrap();
+    let widest = program.steps().iter().map(|s| s.ands).max().unwrap() as usize;
+    assert!(widest >= PARALLEL_MIN, "no batch wide enough: {widest}");
+    let mut prg = Prg::from_seed([3; 16]);
+    let delta = Delta::new(prg.block());
+    let mut raw = vec![Block::ZERO; program.input_count()];
+    prg.fill(&mut raw);
+    let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
+    let tweaks = TweakBase { nonce: 9, first: 0 };
+    let garble = |threads: usize| {
+        let mut tables = vec![Block::ZERO; 2 * program.and_count()];
+        let mut g = Garbler::new(&program, delta.clone(), &zero, tweaks)
+            .unwrap()
+            .with_threads(threads);
+        // In pieces smaller than a batch too, as a session's 1 MiB chunks cut them.
+        let mut at = 0;
+        while !g.is_done() {
+            let end = (at + 2 * 3000).min(tables.len());
+            at += g.garble(&mut tables[at..end]);
+        }
+        (tables, g.decoding_bits().unwrap())
+    };
+    let (reference, decoding) = garble(1);
+    for threads in [2, 3] {
+        let (tables, d) = garble(threads);
+        assert!(
+            tables == reference,
+            "{threads} threads garbled other tables"
+        );
+        assert_eq!(d, decoding);
+    }
+    // Evaluation on 2 threads decodes to the cleartext result.
+    let bits: Vec<bool> = (0..program.input_count()).map(|i| i % 3 == 1).collect();
+    let active: Vec<_> = zero
+        .iter()
+        .zip(&bits)
+        .map(|(z, &b)| z.encode(b, &delta))
+        .collect();
+    let mut e = Evaluator::new(&program, &active, tweaks)
+        .unwrap()
+        .with_threads(2);
+    e.evaluate(&reference);
+    let got: Vec<bool> = e
+        .output_labels()
+        .unwrap()
+        .iter()
+        .zip(&decoding)
+        .map(|(l, d)| l.0.lsb() ^ d)
+        .collect();
+    let groups = plain::split_groups(&circuit.input_widths(), &bits);
+    let want: Vec<bool> = plain::eval_bits(&circuit, &groups)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(got, want);
+}

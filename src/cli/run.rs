@@ -53,7 +53,8 @@ pub(crate) struct RunArgs {
     input_file: Option<PathBuf>,
     /// With --inputs: split the rows into this many contiguous shards, each a session of its
     /// own on its own thread and connection (default: the number of cores; two hosts use the
-    /// smaller of their two counts). The output is the same for any count.
+    /// smaller of their two counts). Without --inputs: split every AND batch of 4096 gates or
+    /// more across this many threads (default 1). The output is the same for any count.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     #[command(flatten)]
@@ -359,6 +360,7 @@ fn garbler_runs<C: Channel>(
 ) -> Result<SessionStats> {
     let runs = options.runs;
     let mut session = GarblerSession::start(channel, &plan.program, options)?;
+    session.set_threads(plan.split);
     if let Some(bar) = bar {
         session.set_progress(Box::new(|d, t| bar.update(d, t)));
     }
@@ -384,6 +386,7 @@ fn evaluator_runs<C: Channel>(
 ) -> Result<SessionStats> {
     let runs = options.runs;
     let mut session = EvaluatorSession::start(channel, &plan.program, options)?;
+    session.set_threads(plan.split);
     if let Some(bar) = bar {
         session.set_progress(Box::new(|d, t| bar.update(d, t)));
     }
@@ -411,6 +414,8 @@ struct Plan {
     runs: u64,
     program: Program,
     tail: Option<Program>,
+    /// Threads each wide AND batch is split across (single runs with --threads).
+    split: usize,
 }
 
 /// A run of a batch job aims at about this many AND gates (8 MiB of tables), at most
@@ -420,13 +425,14 @@ const MAX_ROWS_PER_RUN: u64 = 4096;
 const MAX_WIRES_PER_RUN: u64 = 1 << 22;
 
 impl Plan {
-    fn single(program: Program) -> Plan {
+    fn single(program: Program, split: usize) -> Plan {
         Plan {
             rows: 1,
             per_run: 1,
             runs: 1,
             program,
             tail: None,
+            split,
         }
     }
 
@@ -458,6 +464,7 @@ impl Plan {
             runs,
             program,
             tail,
+            split: 1,
         })
     }
 
@@ -651,7 +658,13 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         clock.compile += compiling.elapsed();
         plan
     } else {
-        Plan::single(program)
+        // One run: --threads splits wide AND batches (default 1: both parties of a local run
+        // already share the machine's cores).
+        let split = match args.threads {
+            Some(n) => super::shard::threads(Some(n), u64::MAX)?,
+            None => 1,
+        };
+        Plan::single(program, split)
     };
     let runs = plan.runs;
     let mut options = SessionOptions::new(&plan.program, owners.clone(), reveal.clone())?

@@ -15,6 +15,8 @@ pub struct Evaluator<'p> {
     tweaks: TweakBase,
     cursor: Cursor,
     scratch: Vec<Block>,
+    /// Threads a wide AND batch is split across (1: none).
+    threads: usize,
 }
 
 impl std::fmt::Debug for Evaluator<'_> {
@@ -57,7 +59,15 @@ impl<'p> Evaluator<'p> {
             tweaks,
             cursor: Cursor::default(),
             scratch: vec![Block::ZERO; 2 * CHUNK],
+            threads: 1,
         })
+    }
+
+    /// Splits AND batches of at least [`super::PARALLEL_MIN`] gates across `threads` threads
+    /// (the labels do not change).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// The same, hashing with a given fixed-key AES (tests compare backends with it).
@@ -86,8 +96,9 @@ impl<'p> Evaluator<'p> {
             tweaks,
             cursor,
             scratch,
+            threads,
         } = self;
-        let program = *program;
+        let (program, threads) = (*program, *threads);
         let gates = cursor.advance(
             program,
             labels,
@@ -100,14 +111,12 @@ impl<'p> Evaluator<'p> {
                     first: base,
                     shift: 0,
                 };
-                evaluate_ands(
-                    aes,
-                    scratch,
-                    labels,
-                    batch,
-                    batch_tweaks,
-                    &tables[2 * offset..2 * (offset + n)],
-                );
+                let tables = &tables[2 * offset..2 * (offset + n)];
+                if threads > 1 && n >= super::PARALLEL_MIN {
+                    evaluate_ands_parallel(aes, labels, batch, batch_tweaks, tables, threads);
+                } else {
+                    evaluate_ands(aes, scratch, labels, batch, batch_tweaks, tables);
+                }
             },
         );
         2 * gates
@@ -147,6 +156,83 @@ impl<'p> Evaluator<'p> {
 }
 
 /// Evaluates one batch of independent AND gates (the fused kernel where the backend has one).
+/// A wide batch on `threads` threads (see the garbler's twin): each thread evaluates a
+/// contiguous part from the shared labels into its own list of output labels.
+fn evaluate_ands_parallel(
+    aes: &Aes,
+    labels: &mut [Block],
+    gates: &[SlotGate],
+    tweaks: Tweaks,
+    tables: &[Block],
+    threads: usize,
+) {
+    let part = gates.len().div_ceil(threads);
+    let outputs: Vec<Vec<Block>> = std::thread::scope(|scope| {
+        let shared: &[Block] = labels;
+        let handles: Vec<_> = gates
+            .chunks(part)
+            .zip(tables.chunks(2 * part))
+            .enumerate()
+            .map(|(i, (gates, tables))| {
+                let tweaks = Tweaks {
+                    first: tweaks.first.wrapping_add(2 * (i * part) as u64),
+                    ..tweaks
+                };
+                scope.spawn(move || evaluate_part(aes, shared, gates, tweaks, tables))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (gates, outs) in gates.chunks(part).zip(outputs) {
+        for (g, mut w) in gates.iter().zip(outs) {
+            labels[g.out as usize] = w;
+            zeroize::Zeroize::zeroize(&mut w);
+        }
+    }
+}
+
+/// One thread's part of [`evaluate_ands_parallel`]: the formulas of [`evaluate_ands`] reading
+/// `labels` only; returns the output labels in gate order.
+fn evaluate_part(
+    aes: &Aes,
+    labels: &[Block],
+    gates: &[SlotGate],
+    tweaks: Tweaks,
+    tables: &[Block],
+) -> Vec<Block> {
+    let mut outs = Vec::with_capacity(gates.len());
+    let mut scratch = vec![Block::ZERO; 2 * CHUNK];
+    for (c, (chunk, table)) in gates
+        .chunks(CHUNK)
+        .zip(tables.chunks(2 * CHUNK))
+        .enumerate()
+    {
+        let scratch = &mut scratch[..2 * chunk.len()];
+        for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(2)) {
+            s[0] = labels[g.a as usize];
+            s[1] = labels[g.b as usize];
+        }
+        let first = tweaks.first.wrapping_add(2 * (c * CHUNK) as u64);
+        aes.tccr(scratch, Tweaks { first, ..tweaks });
+        for ((g, h), t) in chunk
+            .iter()
+            .zip(scratch.chunks_exact(2))
+            .zip(table.chunks_exact(2))
+        {
+            let a = labels[g.a as usize];
+            let b = labels[g.b as usize];
+            let wg = h[0] ^ t[0].select(a.lsb());
+            let we = h[1] ^ (t[1] ^ a).select(b.lsb());
+            outs.push(wg ^ we);
+        }
+    }
+    zeroize::Zeroize::zeroize(&mut scratch);
+    outs
+}
+
 fn evaluate_ands(
     aes: &Aes,
     scratch: &mut [Block],

@@ -15,6 +15,8 @@ pub struct Garbler<'p> {
     tweaks: TweakBase,
     cursor: Cursor,
     scratch: Vec<Block>,
+    /// Threads a wide AND batch is split across (1: none).
+    threads: usize,
 }
 
 impl std::fmt::Debug for Garbler<'_> {
@@ -63,7 +65,15 @@ impl<'p> Garbler<'p> {
             tweaks,
             cursor: Cursor::default(),
             scratch: vec![Block::ZERO; 4 * CHUNK],
+            threads: 1,
         })
+    }
+
+    /// Splits AND batches of at least [`super::PARALLEL_MIN`] gates across `threads` threads
+    /// (the tables do not change).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// The same, hashing with a given fixed-key AES (tests compare backends with it).
@@ -89,8 +99,9 @@ impl<'p> Garbler<'p> {
             tweaks,
             cursor,
             scratch,
+            threads,
         } = self;
-        let (program, d) = (*program, delta.block());
+        let (program, d, threads) = (*program, delta.block(), *threads);
         let gates = cursor.advance(
             program,
             labels,
@@ -103,15 +114,12 @@ impl<'p> Garbler<'p> {
                     first: base,
                     shift: 1,
                 };
-                garble_ands(
-                    aes,
-                    scratch,
-                    labels,
-                    batch,
-                    d,
-                    batch_tweaks,
-                    &mut tables[2 * offset..2 * (offset + n)],
-                );
+                let out = &mut tables[2 * offset..2 * (offset + n)];
+                if threads > 1 && n >= super::PARALLEL_MIN {
+                    garble_ands_parallel(aes, labels, batch, d, batch_tweaks, out, threads);
+                } else {
+                    garble_ands(aes, scratch, labels, batch, d, batch_tweaks, out);
+                }
             },
         );
         2 * gates
@@ -150,6 +158,97 @@ impl<'p> Garbler<'p> {
 /// Garbles one batch of independent AND gates: the fused kernel where the AES backend has one,
 /// otherwise the hash over a scratch buffer and the half-gates formulas here. `tweaks.first` is
 /// the counter of the batch's first gate.
+/// A wide batch on `threads` threads: every thread garbles a contiguous part of the batch from
+/// the shared (read-only) labels into its own part of `tables` and its own list of output
+/// labels, which are written back afterwards. The gates of a batch are independent and none
+/// writes a slot another reads (the compiler's invariant), so the tables are the same bit for
+/// bit as on one thread, and the protocol does not change.
+fn garble_ands_parallel(
+    aes: &Aes,
+    labels: &mut [Block],
+    gates: &[SlotGate],
+    d: Block,
+    tweaks: Tweaks,
+    tables: &mut [Block],
+    threads: usize,
+) {
+    let part = gates.len().div_ceil(threads);
+    let outputs: Vec<Vec<Block>> = std::thread::scope(|scope| {
+        let shared: &[Block] = labels;
+        let handles: Vec<_> = gates
+            .chunks(part)
+            .zip(tables.chunks_mut(2 * part))
+            .enumerate()
+            .map(|(i, (gates, tables))| {
+                let tweaks = Tweaks {
+                    first: tweaks.first.wrapping_add(2 * (i * part) as u64),
+                    ..tweaks
+                };
+                scope.spawn(move || garble_part(aes, shared, gates, d, tweaks, tables))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (gates, outs) in gates.chunks(part).zip(outputs) {
+        for (g, mut w) in gates.iter().zip(outs) {
+            labels[g.out as usize] = w;
+            zeroize::Zeroize::zeroize(&mut w);
+        }
+    }
+}
+
+/// One thread's part of [`garble_ands_parallel`]: the half-gates formulas of [`garble_ands`]
+/// reading `labels` only; returns the output zero-labels in gate order.
+fn garble_part(
+    aes: &Aes,
+    labels: &[Block],
+    gates: &[SlotGate],
+    d: Block,
+    tweaks: Tweaks,
+    tables: &mut [Block],
+) -> Vec<Block> {
+    let mut outs = Vec::with_capacity(gates.len());
+    let mut scratch = vec![Block::ZERO; 4 * CHUNK];
+    for (c, (chunk, out)) in gates
+        .chunks(CHUNK)
+        .zip(tables.chunks_mut(2 * CHUNK))
+        .enumerate()
+    {
+        let scratch = &mut scratch[..4 * chunk.len()];
+        for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(4)) {
+            let a0 = labels[g.a as usize];
+            let b0 = labels[g.b as usize];
+            s[0] = a0;
+            s[1] = a0 ^ d;
+            s[2] = b0;
+            s[3] = b0 ^ d;
+        }
+        let first = tweaks.first.wrapping_add(2 * (c * CHUNK) as u64);
+        aes.tccr(scratch, Tweaks { first, ..tweaks });
+        for ((g, h), t) in chunk
+            .iter()
+            .zip(scratch.chunks_exact(4))
+            .zip(out.chunks_exact_mut(2))
+        {
+            let a0 = labels[g.a as usize];
+            let b0 = labels[g.b as usize];
+            let (pa, pb) = (a0.lsb(), b0.lsb());
+            let tg = h[0] ^ h[1] ^ d.select(pb);
+            let wg0 = h[0] ^ tg.select(pa);
+            let te = h[2] ^ h[3] ^ a0;
+            let we0 = h[2] ^ (h[2] ^ h[3]).select(pb);
+            outs.push(wg0 ^ we0);
+            t[0] = tg;
+            t[1] = te;
+        }
+    }
+    zeroize::Zeroize::zeroize(&mut scratch);
+    outs
+}
+
 fn garble_ands(
     aes: &Aes,
     scratch: &mut [Block],

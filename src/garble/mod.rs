@@ -55,6 +55,10 @@ impl TweakBase {
 /// to 16 KiB, which stays in L1.
 const CHUNK: usize = 256;
 
+/// AND batches at least this wide are split across threads when a garbler or evaluator has
+/// more than one (a thread's start costs about as much as a few hundred gates).
+pub const PARALLEL_MIN: usize = 4096;
+
 /// Position in a program's steps, shared by the garbler and the evaluator so that both can stop
 /// in the middle of an AND batch when the table buffer is full (or empty) and resume there.
 #[derive(Clone, Copy, Debug, Default)]

@@ -412,6 +412,8 @@ pub struct GarblerSession<'p, 'c, C: Channel> {
     setup: Duration,
     phases: Phases,
     progress: Option<Progress<'c>>,
+    /// Threads a wide AND batch is split across (a local choice: the wire does not change).
+    threads: usize,
 }
 
 impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
@@ -442,7 +444,14 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             phases,
             start,
             progress: None,
+            threads: 1,
         })
+    }
+
+    /// Splits AND batches of at least [`crate::garble::PARALLEL_MIN`] gates across `threads`
+    /// threads; the tables on the wire are the same.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// Reports progress while tables stream.
@@ -530,7 +539,8 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         zeroize::Zeroize::zeroize(&mut q);
         send_blocks(ch, &active)?;
         zeroize::Zeroize::zeroize(&mut active);
-        let garbler = Garbler::new(program, self.delta.clone(), &zero, self.tweaks);
+        let garbler = Garbler::new(program, self.delta.clone(), &zero, self.tweaks)
+            .map(|g| g.with_threads(self.threads));
         zeroize::Zeroize::zeroize(&mut zero);
         let mut garbler = garbler?;
         let mut tables = vec![Block::ZERO; 2 * TABLE_CHUNK];
@@ -617,6 +627,8 @@ pub struct EvaluatorSession<'p, 'c, C: Channel> {
     setup: Duration,
     phases: Phases,
     progress: Option<Progress<'c>>,
+    /// Threads a wide AND batch is split across (a local choice: the wire does not change).
+    threads: usize,
 }
 
 impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
@@ -645,10 +657,17 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             phases,
             start,
             progress: None,
+            threads: 1,
         })
     }
 
-    /// Reports progress while tables arrive.
+    /// Splits AND batches of at least [`crate::garble::PARALLEL_MIN`] gates across `threads`
+    /// threads; nothing changes on the wire.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// Reports progress while tables stream.
     pub fn set_progress(&mut self, progress: Progress<'c>) {
         self.progress = Some(progress);
     }
@@ -757,7 +776,8 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
                 }
             }
         }
-        let evaluator = Evaluator::new(program, &active, self.tweaks);
+        let evaluator =
+            Evaluator::new(program, &active, self.tweaks).map(|e| e.with_threads(self.threads));
         zeroize::Zeroize::zeroize(&mut t);
         zeroize::Zeroize::zeroize(&mut theirs);
         zeroize::Zeroize::zeroize(&mut active);
