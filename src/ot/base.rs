@@ -176,9 +176,44 @@ pub fn receive(
     a_bytes: &[u8],
     choices: &[bool],
 ) -> Result<(Vec<u8>, Vec<Block>)> {
+    let (reply, receiver) = receive_reply(prg, session, a_bytes, choices)?;
+    Ok((reply, receiver.finish()))
+}
+
+/// The receiver between its reply and its keys: the keys (`b_i * A`) are computed after the
+/// reply has gone, while the sender works on it, which takes them off the set-up's critical
+/// path.
+pub struct BaseOtReceiver {
+    scalars: Vec<Scalar>,
+    a_table: RistrettoBasepointTable,
+    a_bytes: [u8; 32],
+    replies: Vec<[u8; 32]>,
+    session: [u8; 32],
+}
+
+impl std::fmt::Debug for BaseOtReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BaseOtReceiver({} OTs, <secret>)", self.scalars.len())
+    }
+}
+
+impl Drop for BaseOtReceiver {
+    fn drop(&mut self) {
+        self.scalars.zeroize();
+    }
+}
+
+/// The receiver's message: `B_i` for every choice bit, and the state that makes the keys.
+pub fn receive_reply(
+    prg: &mut Prg,
+    session: [u8; 32],
+    a_bytes: &[u8],
+    choices: &[bool],
+) -> Result<(Vec<u8>, BaseOtReceiver)> {
     let a_point = decode(a_bytes, "base OT point A")?;
-    let mut scalars: Vec<(Scalar, bool)> =
-        choices.iter().map(|&c| (random_scalar(prg), c)).collect();
+    let mut a_fixed = [0u8; 32];
+    a_fixed.copy_from_slice(a_bytes);
+    let scalars: Vec<Scalar> = choices.iter().map(|_| random_scalar(prg)).collect();
     // A fixed-base table for A makes each b_i*A a constant-time table walk (13 us here against
     // 28 us for a variable-base multiplication); it is built on a second thread while this one
     // computes the B_i.
@@ -186,11 +221,12 @@ pub fn receive(
         let table = scope.spawn(|| RistrettoBasepointTable::create(&a_point));
         let b_points: Vec<RistrettoPoint> = scalars
             .iter()
-            .map(|(b, c)| {
+            .zip(choices)
+            .map(|(b, &c)| {
                 let offset = RistrettoPoint::conditional_select(
                     &RistrettoPoint::identity(),
                     &a_point,
-                    Choice::from(u8::from(*c)),
+                    Choice::from(u8::from(c)),
                 );
                 b * RISTRETTO_BASEPOINT_TABLE + offset
             })
@@ -200,38 +236,41 @@ pub fn receive(
             b_points,
         )
     });
-    let shared: Vec<RistrettoPoint> = parallel_map(&scalars, |_, (b, _)| b * &a_table);
-    let pairs: Vec<[RistrettoPoint; 2]> = b_points
-        .drain(..)
-        .zip(shared)
-        .map(|(b, s)| [b, s])
-        .collect();
-    // The scalars, the choice bits (Delta's bits, for the garbler) and the shared points are
-    // secrets: wiped, not just freed.
-    for (b, c) in scalars.iter_mut() {
-        b.zeroize();
-        c.zeroize();
+    // B_i = 2 * (b_i*G + c_i*A): one batched inversion for all encodings.
+    let encoded = RistrettoPoint::double_and_compress_batch(&b_points);
+    // b_i*G + c_i*A reveals c_i to whoever knows b_i: wiped, not just freed.
+    b_points.zeroize();
+    let replies: Vec<[u8; 32]> = encoded.iter().map(|e| e.to_bytes()).collect();
+    let reply = replies.concat();
+    Ok((
+        reply,
+        BaseOtReceiver {
+            scalars,
+            a_table,
+            a_bytes: a_fixed,
+            replies,
+            session,
+        },
+    ))
+}
+
+impl BaseOtReceiver {
+    /// The chosen keys `k_i = H(i, 2*b_i*A)`.
+    pub fn finish(self) -> Vec<Block> {
+        let mut shared: Vec<RistrettoPoint> =
+            parallel_map(&self.scalars, |_, b| b * &self.a_table);
+        let mut encoded = RistrettoPoint::double_and_compress_batch(&shared);
+        shared.zeroize();
+        let keys = self
+            .replies
+            .iter()
+            .zip(&encoded)
+            .enumerate()
+            .map(|(i, (b_bytes, s))| derive_key(&self.session, i, &self.a_bytes, b_bytes, s))
+            .collect();
+        encoded.zeroize();
+        keys
     }
-    let mut pairs = pairs;
-    let mut flat: Vec<RistrettoPoint> = pairs.iter().flatten().copied().collect();
-    pairs.zeroize();
-    let mut encoded = RistrettoPoint::double_and_compress_batch(&flat);
-    flat.zeroize();
-    let mut reply = Vec::with_capacity(choices.len() * POINT_BYTES);
-    let mut keys = Vec::with_capacity(choices.len());
-    for i in 0..choices.len() {
-        let b_bytes = encoded[2 * i].as_bytes();
-        keys.push(derive_key(
-            &session,
-            i,
-            a_bytes,
-            b_bytes,
-            &encoded[2 * i + 1],
-        ));
-        reply.extend_from_slice(b_bytes);
-    }
-    encoded.zeroize();
-    Ok((reply, keys))
 }
 
 #[cfg(test)]

@@ -36,9 +36,11 @@ pub fn setup_sender<C: Channel + ?Sized>(
     channel.read_exact(&mut a)?;
     let choices: Zeroizing<Vec<bool>> =
         Zeroizing::new((0..BASE_OTS).map(|j| delta.bit(j)).collect());
-    let (reply, mut keys) = base::receive(prg, session, &a, &choices)?;
+    let (reply, receiver) = base::receive_reply(prg, session, &a, &choices)?;
     channel.write_all(&reply)?;
     channel.flush()?;
+    // The keys are computed while the evaluator works on the reply.
+    let mut keys = receiver.finish();
     let sender = CotSender::new(delta, &keys, session);
     keys.zeroize();
     sender
