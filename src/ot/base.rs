@@ -257,8 +257,7 @@ pub fn receive_reply(
 impl BaseOtReceiver {
     /// The chosen keys `k_i = H(i, 2*b_i*A)`.
     pub fn finish(self) -> Vec<Block> {
-        let mut shared: Vec<RistrettoPoint> =
-            parallel_map(&self.scalars, |_, b| b * &self.a_table);
+        let mut shared: Vec<RistrettoPoint> = parallel_map(&self.scalars, |_, b| b * &self.a_table);
         let mut encoded = RistrettoPoint::double_and_compress_batch(&shared);
         shared.zeroize();
         let keys = self
