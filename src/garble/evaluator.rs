@@ -1,6 +1,9 @@
 //! The batched half-gates evaluator.
 
 use super::{CHUNK, Cursor, TweakBase};
+
+/// Scratch blocks: two hash inputs per gate of a chunk, then the chunk's output labels.
+const SCRATCH: usize = 3 * CHUNK;
 use crate::aes::{Aes, Tweaks};
 use crate::block::{ActiveLabel, Block};
 use crate::compile::{Program, SlotGate};
@@ -58,7 +61,7 @@ impl<'p> Evaluator<'p> {
             aes: Aes::fixed(),
             tweaks,
             cursor: Cursor::default(),
-            scratch: vec![Block::ZERO; 2 * CHUNK],
+            scratch: vec![Block::ZERO; SCRATCH],
             threads: 1,
         })
     }
@@ -155,9 +158,8 @@ impl<'p> Evaluator<'p> {
     }
 }
 
-/// Evaluates one batch of independent AND gates (the fused kernel where the backend has one).
-/// A wide batch on `threads` threads (see the garbler's twin): each thread evaluates a
-/// contiguous part from the shared labels into its own list of output labels.
+/// A wide batch on `threads` threads (see `split_batch`): each part reads its own slice of the
+/// tables.
 fn evaluate_ands_parallel(
     aes: &Aes,
     labels: &mut [Block],
@@ -166,73 +168,46 @@ fn evaluate_ands_parallel(
     tables: &[Block],
     threads: usize,
 ) {
-    let part = gates.len().div_ceil(threads);
-    let outputs: Vec<Vec<Block>> = std::thread::scope(|scope| {
-        let shared: &[Block] = labels;
-        let handles: Vec<_> = gates
-            .chunks(part)
-            .zip(tables.chunks(2 * part))
-            .enumerate()
-            .map(|(i, (gates, tables))| {
-                let tweaks = Tweaks {
-                    first: tweaks.first.wrapping_add(2 * (i * part) as u64),
-                    ..tweaks
-                };
-                scope.spawn(move || evaluate_part(aes, shared, gates, tweaks, tables))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    for (gates, outs) in gates.chunks(part).zip(outputs) {
-        for (g, mut w) in gates.iter().zip(outs) {
-            labels[g.out as usize] = w;
-            zeroize::Zeroize::zeroize(&mut w);
-        }
-    }
+    let part = gates.len().div_ceil(threads.max(1)).max(1);
+    super::split_batch(
+        labels,
+        gates,
+        threads,
+        tables.chunks(2 * part),
+        |labels, gates, first, tables| {
+            let tweaks = Tweaks {
+                first: tweaks.first.wrapping_add(2 * first as u64),
+                ..tweaks
+            };
+            let mut scratch = vec![Block::ZERO; SCRATCH];
+            let mut outs = Vec::with_capacity(gates.len());
+            for (c, (chunk, table)) in gates
+                .chunks(CHUNK)
+                .zip(tables.chunks(2 * CHUNK))
+                .enumerate()
+            {
+                let first = tweaks.first.wrapping_add(2 * (c * CHUNK) as u64);
+                let (hashes, outs_here) = scratch.split_at_mut(2 * CHUNK);
+                let outs_here = &mut outs_here[..chunk.len()];
+                evaluate_chunk(
+                    aes,
+                    hashes,
+                    labels,
+                    chunk,
+                    Tweaks { first, ..tweaks },
+                    table,
+                    outs_here,
+                );
+                outs.extend_from_slice(outs_here);
+            }
+            zeroize::Zeroize::zeroize(&mut scratch);
+            outs
+        },
+    );
 }
 
-/// One thread's part of [`evaluate_ands_parallel`]: the formulas of [`evaluate_ands`] reading
-/// `labels` only; returns the output labels in gate order.
-fn evaluate_part(
-    aes: &Aes,
-    labels: &[Block],
-    gates: &[SlotGate],
-    tweaks: Tweaks,
-    tables: &[Block],
-) -> Vec<Block> {
-    let mut outs = Vec::with_capacity(gates.len());
-    let mut scratch = vec![Block::ZERO; 2 * CHUNK];
-    for (c, (chunk, table)) in gates
-        .chunks(CHUNK)
-        .zip(tables.chunks(2 * CHUNK))
-        .enumerate()
-    {
-        let scratch = &mut scratch[..2 * chunk.len()];
-        for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(2)) {
-            s[0] = labels[g.a as usize];
-            s[1] = labels[g.b as usize];
-        }
-        let first = tweaks.first.wrapping_add(2 * (c * CHUNK) as u64);
-        aes.tccr(scratch, Tweaks { first, ..tweaks });
-        for ((g, h), t) in chunk
-            .iter()
-            .zip(scratch.chunks_exact(2))
-            .zip(table.chunks_exact(2))
-        {
-            let a = labels[g.a as usize];
-            let b = labels[g.b as usize];
-            let wg = h[0] ^ t[0].select(a.lsb());
-            let we = h[1] ^ (t[1] ^ a).select(b.lsb());
-            outs.push(wg ^ we);
-        }
-    }
-    zeroize::Zeroize::zeroize(&mut scratch);
-    outs
-}
-
+/// Evaluates one batch of independent AND gates: the fused kernel where the AES backend has
+/// one, otherwise [`evaluate_chunk`] chunk by chunk.
 fn evaluate_ands(
     aes: &Aes,
     scratch: &mut [Block],
@@ -244,28 +219,58 @@ fn evaluate_ands(
     if aes.eval_ands(labels, gates, tweaks, tables) {
         return;
     }
+    // The scratch holds the hash inputs, then the chunk's output labels.
+    let (hashes, outs) = scratch.split_at_mut(2 * CHUNK);
     for (c, (chunk, table)) in gates
         .chunks(CHUNK)
         .zip(tables.chunks(2 * CHUNK))
         .enumerate()
     {
-        let scratch = &mut scratch[..2 * chunk.len()];
-        for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(2)) {
-            s[0] = labels[g.a as usize];
-            s[1] = labels[g.b as usize];
-        }
         let first = tweaks.first.wrapping_add(2 * (c * CHUNK) as u64);
-        aes.tccr(scratch, Tweaks { first, ..tweaks });
-        for ((g, h), t) in chunk
-            .iter()
-            .zip(scratch.chunks_exact(2))
-            .zip(table.chunks_exact(2))
-        {
-            let a = labels[g.a as usize];
-            let b = labels[g.b as usize];
-            let wg = h[0] ^ t[0].select(a.lsb());
-            let we = h[1] ^ (t[1] ^ a).select(b.lsb());
-            labels[g.out as usize] = wg ^ we;
+        let outs = &mut outs[..chunk.len()];
+        evaluate_chunk(
+            aes,
+            hashes,
+            labels,
+            chunk,
+            Tweaks { first, ..tweaks },
+            table,
+            outs,
+        );
+        // The gates of a batch read no output of the batch: writing after the chunk is the same.
+        for (g, w) in chunk.iter().zip(outs.iter()) {
+            labels[g.out as usize] = *w;
         }
+    }
+}
+
+/// The evaluator's half-gates formulas for at most [`CHUNK`] gates: their output labels into
+/// `outs`, reading `labels` only.
+fn evaluate_chunk(
+    aes: &Aes,
+    scratch: &mut [Block],
+    labels: &[Block],
+    chunk: &[SlotGate],
+    tweaks: Tweaks,
+    tables: &[Block],
+    outs: &mut [Block],
+) {
+    let scratch = &mut scratch[..2 * chunk.len()];
+    for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(2)) {
+        s[0] = labels[g.a as usize];
+        s[1] = labels[g.b as usize];
+    }
+    aes.tccr(scratch, tweaks);
+    for (((g, h), t), w) in chunk
+        .iter()
+        .zip(scratch.chunks_exact(2))
+        .zip(tables.chunks_exact(2))
+        .zip(outs.iter_mut())
+    {
+        let a = labels[g.a as usize];
+        let b = labels[g.b as usize];
+        let wg = h[0] ^ t[0].select(a.lsb());
+        let we = h[1] ^ (t[1] ^ a).select(b.lsb());
+        *w = wg ^ we;
     }
 }

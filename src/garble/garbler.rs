@@ -1,6 +1,9 @@
 //! The batched half-gates garbler.
 
 use super::{CHUNK, Cursor, TweakBase};
+
+/// Scratch blocks: four hash inputs per gate of a chunk, then the chunk's output labels.
+const SCRATCH: usize = 5 * CHUNK;
 use crate::aes::{Aes, Tweaks};
 use crate::block::{Block, Delta, ZeroLabel};
 use crate::compile::{Program, SLOT_ONE, SlotGate};
@@ -64,7 +67,7 @@ impl<'p> Garbler<'p> {
             aes: Aes::fixed(),
             tweaks,
             cursor: Cursor::default(),
-            scratch: vec![Block::ZERO; 4 * CHUNK],
+            scratch: vec![Block::ZERO; SCRATCH],
             threads: 1,
         })
     }
@@ -155,14 +158,8 @@ impl<'p> Garbler<'p> {
     }
 }
 
-/// Garbles one batch of independent AND gates: the fused kernel where the AES backend has one,
-/// otherwise the hash over a scratch buffer and the half-gates formulas here. `tweaks.first` is
-/// the counter of the batch's first gate.
-/// A wide batch on `threads` threads: every thread garbles a contiguous part of the batch from
-/// the shared (read-only) labels into its own part of `tables` and its own list of output
-/// labels, which are written back afterwards. The gates of a batch are independent and none
-/// writes a slot another reads (the compiler's invariant), so the tables are the same bit for
-/// bit as on one thread, and the protocol does not change.
+/// A wide batch on `threads` threads (see `split_batch`): each part garbles into its own slice of
+/// the tables, so the tables are those of one pass and the protocol does not change.
 fn garble_ands_parallel(
     aes: &Aes,
     labels: &mut [Block],
@@ -172,83 +169,48 @@ fn garble_ands_parallel(
     tables: &mut [Block],
     threads: usize,
 ) {
-    let part = gates.len().div_ceil(threads);
-    let outputs: Vec<Vec<Block>> = std::thread::scope(|scope| {
-        let shared: &[Block] = labels;
-        let handles: Vec<_> = gates
-            .chunks(part)
-            .zip(tables.chunks_mut(2 * part))
-            .enumerate()
-            .map(|(i, (gates, tables))| {
-                let tweaks = Tweaks {
-                    first: tweaks.first.wrapping_add(2 * (i * part) as u64),
-                    ..tweaks
-                };
-                scope.spawn(move || garble_part(aes, shared, gates, d, tweaks, tables))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    for (gates, outs) in gates.chunks(part).zip(outputs) {
-        for (g, mut w) in gates.iter().zip(outs) {
-            labels[g.out as usize] = w;
-            zeroize::Zeroize::zeroize(&mut w);
-        }
-    }
+    let part = gates.len().div_ceil(threads.max(1)).max(1);
+    super::split_batch(
+        labels,
+        gates,
+        threads,
+        tables.chunks_mut(2 * part),
+        |labels, gates, first, tables| {
+            let tweaks = Tweaks {
+                first: tweaks.first.wrapping_add(2 * first as u64),
+                ..tweaks
+            };
+            let mut scratch = vec![Block::ZERO; SCRATCH];
+            let mut outs = Vec::with_capacity(gates.len());
+            for (c, (chunk, out)) in gates
+                .chunks(CHUNK)
+                .zip(tables.chunks_mut(2 * CHUNK))
+                .enumerate()
+            {
+                let first = tweaks.first.wrapping_add(2 * (c * CHUNK) as u64);
+                let (hashes, outs_here) = scratch.split_at_mut(4 * CHUNK);
+                let outs_here = &mut outs_here[..chunk.len()];
+                garble_chunk(
+                    aes,
+                    hashes,
+                    labels,
+                    chunk,
+                    d,
+                    Tweaks { first, ..tweaks },
+                    out,
+                    outs_here,
+                );
+                outs.extend_from_slice(outs_here);
+            }
+            zeroize::Zeroize::zeroize(&mut scratch);
+            outs
+        },
+    );
 }
 
-/// One thread's part of [`garble_ands_parallel`]: the half-gates formulas of [`garble_ands`]
-/// reading `labels` only; returns the output zero-labels in gate order.
-fn garble_part(
-    aes: &Aes,
-    labels: &[Block],
-    gates: &[SlotGate],
-    d: Block,
-    tweaks: Tweaks,
-    tables: &mut [Block],
-) -> Vec<Block> {
-    let mut outs = Vec::with_capacity(gates.len());
-    let mut scratch = vec![Block::ZERO; 4 * CHUNK];
-    for (c, (chunk, out)) in gates
-        .chunks(CHUNK)
-        .zip(tables.chunks_mut(2 * CHUNK))
-        .enumerate()
-    {
-        let scratch = &mut scratch[..4 * chunk.len()];
-        for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(4)) {
-            let a0 = labels[g.a as usize];
-            let b0 = labels[g.b as usize];
-            s[0] = a0;
-            s[1] = a0 ^ d;
-            s[2] = b0;
-            s[3] = b0 ^ d;
-        }
-        let first = tweaks.first.wrapping_add(2 * (c * CHUNK) as u64);
-        aes.tccr(scratch, Tweaks { first, ..tweaks });
-        for ((g, h), t) in chunk
-            .iter()
-            .zip(scratch.chunks_exact(4))
-            .zip(out.chunks_exact_mut(2))
-        {
-            let a0 = labels[g.a as usize];
-            let b0 = labels[g.b as usize];
-            let (pa, pb) = (a0.lsb(), b0.lsb());
-            let tg = h[0] ^ h[1] ^ d.select(pb);
-            let wg0 = h[0] ^ tg.select(pa);
-            let te = h[2] ^ h[3] ^ a0;
-            let we0 = h[2] ^ (h[2] ^ h[3]).select(pb);
-            outs.push(wg0 ^ we0);
-            t[0] = tg;
-            t[1] = te;
-        }
-    }
-    zeroize::Zeroize::zeroize(&mut scratch);
-    outs
-}
-
+/// Garbles one batch of independent AND gates: the fused kernel where the AES backend has one,
+/// otherwise [`garble_chunk`] chunk by chunk. `tweaks.first` is the counter of the batch's first
+/// gate.
 fn garble_ands(
     aes: &Aes,
     scratch: &mut [Block],
@@ -261,37 +223,70 @@ fn garble_ands(
     if aes.garble_ands(labels, gates, d, tweaks, tables) {
         return;
     }
+    // The scratch holds the hash inputs, then the chunk's output labels.
+    let (hashes, outs) = scratch.split_at_mut(4 * CHUNK);
     for (c, (chunk, out)) in gates
         .chunks(CHUNK)
         .zip(tables.chunks_mut(2 * CHUNK))
         .enumerate()
     {
-        let scratch = &mut scratch[..4 * chunk.len()];
-        for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(4)) {
-            let a0 = labels[g.a as usize];
-            let b0 = labels[g.b as usize];
-            s[0] = a0;
-            s[1] = a0 ^ d;
-            s[2] = b0;
-            s[3] = b0 ^ d;
-        }
         let first = tweaks.first.wrapping_add(2 * (c * CHUNK) as u64);
-        aes.tccr(scratch, Tweaks { first, ..tweaks });
-        for ((g, h), t) in chunk
-            .iter()
-            .zip(scratch.chunks_exact(4))
-            .zip(out.chunks_exact_mut(2))
-        {
-            let a0 = labels[g.a as usize];
-            let b0 = labels[g.b as usize];
-            let (pa, pb) = (a0.lsb(), b0.lsb());
-            let tg = h[0] ^ h[1] ^ d.select(pb);
-            let wg0 = h[0] ^ tg.select(pa);
-            let te = h[2] ^ h[3] ^ a0;
-            let we0 = h[2] ^ (h[2] ^ h[3]).select(pb);
-            labels[g.out as usize] = wg0 ^ we0;
-            t[0] = tg;
-            t[1] = te;
+        let outs = &mut outs[..chunk.len()];
+        garble_chunk(
+            aes,
+            hashes,
+            labels,
+            chunk,
+            d,
+            Tweaks { first, ..tweaks },
+            out,
+            outs,
+        );
+        // The gates of a batch read no output of the batch: writing after the chunk is the same.
+        for (g, w) in chunk.iter().zip(outs.iter()) {
+            labels[g.out as usize] = *w;
         }
+    }
+}
+
+/// The half-gates formulas for at most [`CHUNK`] gates: their tables into `tables` (two blocks a
+/// gate) and their output zero-labels into `outs`, reading `labels` only.
+#[allow(clippy::too_many_arguments)]
+fn garble_chunk(
+    aes: &Aes,
+    scratch: &mut [Block],
+    labels: &[Block],
+    chunk: &[SlotGate],
+    d: Block,
+    tweaks: Tweaks,
+    tables: &mut [Block],
+    outs: &mut [Block],
+) {
+    let scratch = &mut scratch[..4 * chunk.len()];
+    for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(4)) {
+        let a0 = labels[g.a as usize];
+        let b0 = labels[g.b as usize];
+        s[0] = a0;
+        s[1] = a0 ^ d;
+        s[2] = b0;
+        s[3] = b0 ^ d;
+    }
+    aes.tccr(scratch, tweaks);
+    for (((g, h), t), w) in chunk
+        .iter()
+        .zip(scratch.chunks_exact(4))
+        .zip(tables.chunks_exact_mut(2))
+        .zip(outs.iter_mut())
+    {
+        let a0 = labels[g.a as usize];
+        let b0 = labels[g.b as usize];
+        let (pa, pb) = (a0.lsb(), b0.lsb());
+        let tg = h[0] ^ h[1] ^ d.select(pb);
+        let wg0 = h[0] ^ tg.select(pa);
+        let te = h[2] ^ h[3] ^ a0;
+        let we0 = h[2] ^ (h[2] ^ h[3]).select(pb);
+        *w = wg0 ^ we0;
+        t[0] = tg;
+        t[1] = te;
     }
 }

@@ -59,6 +59,41 @@ const CHUNK: usize = 256;
 /// more than one (a thread's start costs about as much as a few hundred gates).
 pub const PARALLEL_MIN: usize = 4096;
 
+/// Splits a wide AND batch into `threads` contiguous parts run side by side. `work(labels, part,
+/// first, extra)` gets the shared (read-only) labels, its gates, the index of its first gate in
+/// the batch and its share of `extras` (its slice of the tables), and returns its output labels
+/// in gate order; they are written back (and the copies wiped) once every part is done. The
+/// gates of a batch are independent and none writes a slot another reads (the compiler's
+/// invariant), so the result is the same bit for bit as one pass over the batch.
+fn split_batch<X: Send>(
+    labels: &mut [Block],
+    gates: &[SlotGate],
+    threads: usize,
+    extras: impl Iterator<Item = X>,
+    work: impl Fn(&[Block], &[SlotGate], usize, X) -> Vec<Block> + Sync,
+) {
+    let part = gates.len().div_ceil(threads.max(1)).max(1);
+    let outputs: Vec<Vec<Block>> = std::thread::scope(|scope| {
+        let (shared, work): (&[Block], _) = (labels, &work);
+        let handles: Vec<_> = gates
+            .chunks(part)
+            .zip(extras)
+            .enumerate()
+            .map(|(i, (gates, extra))| scope.spawn(move || work(shared, gates, i * part, extra)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (gates, outs) in gates.chunks(part).zip(outputs) {
+        for (g, mut w) in gates.iter().zip(outs) {
+            labels[g.out as usize] = w;
+            zeroize::Zeroize::zeroize(&mut w);
+        }
+    }
+}
+
 /// Position in a program's steps, shared by the garbler and the evaluator so that both can stop
 /// in the middle of an AND batch when the table buffer is full (or empty) and resume there.
 #[derive(Clone, Copy, Debug, Default)]
@@ -117,8 +152,8 @@ impl Cursor {
 }
 
 use crate::aes::Prg;
-use crate::block::{ActiveLabel, Delta, ZeroLabel};
-use crate::compile::Program;
+use crate::block::{ActiveLabel, Block, Delta, ZeroLabel};
+use crate::compile::{Program, SlotGate};
 use crate::error::Result;
 
 /// Garbles and evaluates a program in one process, streaming the tables through a buffer of
