@@ -87,6 +87,27 @@ pub(crate) struct CircuitFigures {
     pub eval_ns_per_and: Option<(f64, f64)>,
 }
 
+/// A fresh Delta, random zero-labels for every input wire, the active labels of random input
+/// bits, and a tweak base: what an in-memory measurement garbles and evaluates with.
+fn random_labels(
+    program: &Program,
+) -> Result<(Delta, Vec<ZeroLabel>, Vec<ActiveLabel>, TweakBase)> {
+    let mut prg = Prg::from_os()?;
+    let delta = Delta::new(prg.block());
+    let mut raw = vec![Block::ZERO; program.input_count()];
+    prg.fill(&mut raw);
+    let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
+    let active: Vec<ActiveLabel> = zero
+        .iter()
+        .map(|z| z.encode(prg.block().lsb(), &delta))
+        .collect();
+    let tweaks = TweakBase {
+        nonce: prg.block().value() as u64,
+        first: 0,
+    };
+    Ok((delta, zero, active, tweaks))
+}
+
 /// Garbles and evaluates `circuit` repeatedly in memory; fails if the garbled result differs
 /// from cleartext evaluation on random inputs.
 pub(crate) fn measure_circuit(
@@ -103,19 +124,7 @@ pub(crate) fn measure_circuit(
              measure it end to end with `garbled run` instead"
         )));
     }
-    let mut prg = Prg::from_os()?;
-    let delta = Delta::new(prg.block());
-    let mut raw = vec![Block::ZERO; program.input_count()];
-    prg.fill(&mut raw);
-    let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
-    let active: Vec<ActiveLabel> = zero
-        .iter()
-        .map(|z| z.encode(prg.block().lsb(), &delta))
-        .collect();
-    let tweaks = TweakBase {
-        nonce: prg.block().value() as u64,
-        first: 0,
-    };
+    let (delta, zero, active, tweaks) = random_labels(&program)?;
     let mut tables = vec![Block::ZERO; 2 * and];
     let garble = timed_runs(budget, || {
         let mut g =
@@ -160,19 +169,7 @@ pub(crate) fn measure_parallel(
 ) -> Result<ParallelFigures> {
     let program = compile(circuit)?;
     let and = program.and_count().max(1);
-    let mut prg = Prg::from_os()?;
-    let delta = Delta::new(prg.block());
-    let mut raw = vec![Block::ZERO; program.input_count()];
-    prg.fill(&mut raw);
-    let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
-    let active: Vec<ActiveLabel> = zero
-        .iter()
-        .map(|z| z.encode(prg.block().lsb(), &delta))
-        .collect();
-    let tweaks = TweakBase {
-        nonce: prg.block().value() as u64,
-        first: 0,
-    };
+    let (delta, zero, active, tweaks) = random_labels(&program)?;
     let mut reference = vec![Block::ZERO; 2 * and];
     Garbler::new(&program, delta.clone(), &zero, tweaks)?.garble(&mut reference);
     // AND gates per second over all threads, each working for `budget`.
