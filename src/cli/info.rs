@@ -19,6 +19,9 @@ pub(crate) struct InfoArgs {
     optimized: bool,
 }
 
+/// Largest circuit whose digest plain `info` computes (about 1 GiB while compiling).
+const DIGEST_MAX_GATES: usize = 1 << 24;
+
 pub(crate) fn run(args: &InfoArgs) -> Result<()> {
     let parsed = args.circuit.load()?;
     if args.optimized {
@@ -27,10 +30,14 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
     let c = &parsed.circuit;
     let gates = parsed.gate_lines;
     // The digest both parties compare in the handshake (of the compiled program), and the name
-    // of the circuit when it is a well-known one.
-    let program = crate::compile::compile(c)?;
-    let digest = program.digest_hex();
-    let known = super::known::lookup(&digest);
+    // of the circuit when it is a well-known one. Compiling costs memory in proportion to the
+    // gates, so `info` does it only below DIGEST_MAX_GATES (`--optimized` always compiles).
+    let digest = if c.gates().len() <= DIGEST_MAX_GATES {
+        Some(crate::compile::compile(c)?.digest_hex())
+    } else {
+        None
+    };
+    let known = digest.as_deref().and_then(super::known::lookup);
     let stats = c.stats();
     let inputs = c.input_widths();
     let outputs = c.output_widths();
@@ -92,7 +99,12 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
         list(&outputs)
     )?;
     outln!("AND depth  {}", stats.and_depth)?;
-    outln!("digest     {digest} (compared with the peer's in the handshake)")?;
+    match &digest {
+        Some(d) => outln!("digest     {d} (compared with the peer's in the handshake)")?,
+        None => outln!(
+            "digest     not computed above {DIGEST_MAX_GATES} gates (`garbled info --optimized` computes it)"
+        )?,
+    }
     if let Some(k) = known {
         outln!("known as   {}", k.name)?;
         outln!("inputs     {}", k.inputs)?;
@@ -123,6 +135,7 @@ fn optimized(args: &InfoArgs, parsed: &crate::circuit::ParsedCircuit) -> Result<
             "inputs": program.input_widths(),
             "outputs": program.output_widths(),
             "and_depth": counts.and_depth,
+            "digest": program.digest_hex(),
         });
         outln!("{object}")?;
         return Ok(());
@@ -139,6 +152,7 @@ fn optimized(args: &InfoArgs, parsed: &crate::circuit::ParsedCircuit) -> Result<
         counts.not
     )?;
     outln!("slots      {} labels live at most", program.num_slots())?;
+    outln!("digest     {}", program.digest_hex())?;
     outln!("AND depth  {}", counts.and_depth)?;
     Ok(())
 }

@@ -881,6 +881,18 @@ mod tests {
     }
 
     #[test]
+    fn no_resumption_and_tls_1_3_only() {
+        let settings = TlsSettings {
+            identity: Identity::generate().unwrap(),
+            peer: Identity::generate().unwrap().fingerprint(),
+        };
+        let (server, _) = settings.server().unwrap();
+        assert_eq!(server.send_tls13_tickets, 0);
+        let (client, _) = settings.client().unwrap();
+        assert!(!client.enable_early_data);
+    }
+
+    #[test]
     fn fingerprints_parse_strictly() {
         let id = Identity::generate().unwrap();
         let text = id.fingerprint().to_string();

@@ -220,3 +220,39 @@ pub fn compare(ours: &Hello, peer: &Hello) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(job: &str, scheme: &str) -> Hello {
+        Hello {
+            role: Party::Garbler,
+            digest: [0; 32],
+            input_widths: vec![8],
+            owners: vec![Party::Garbler],
+            output_widths: vec![1],
+            reveal: vec![Reveal::Both],
+            scheme: scheme.into(),
+            runs: 1,
+            job: job.into(),
+            bit_order: "lsb0".into(),
+            nonce: 0,
+        }
+    }
+
+    #[test]
+    fn peer_text_in_errors_is_escaped_and_cut() {
+        let ours = hello("run", SCHEME);
+        let mut theirs = hello(&format!("\u{1b}[2J\u{7}{}", "x".repeat(10_000)), SCHEME);
+        theirs.role = Party::Evaluator;
+        let e = compare(&ours, &theirs).unwrap_err().to_string();
+        assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
+        assert!(e.len() < 1000, "{} characters", e.len());
+        let mut theirs = hello("run", "evil\u{1b}]0;title\u{7}");
+        theirs.role = Party::Evaluator;
+        let e = compare(&ours, &theirs).unwrap_err().to_string();
+        assert!(e.contains("garbling scheme differs"), "{e}");
+        assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
+    }
+}
