@@ -718,7 +718,6 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         };
         let slots: Vec<std::sync::Mutex<Option<Connection>>> =
             connections.into_iter().map(std::sync::Mutex::new).collect();
-        let single_program = single;
         let (owners, reveal_for_options) = (&owners, &printer.reveal.clone());
         let source_ref = std::sync::Mutex::new(&mut source);
         let results = super::shard::run_all(&shards, |sh| {
@@ -726,7 +725,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
                 .lock()
                 .map_err(|_| Error::SelfCheck("a shard's thread panicked".into()))?
                 .range(sh.first, sh.rows)?;
-            let shard_plan = Plan::batch(circuit, single_program.clone(), sh.rows)?;
+            let shard_plan = Plan::batch(circuit, single.clone(), sh.rows)?;
             let options = SessionOptions::new(
                 &shard_plan.program,
                 owners.clone(),
