@@ -23,6 +23,8 @@
 use crate::circuit::{Circuit, Gate};
 use crate::error::{Error, Result};
 
+pub mod stream;
+
 /// The slot holding the constant 0: the zero block on both sides.
 pub const SLOT_ZERO: u32 = 0;
 /// The slot holding the constant 1: Delta on the garbler's side, the zero block on the
@@ -64,19 +66,99 @@ pub struct ProgramCounts {
     pub and_depth: u32,
 }
 
+/// A run of whole steps with their gates: all of an in-memory program, or the part of a
+/// streamed one that is loaded. Every slot it names was checked against the program's slot count
+/// when it was built (the label kernels rely on that), so its fields are private.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Segment {
+    xors: Vec<SlotGate>,
+    ands: Vec<SlotGate>,
+    steps: Vec<Step>,
+    /// Every slot named is below this (the program's slot count).
+    bound: u32,
+}
+
+impl Segment {
+    /// Builds a segment after checking that every slot lies below `num_slots`, that the steps
+    /// cover the gate lists exactly and that no step is wider than a scheduling window.
+    pub(crate) fn checked(
+        xors: Vec<SlotGate>,
+        ands: Vec<SlotGate>,
+        steps: Vec<Step>,
+        num_slots: u32,
+    ) -> Result<Segment> {
+        let n = num_slots;
+        let gates_ok = xors
+            .iter()
+            .chain(&ands)
+            .all(|g| g.a < n && g.b < n && g.out < n);
+        let steps_ok = steps
+            .iter()
+            .all(|s| u64::from(s.xors) + u64::from(s.ands) <= WINDOW as u64);
+        let x: u64 = steps.iter().map(|s| u64::from(s.xors)).sum();
+        let a: u64 = steps.iter().map(|s| u64::from(s.ands)).sum();
+        if gates_ok && steps_ok && n >= 2 && x == xors.len() as u64 && a == ands.len() as u64 {
+            Ok(Segment {
+                xors,
+                ands,
+                steps,
+                bound: n,
+            })
+        } else {
+            Err(Error::SelfCheck(
+                "a program segment names a slot outside the label array or steps that do not \
+                 cover its gates"
+                    .into(),
+            ))
+        }
+    }
+
+    /// XOR gates in execution order (NOT is XOR with [`SLOT_ONE`]).
+    pub fn xor_gates(&self) -> &[SlotGate] {
+        &self.xors
+    }
+    /// AND gates in execution order.
+    pub fn and_gates(&self) -> &[SlotGate] {
+        &self.ands
+    }
+    /// The execution steps.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+    /// Every slot the segment names lies below this.
+    pub fn slot_bound(&self) -> u32 {
+        self.bound
+    }
+}
+
+/// Where a program's gates are: in memory, or in a spool or compiled file read segment by
+/// segment ([`stream`]).
+#[derive(Clone, Debug)]
+enum Body {
+    Memory(Segment),
+    Stream(std::sync::Arc<stream::StreamBody>),
+}
+
 /// A compiled circuit.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Program {
     num_slots: u32,
     input_widths: Vec<u32>,
     output_widths: Vec<u32>,
     input_slots: Vec<u32>,
     output_slots: Vec<u32>,
-    xors: Vec<SlotGate>,
-    ands: Vec<SlotGate>,
-    steps: Vec<Step>,
+    body: Body,
+    and_count: usize,
     digest: [u8; 32],
 }
+
+/// Equal digests mean equal programs (the digest is BLAKE3 over the whole canonical encoding).
+impl PartialEq for Program {
+    fn eq(&self, other: &Program) -> bool {
+        self.digest == other.digest
+    }
+}
+impl Eq for Program {}
 
 impl Program {
     /// Number of label slots (including the two constant slots).
@@ -99,22 +181,29 @@ impl Program {
     pub fn output_slots(&self) -> &[u32] {
         &self.output_slots
     }
-    /// XOR gates in execution order (NOT is XOR with [`SLOT_ONE`]).
-    pub fn xor_gates(&self) -> &[SlotGate] {
-        &self.xors
+    /// The gates, when the program is held in memory (`None` for a streamed program: read it
+    /// with [`Program::segments`]).
+    pub fn in_memory(&self) -> Option<&Segment> {
+        match &self.body {
+            Body::Memory(segment) => Some(segment),
+            Body::Stream(_) => None,
+        }
     }
-    /// AND gates in execution order; AND gate `k` uses hash tweaks `2k` and `2k + 1` (offset by
-    /// the run's first counter).
-    pub fn and_gates(&self) -> &[SlotGate] {
-        &self.ands
+    /// Whether the gates are read from a file as they are executed.
+    pub fn is_streamed(&self) -> bool {
+        matches!(self.body, Body::Stream(_))
     }
-    /// The execution steps.
-    pub fn steps(&self) -> &[Step] {
-        &self.steps
+    /// The gates segment by segment, in execution order: one borrowed segment for a program in
+    /// memory, loaded pieces of bounded size for a streamed one.
+    pub fn segments(&self) -> Segments<'_> {
+        match &self.body {
+            Body::Memory(segment) => Segments::Memory(Some(segment)),
+            Body::Stream(body) => Segments::Stream(body.reader(self.num_slots)),
+        }
     }
     /// Number of AND gates (each costs a 32-byte table).
     pub fn and_count(&self) -> usize {
-        self.ands.len()
+        self.and_count
     }
     /// Total number of input wires.
     pub fn input_count(&self) -> usize {
@@ -127,35 +216,10 @@ impl Program {
     /// Gate counts and AND depth of what is garbled: AND gates, XOR gates (NOT counted apart, as
     /// XOR with [`SLOT_ONE`]), and the longest chain of AND gates.
     pub fn counts(&self) -> ProgramCounts {
-        let mut depth = vec![0u32; self.num_slots as usize];
-        let mut counts = ProgramCounts {
-            and: self.ands.len() as u64,
-            ..ProgramCounts::default()
-        };
-        let (mut xor_at, mut and_at) = (0usize, 0usize);
-        for step in &self.steps {
-            for g in &self.xors[xor_at..xor_at + step.xors as usize] {
-                if g.a == SLOT_ONE || g.b == SLOT_ONE {
-                    counts.not += 1;
-                } else {
-                    counts.xor += 1;
-                }
-                depth[g.out as usize] = depth[g.a as usize].max(depth[g.b as usize]);
-            }
-            xor_at += step.xors as usize;
-            let batch = &self.ands[and_at..and_at + step.ands as usize];
-            // The gates of a batch are independent: read every input before writing.
-            let levels: Vec<u32> = batch
-                .iter()
-                .map(|g| depth[g.a as usize].max(depth[g.b as usize]) + 1)
-                .collect();
-            for (g, level) in batch.iter().zip(levels) {
-                depth[g.out as usize] = level;
-                counts.and_depth = counts.and_depth.max(level);
-            }
-            and_at += step.ands as usize;
+        match &self.body {
+            Body::Memory(segment) => segment_counts(segment, self.num_slots),
+            Body::Stream(body) => body.counts,
         }
-        counts
     }
 
     /// BLAKE3 over the canonical encoding of the program: equal digests mean the same program.
@@ -168,29 +232,17 @@ impl Program {
         self.digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// Checks that every slot the program names lies below `num_slots` and that the steps cover
-    /// the gate lists exactly. The label kernels in `crate::aes` index the label array without
-    /// bounds checks and rely on this: a `Program` exists only after this check passed.
+    /// Checks the input and output slots (the segments check their own gates when they are
+    /// built). The label kernels in `crate::aes` index the label array without bounds checks and
+    /// rely on both: a `Program` exists only after these checks passed.
     fn check_slots(&self) -> Result<()> {
         let n = self.num_slots;
-        let gates_ok = self
-            .xors
-            .iter()
-            .chain(&self.ands)
-            .all(|g| g.a < n && g.b < n && g.out < n);
         let io_ok = self
             .input_slots
             .iter()
             .chain(&self.output_slots)
             .all(|&s| s < n);
-        let xors: u64 = self.steps.iter().map(|s| u64::from(s.xors)).sum();
-        let ands: u64 = self.steps.iter().map(|s| u64::from(s.ands)).sum();
-        if gates_ok
-            && io_ok
-            && n >= 2
-            && xors == self.xors.len() as u64
-            && ands == self.ands.len() as u64
-        {
+        if io_ok && n >= 2 {
             Ok(())
         } else {
             Err(Error::SelfCheck(
@@ -199,35 +251,163 @@ impl Program {
         }
     }
 
+    /// The canonical encoding of everything before the gate lists: each list as its length
+    /// (u64) and its little-endian u32s.
+    pub(crate) fn header_encoding(&self) -> Vec<u8> {
+        encode_header(
+            self.num_slots,
+            &self.input_widths,
+            &self.output_widths,
+            &self.input_slots,
+            &self.output_slots,
+        )
+    }
+
     fn compute_digest(&mut self) {
+        let Body::Memory(segment) = &self.body else {
+            return; // a streamed program's digest is computed as it is written
+        };
         // Every list as its length and its little-endian u32s, through a 64 KiB buffer (hashing
         // four bytes at a time cost as much as compiling).
         let mut words = WordHasher {
             hasher: blake3::Hasher::new(),
             buf: Vec::with_capacity(1 << 16),
         };
-        words.hasher.update(b"garbled program v1");
-        let slots = [self.num_slots];
-        for list in [
-            &slots[..],
-            &self.input_widths,
-            &self.output_widths,
-            &self.input_slots,
-            &self.output_slots,
-        ] {
-            words.list(list.len(), list.iter().copied());
-        }
-        for gates in [&self.xors, &self.ands] {
+        words.hasher.update(DIGEST_DOMAIN);
+        words.hasher.update(&self.header_encoding());
+        for gates in [&segment.xors, &segment.ands] {
             words.list(
                 3 * gates.len(),
                 gates.iter().flat_map(|g| [g.a, g.b, g.out]),
             );
         }
         words.list(
-            2 * self.steps.len(),
-            self.steps.iter().flat_map(|s| [s.xors, s.ands]),
+            2 * segment.steps.len(),
+            segment.steps.iter().flat_map(|s| [s.xors, s.ands]),
         );
         self.digest = words.finish();
+    }
+}
+
+/// What the digest hashes first.
+pub(crate) const DIGEST_DOMAIN: &[u8] = b"garbled program v1";
+
+/// The header lists of the canonical encoding (see [`Program::digest`]).
+pub(crate) fn encode_header(
+    num_slots: u32,
+    input_widths: &[u32],
+    output_widths: &[u32],
+    input_slots: &[u32],
+    output_slots: &[u32],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for list in [
+        &[num_slots][..],
+        input_widths,
+        output_widths,
+        input_slots,
+        output_slots,
+    ] {
+        out.extend_from_slice(&(list.len() as u64).to_le_bytes());
+        for v in list {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Gate counts and AND depth of a segment run from the start of a program.
+fn segment_counts(segment: &Segment, num_slots: u32) -> ProgramCounts {
+    let mut counter = Counter::new(num_slots);
+    counter.add(segment);
+    counter.counts
+}
+
+/// Counts gates and follows AND depth along the slots, segment after segment.
+pub(crate) struct Counter {
+    depth: Vec<u32>,
+    levels: Vec<u32>,
+    pub(crate) counts: ProgramCounts,
+}
+
+impl Counter {
+    pub(crate) fn new(num_slots: u32) -> Counter {
+        Counter {
+            depth: vec![0; num_slots as usize],
+            levels: Vec::new(),
+            counts: ProgramCounts::default(),
+        }
+    }
+
+    /// Adds the steps of one segment (slots grow the depth table as needed, so a streaming
+    /// compiler can count before it knows the final slot count).
+    pub(crate) fn add(&mut self, segment: &Segment) {
+        let (mut xor_at, mut and_at) = (0usize, 0usize);
+        for step in &segment.steps {
+            let xors = &segment.xors[xor_at..xor_at + step.xors as usize];
+            let ands = &segment.ands[and_at..and_at + step.ands as usize];
+            self.step(xors, ands);
+            xor_at += step.xors as usize;
+            and_at += step.ands as usize;
+        }
+    }
+
+    pub(crate) fn step(&mut self, xors: &[SlotGate], ands: &[SlotGate]) {
+        let top = xors
+            .iter()
+            .chain(ands)
+            .map(|g| g.a.max(g.b).max(g.out))
+            .max()
+            .unwrap_or(0) as usize;
+        if self.depth.len() <= top {
+            self.depth.resize(top + 1, 0);
+        }
+        let depth = &mut self.depth;
+        for g in xors {
+            if g.a == SLOT_ONE || g.b == SLOT_ONE {
+                self.counts.not += 1;
+            } else {
+                self.counts.xor += 1;
+            }
+            depth[g.out as usize] = depth[g.a as usize].max(depth[g.b as usize]);
+        }
+        self.counts.and += ands.len() as u64;
+        // The gates of a batch are independent: read every input before writing.
+        self.levels.clear();
+        self.levels.extend(
+            ands.iter()
+                .map(|g| depth[g.a as usize].max(depth[g.b as usize]) + 1),
+        );
+        for (g, &level) in ands.iter().zip(&self.levels) {
+            depth[g.out as usize] = level;
+            self.counts.and_depth = self.counts.and_depth.max(level);
+        }
+    }
+}
+
+/// The segments of a program, in execution order (see [`Program::segments`]).
+pub enum Segments<'p> {
+    /// The one segment of a program in memory (taken on the first call).
+    Memory(Option<&'p Segment>),
+    /// Segments read from a file.
+    Stream(stream::SegmentReader),
+}
+
+impl<'p> Segments<'p> {
+    /// The next segment: borrowed from memory or freshly loaded; `None` after the last.
+    pub fn next_segment(&mut self) -> Result<Option<std::borrow::Cow<'p, Segment>>> {
+        match self {
+            Segments::Memory(segment) => Ok(segment.take().map(std::borrow::Cow::Borrowed)),
+            Segments::Stream(reader) => Ok(reader.next_segment()?.map(std::borrow::Cow::Owned)),
+        }
+    }
+
+    /// Whether segments remain after those already returned.
+    pub fn has_more(&self) -> bool {
+        match self {
+            Segments::Memory(segment) => segment.is_some(),
+            Segments::Stream(reader) => reader.has_more(),
+        }
     }
 }
 
@@ -338,9 +518,7 @@ pub fn compile(circuit: &Circuit) -> Result<Program> {
     let (order, steps) = schedule(&ops, &live, first_op);
 
     // 4. Slot allocation over the schedule.
-    let program = allocate(circuit, &ops, &order, steps, &outputs, first_op);
-    program.check_slots()?;
-    Ok(program)
+    allocate(circuit, &ops, &order, steps, &outputs, first_op)
 }
 
 /// `a XOR b` with folding.
@@ -451,7 +629,7 @@ fn allocate(
     steps: Vec<Step>,
     outputs: &[u32],
     first_op: u32,
-) -> Program {
+) -> Result<Program> {
     // Position of each value's last read in the schedule.
     const UNREAD: u32 = u32::MAX - 1;
     const KEEP: u32 = u32::MAX;
@@ -522,17 +700,18 @@ fn allocate(
     }
     let output_slots = outputs.iter().map(|&v| slot_of[v as usize]).collect();
     let num_slots = next_slot;
+    let and_count = ands.len();
     let mut program = Program {
         num_slots,
         input_widths: circuit.input_widths(),
         output_widths: circuit.output_widths(),
         input_slots,
         output_slots,
-        xors,
-        ands,
-        steps,
+        body: Body::Memory(Segment::checked(xors, ands, steps, num_slots)?),
+        and_count,
         digest: [0; 32],
     };
+    program.check_slots()?;
     program.compute_digest();
-    program
+    Ok(program)
 }

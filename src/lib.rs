@@ -20,6 +20,7 @@ pub mod garble;
 pub mod net;
 pub mod ot;
 pub mod protocol;
+pub mod spool;
 pub mod text;
 pub mod value;
 

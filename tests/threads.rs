@@ -352,7 +352,14 @@ fn wide_batches_split_across_threads_give_the_same_tables() {
     use garbled::garble::{Evaluator, Garbler, PARALLEL_MIN, TweakBase};
     let circuit = library::generate("mulfull", 128, 2).unwrap();
     let program = compile(&circuit).unwrap();
-    let widest = program.steps().iter().map(|s| s.ands).max().unwrap() as usize;
+    let widest = program
+        .in_memory()
+        .unwrap()
+        .steps()
+        .iter()
+        .map(|s| s.ands)
+        .max()
+        .unwrap() as usize;
     assert!(widest >= PARALLEL_MIN, "no batch wide enough: {widest}");
     let mut prg = Prg::from_seed([3; 16]);
     let delta = Delta::new(prg.block());

@@ -205,21 +205,20 @@ pub fn blocks_as_bytes_mut(blocks: &mut [Block]) -> &mut [u8] {
     }
 }
 
-/// Runs the XOR gates `gates` of `program` in order: `labels[out] = labels[a] ^ labels[b]` (NOT
-/// and constants go through the constant slots). `gates` must be a range of
-/// `program.xor_gates()`.
+/// Runs the XOR gates `range` of `segment` in order: `labels[out] = labels[a] ^ labels[b]` (NOT
+/// and constants go through the constant slots).
 ///
 /// This loop is most of the work between AND batches (AES-128 has 4.4 XOR gates per AND). With
 /// bounds checks and the compiler's `u128` code it took 1.3 ns per gate; with SSE2 loads and
 /// stores, which x86-64 always has, 0.9 ns.
 pub(crate) fn xor_gates(
-    program: &crate::compile::Program,
+    segment: &crate::compile::Segment,
     labels: &mut [Block],
     range: std::ops::Range<usize>,
 ) {
-    let gates = &program.xor_gates()[range];
+    let gates = &segment.xor_gates()[range];
     assert!(
-        labels.len() >= program.num_slots() as usize,
+        labels.len() >= segment.slot_bound() as usize,
         "the label array is smaller than the program"
     );
     #[cfg(target_arch = "x86_64")]
@@ -227,8 +226,8 @@ pub(crate) fn xor_gates(
         use core::arch::x86_64::*;
         let p = labels.as_mut_ptr() as *mut __m128i;
         for g in gates {
-            // SAFETY: every slot of a compiled program is below `num_slots` (`Program::check_slots`
-            // ran before the program existed), and `labels` holds at least `num_slots` blocks,
+            // SAFETY: every slot of a segment is below its bound (`Segment::checked` ran before
+            // the segment existed), and `labels` holds at least that many blocks,
             // asserted above. `Block` is 16 bytes with 16-byte alignment. SSE2 is part of the
             // x86-64 baseline.
             unsafe {

@@ -139,8 +139,75 @@ pub fn parse<R: BufRead>(
     format: FormatChoice,
     limits: &Limits,
 ) -> Result<ParsedCircuit> {
+    let mut gates = Vec::new();
+    let header = parse_into(reader, format, limits, &mut gates)?;
+    let first_output = header.num_wires - header.output_widths.iter().sum::<u32>();
+    let output_wires: Vec<WireId> = (first_output..header.num_wires).collect();
+    let group = |prefix: &str, widths: &[u32]| -> Vec<Group> {
+        widths
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| Group::new(format!("{prefix}{i}"), w))
+            .collect()
+    };
+    let circuit = Circuit::new_unchecked(
+        header.num_wires,
+        group("in", &header.input_widths),
+        group("out", &header.output_widths),
+        gates,
+        output_wires,
+    );
+    Ok(ParsedCircuit {
+        circuit,
+        dialect: header.dialect,
+        gate_lines: header.gate_lines,
+        mand_lines: header.mand_lines,
+    })
+}
+
+/// Where the parser puts the gates it reads: a vector, or a spool on disk for circuits too long
+/// to hold ([`crate::compile::stream`]).
+pub trait GateSink {
+    /// Takes the next gate (a MAND line gives several).
+    fn push(&mut self, gate: Gate) -> Result<()>;
+}
+
+impl GateSink for Vec<Gate> {
+    fn push(&mut self, gate: Gate) -> Result<()> {
+        Vec::push(self, gate);
+        Ok(())
+    }
+}
+
+/// What a file says about itself besides its gates. The outputs are its last wires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The dialect the file was read as.
+    pub dialect: Dialect,
+    /// Wires the header declares.
+    pub num_wires: u32,
+    /// Input group widths.
+    pub input_widths: Vec<u32>,
+    /// Output group widths.
+    pub output_widths: Vec<u32>,
+    /// Gate lines (a MAND line counts once).
+    pub gate_lines: u64,
+    /// How many of those lines are MAND gates.
+    pub mand_lines: u64,
+    /// Gates handed to the sink (MAND lines expanded).
+    pub gates: u64,
+}
+
+/// Parses a circuit from a reader into `sink`, with every check of [`parse`] (the same errors at
+/// the same line and column), holding one bit per wire at most and no gates.
+pub fn parse_into<R: BufRead>(
+    reader: R,
+    format: FormatChoice,
+    limits: &Limits,
+    sink: &mut impl GateSink,
+) -> Result<Header> {
     let mut lines = Lines::new(reader);
-    Parser::default().run(&mut lines, format, limits)
+    Parser::default().run(&mut lines, format, limits, sink)
 }
 
 /// Writes a circuit as Bristol Fashion. A circuit whose outputs are not its last wires (one
@@ -365,7 +432,8 @@ impl Parser {
         lines: &mut Lines<R>,
         format: FormatChoice,
         limits: &Limits,
-    ) -> Result<ParsedCircuit> {
+        sink: &mut impl GateSink,
+    ) -> Result<Header> {
         let too_short = |p: &Self, lines: &Lines<R>| {
             let what = match lines.line_no {
                 0 => "the file is empty".to_string(),
@@ -587,20 +655,8 @@ impl Parser {
                 ),
             ));
         }
-        // Every width is now below num_wires <= u32::MAX.
-        let inputs: Vec<Group> = input_widths
-            .iter()
-            .enumerate()
-            .map(|(i, &w)| Group::new(format!("in{i}"), w as u32))
-            .collect();
-        let outputs: Vec<Group> = output_widths
-            .iter()
-            .enumerate()
-            .map(|(i, &w)| Group::new(format!("out{i}"), w as u32))
-            .collect();
-
         let mut written = WireSet::default();
-        let mut gates: Vec<Gate> = Vec::with_capacity(num_gates.min(1 << 20) as usize);
+        let mut gates: u64 = 0;
         let mut gate_lines: u64 = 0;
         let mut mand_lines: u64 = 0;
         let mut pending = gates_pending;
@@ -626,6 +682,7 @@ impl Parser {
                 num_wires,
                 n_in,
                 &mut written,
+                sink,
                 &mut gates,
                 &mut scratch_inputs,
             )?;
@@ -659,7 +716,7 @@ impl Parser {
         }
         // Unassigned wires are legal, but a header that declares far more wires than the gates
         // write would make every consumer allocate for nothing: bound it by the file's contents.
-        let assigned = n_in + gates.len() as u64;
+        let assigned = n_in + gates;
         if num_wires > 2 * assigned + (1 << 16) {
             return Err(self.err(
                 header_line,
@@ -670,14 +727,15 @@ impl Parser {
                 ),
             ));
         }
-        let output_wires: Vec<WireId> = (first_output..num_wires).map(|w| w as WireId).collect();
-        let circuit =
-            Circuit::new_unchecked(num_wires as u32, inputs, outputs, gates, output_wires);
-        Ok(ParsedCircuit {
-            circuit,
+        // Every width is below num_wires <= u32::MAX.
+        Ok(Header {
             dialect,
+            num_wires: num_wires as u32,
+            input_widths: input_widths.iter().map(|&w| w as u32).collect(),
+            output_widths: output_widths.iter().map(|&w| w as u32).collect(),
             gate_lines,
             mand_lines,
+            gates,
         })
     }
 
@@ -689,7 +747,8 @@ impl Parser {
         num_wires: u64,
         n_in: u64,
         written: &mut WireSet,
-        gates: &mut Vec<Gate>,
+        sink: &mut impl GateSink,
+        gates: &mut u64,
         scratch_inputs: &mut Vec<WireId>,
     ) -> Result<bool> {
         let line = lines.line_no;
@@ -853,7 +912,8 @@ impl Parser {
             written.insert(w);
             let out = w as WireId;
             let s = &scratch_inputs;
-            gates.push(match parsed {
+            *gates += 1;
+            sink.push(match parsed {
                 Op::Xor => Gate::Xor {
                     a: s[0],
                     b: s[1],
@@ -875,7 +935,7 @@ impl Parser {
                     b: s[l as usize + j],
                     out,
                 },
-            });
+            })?;
         }
         Ok(parsed == Op::Mand)
     }

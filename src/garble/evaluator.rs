@@ -16,7 +16,7 @@ pub struct Evaluator<'p> {
     labels: Vec<Block>,
     aes: &'p Aes,
     tweaks: TweakBase,
-    cursor: Cursor,
+    cursor: Cursor<'p>,
     scratch: Vec<Block>,
     /// Threads a wide AND batch is split across (1: none).
     threads: usize,
@@ -26,9 +26,10 @@ impl std::fmt::Debug for Evaluator<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Evaluator(step {} of {})",
-            self.cursor.step,
-            self.program.steps().len()
+            "Evaluator(step {}, {} of {} AND gates)",
+            self.cursor.steps_done,
+            self.cursor.and_done(),
+            self.program.and_count()
         )
     }
 }
@@ -60,7 +61,7 @@ impl<'p> Evaluator<'p> {
             labels,
             aes: Aes::fixed(),
             tweaks,
-            cursor: Cursor::default(),
+            cursor: Cursor::new(program),
             scratch: vec![Block::ZERO; SCRATCH],
             threads: 1,
         })
@@ -81,52 +82,54 @@ impl<'p> Evaluator<'p> {
 
     /// Whether every gate has been evaluated.
     pub fn is_done(&self) -> bool {
-        self.cursor.is_done(self.program)
+        self.cursor.is_done()
+    }
+
+    /// Fails if reading a streamed program failed (then [`Evaluator::is_done`] turned true
+    /// early).
+    pub fn check(&mut self) -> Result<()> {
+        self.cursor.check()
     }
 
     /// The number of table blocks still expected.
     pub fn tables_remaining(&self) -> usize {
-        2 * (self.program.and_count() - self.cursor.and)
+        2 * (self.program.and_count() - self.cursor.and_done())
     }
 
     /// Evaluates as far as `tables` reaches (two blocks per AND gate, in program order); returns
     /// the number of blocks consumed (even; an odd last block is left for the next call).
     pub fn evaluate(&mut self, tables: &[Block]) -> usize {
         let Evaluator {
-            program,
             labels,
             aes,
             tweaks,
             cursor,
             scratch,
             threads,
+            ..
         } = self;
-        let (program, threads) = (*program, *threads);
-        let gates = cursor.advance(
-            program,
-            labels,
-            tables.len() / 2,
-            |labels, first, n, offset| {
-                let batch = &program.and_gates()[first..first + n];
-                let base = tweaks.first.wrapping_add(2 * first as u64);
-                let batch_tweaks = Tweaks {
-                    nonce: tweaks.nonce,
-                    first: base,
-                    shift: 0,
-                };
-                let tables = &tables[2 * offset..2 * (offset + n)];
-                if threads > 1 && n >= super::PARALLEL_MIN {
-                    evaluate_ands_parallel(aes, labels, batch, batch_tweaks, tables, threads);
-                } else {
-                    evaluate_ands(aes, scratch, labels, batch, batch_tweaks, tables);
-                }
-            },
-        );
+        let threads = *threads;
+        let gates = cursor.advance(labels, tables.len() / 2, |labels, batch, first, offset| {
+            let n = batch.len();
+            let base = tweaks.first.wrapping_add(2 * first as u64);
+            let batch_tweaks = Tweaks {
+                nonce: tweaks.nonce,
+                first: base,
+                shift: 0,
+            };
+            let tables = &tables[2 * offset..2 * (offset + n)];
+            if threads > 1 && n >= super::PARALLEL_MIN {
+                evaluate_ands_parallel(aes, labels, batch, batch_tweaks, tables, threads);
+            } else {
+                evaluate_ands(aes, scratch, labels, batch, batch_tweaks, tables);
+            }
+        });
         2 * gates
     }
 
     /// The active labels of the output wires. Available once evaluation is done.
-    pub fn output_labels(&self) -> Result<Vec<ActiveLabel>> {
+    pub fn output_labels(&mut self) -> Result<Vec<ActiveLabel>> {
+        self.check()?;
         if !self.is_done() {
             return Err(Error::arg(
                 "output labels are known only after the whole circuit is evaluated",
@@ -141,7 +144,7 @@ impl<'p> Evaluator<'p> {
     }
 
     /// Decodes the outputs with the garbler's decoding bits: `lsb(W) ^ d`.
-    pub fn decode(&self, decoding: &[bool]) -> Result<Vec<bool>> {
+    pub fn decode(&mut self, decoding: &[bool]) -> Result<Vec<bool>> {
         let labels = self.output_labels()?;
         if decoding.len() != labels.len() {
             return Err(Error::peer(format!(

@@ -16,7 +16,7 @@ pub struct Garbler<'p> {
     labels: Vec<Block>,
     aes: &'p Aes,
     tweaks: TweakBase,
-    cursor: Cursor,
+    cursor: Cursor<'p>,
     scratch: Vec<Block>,
     /// Threads a wide AND batch is split across (1: none).
     threads: usize,
@@ -26,9 +26,10 @@ impl std::fmt::Debug for Garbler<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Garbler(step {} of {})",
-            self.cursor.step,
-            self.program.steps().len()
+            "Garbler(step {}, {} of {} AND gates)",
+            self.cursor.steps_done,
+            self.cursor.and_done(),
+            self.program.and_count()
         )
     }
 }
@@ -66,7 +67,7 @@ impl<'p> Garbler<'p> {
             labels,
             aes: Aes::fixed(),
             tweaks,
-            cursor: Cursor::default(),
+            cursor: Cursor::new(program),
             scratch: vec![Block::ZERO; SCRATCH],
             threads: 1,
         })
@@ -87,7 +88,12 @@ impl<'p> Garbler<'p> {
 
     /// Whether every gate has been garbled.
     pub fn is_done(&self) -> bool {
-        self.cursor.is_done(self.program)
+        self.cursor.is_done()
+    }
+
+    /// Fails if reading a streamed program failed (then [`Garbler::is_done`] turned true early).
+    pub fn check(&mut self) -> Result<()> {
+        self.cursor.check()
     }
 
     /// Garbles into `tables` (two blocks per AND gate, in program order) until it is full or the
@@ -95,7 +101,6 @@ impl<'p> Garbler<'p> {
     /// [`Garbler::is_done`].
     pub fn garble(&mut self, tables: &mut [Block]) -> usize {
         let Garbler {
-            program,
             delta,
             labels,
             aes,
@@ -103,33 +108,30 @@ impl<'p> Garbler<'p> {
             cursor,
             scratch,
             threads,
+            ..
         } = self;
-        let (program, d, threads) = (*program, delta.block(), *threads);
-        let gates = cursor.advance(
-            program,
-            labels,
-            tables.len() / 2,
-            |labels, first, n, offset| {
-                let batch = &program.and_gates()[first..first + n];
-                let base = tweaks.first.wrapping_add(2 * first as u64);
-                let batch_tweaks = Tweaks {
-                    nonce: tweaks.nonce,
-                    first: base,
-                    shift: 1,
-                };
-                let out = &mut tables[2 * offset..2 * (offset + n)];
-                if threads > 1 && n >= super::PARALLEL_MIN {
-                    garble_ands_parallel(aes, labels, batch, d, batch_tweaks, out, threads);
-                } else {
-                    garble_ands(aes, scratch, labels, batch, d, batch_tweaks, out);
-                }
-            },
-        );
+        let (d, threads) = (delta.block(), *threads);
+        let gates = cursor.advance(labels, tables.len() / 2, |labels, batch, first, offset| {
+            let n = batch.len();
+            let base = tweaks.first.wrapping_add(2 * first as u64);
+            let batch_tweaks = Tweaks {
+                nonce: tweaks.nonce,
+                first: base,
+                shift: 1,
+            };
+            let out = &mut tables[2 * offset..2 * (offset + n)];
+            if threads > 1 && n >= super::PARALLEL_MIN {
+                garble_ands_parallel(aes, labels, batch, d, batch_tweaks, out, threads);
+            } else {
+                garble_ands(aes, scratch, labels, batch, d, batch_tweaks, out);
+            }
+        });
         2 * gates
     }
 
     /// The output decoding bits `lsb(W0)`, one per output wire. Available once garbling is done.
-    pub fn decoding_bits(&self) -> Result<Vec<bool>> {
+    pub fn decoding_bits(&mut self) -> Result<Vec<bool>> {
+        self.check()?;
         if !self.is_done() {
             return Err(Error::arg(
                 "decoding bits are known only after the whole circuit is garbled",

@@ -95,9 +95,15 @@ fn split_batch<X: Send>(
 }
 
 /// Position in a program's steps, shared by the garbler and the evaluator so that both can stop
-/// in the middle of an AND batch when the table buffer is full (or empty) and resume there.
-#[derive(Clone, Copy, Debug, Default)]
-struct Cursor {
+/// in the middle of an AND batch when the table buffer is full (or empty) and resume there. It
+/// walks the program's segments: the one segment of a program in memory, or the pieces of a
+/// streamed program as they are loaded (a read error ends the walk and is kept for
+/// [`Cursor::check`]).
+struct Cursor<'p> {
+    segments: Segments<'p>,
+    segment: Cow<'p, Segment>,
+    /// AND gates in the segments before the current one.
+    and_base: usize,
     step: usize,
     xor: usize,
     and: usize,
@@ -105,37 +111,101 @@ struct Cursor {
     and_in_step: u32,
     /// The XOR gates of the current step have run.
     xors_done: bool,
+    /// Steps done in earlier segments plus `step`.
+    steps_done: usize,
+    /// Reading a segment failed: the walk is over.
+    failed: bool,
+    error: Option<crate::error::Error>,
 }
 
-impl Cursor {
-    fn is_done(&self, program: &Program) -> bool {
-        self.step >= program.steps().len()
+impl<'p> Cursor<'p> {
+    fn new(program: &'p Program) -> Cursor<'p> {
+        let mut cursor = Cursor {
+            segments: program.segments(),
+            segment: Cow::Owned(Segment::default()),
+            and_base: 0,
+            step: 0,
+            xor: 0,
+            and: 0,
+            and_in_step: 0,
+            xors_done: false,
+            steps_done: 0,
+            failed: false,
+            error: None,
+        };
+        cursor.fill();
+        cursor
+    }
+
+    /// Loads segments until one has a step left to run, or none remain.
+    fn fill(&mut self) {
+        while !self.failed && self.step >= self.segment.steps().len() && self.segments.has_more() {
+            match self.segments.next_segment() {
+                Ok(Some(next)) => {
+                    self.and_base += self.segment.and_gates().len();
+                    self.segment = next;
+                    (self.step, self.xor, self.and) = (0, 0, 0);
+                    self.and_in_step = 0;
+                    self.xors_done = false;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.failed = true;
+                    self.error = Some(e);
+                }
+            }
+        }
+    }
+
+    /// Whether the walk is over: every step ran, or reading the program failed.
+    fn is_done(&self) -> bool {
+        self.failed || (self.step >= self.segment.steps().len() && !self.segments.has_more())
+    }
+
+    /// The error that ended the walk early, if any.
+    fn check(&mut self) -> crate::error::Result<()> {
+        match (self.failed, self.error.take()) {
+            (_, Some(e)) => Err(e),
+            (true, None) => Err(crate::error::Error::SelfCheck(
+                "reading the streamed program failed earlier in this run".into(),
+            )),
+            (false, None) => Ok(()),
+        }
+    }
+
+    /// AND gates handed out so far.
+    fn and_done(&self) -> usize {
+        self.and_base + self.and
     }
 
     /// Walks the program forward: runs XOR gates on `labels` and hands AND gates, a batch (or
-    /// the part of a batch that fits) at a time, to `ands(labels, first gate, count, offset)`,
-    /// where `offset` counts the gates already handed out in this call. Stops after `capacity`
-    /// AND gates or at the end of the program; returns the number of AND gates handed out.
+    /// the part of a batch that fits) at a time, to `ands(labels, gates, first, offset)`, where
+    /// `first` is the program-wide index of the first gate and `offset` counts the gates already
+    /// handed out in this call. Stops after `capacity` AND gates or at the end of the program;
+    /// returns the number of AND gates handed out.
     fn advance(
         &mut self,
-        program: &Program,
-        labels: &mut [crate::block::Block],
+        labels: &mut [Block],
         capacity: usize,
-        mut ands: impl FnMut(&mut [crate::block::Block], usize, usize, usize),
+        mut ands: impl FnMut(&mut [Block], &[SlotGate], usize, usize),
     ) -> usize {
         let mut done = 0;
-        let steps = program.steps();
-        while self.step < steps.len() {
-            let step = steps[self.step];
+        loop {
+            self.fill();
+            let segment: &Segment = &self.segment;
+            let Some(&step) = segment.steps().get(self.step) else {
+                break;
+            };
             if !self.xors_done {
                 let end = self.xor + step.xors as usize;
-                crate::aes::xor_gates(program, labels, self.xor..end);
+                crate::aes::xor_gates(segment, labels, self.xor..end);
                 self.xor = end;
                 self.xors_done = true;
             }
             let n = ((step.ands - self.and_in_step) as usize).min(capacity - done);
             if n > 0 {
-                ands(labels, self.and, n, done);
+                let batch = &segment.and_gates()[self.and..self.and + n];
+                ands(labels, batch, self.and_base + self.and, done);
                 self.and += n;
                 self.and_in_step += n as u32;
                 done += n;
@@ -144,6 +214,7 @@ impl Cursor {
                 break; // the caller's buffer is full (or empty)
             }
             self.step += 1;
+            self.steps_done += 1;
             self.and_in_step = 0;
             self.xors_done = false;
         }
@@ -151,9 +222,11 @@ impl Cursor {
     }
 }
 
+use std::borrow::Cow;
+
 use crate::aes::Prg;
 use crate::block::{ActiveLabel, Block, Delta, ZeroLabel};
-use crate::compile::{Program, SlotGate};
+use crate::compile::{Program, Segment, Segments, SlotGate};
 use crate::error::Result;
 
 /// Garbles and evaluates a program in one process, streaming the tables through a buffer of

@@ -5,7 +5,23 @@
 use super::TweakBase;
 use crate::aes::Aes;
 use crate::block::{ActiveLabel, Block, Delta, ZeroLabel};
-use crate::compile::{Program, SLOT_ONE};
+use crate::compile::{Program, SLOT_ONE, SlotGate};
+
+/// Calls `f(xors, ands)` for every step of the program, segment after segment. Panics if a
+/// streamed program cannot be read (the reference serves tests only).
+fn for_each_step(program: &Program, mut f: impl FnMut(&[SlotGate], &[SlotGate])) {
+    let mut segments = program.segments();
+    while let Some(segment) = segments.next_segment().expect("the program is readable") {
+        let (mut x, mut k) = (0, 0);
+        for step in segment.steps() {
+            let xors = &segment.xor_gates()[x..x + step.xors as usize];
+            let ands = &segment.and_gates()[k..k + step.ands as usize];
+            f(xors, ands);
+            x += step.xors as usize;
+            k += step.ands as usize;
+        }
+    }
+}
 
 fn tweak(base: TweakBase, counter: u64) -> Block {
     Block::from_halves(base.nonce, base.first.wrapping_add(counter))
@@ -27,13 +43,12 @@ pub fn garble(
         w[s as usize] = l.0;
     }
     let mut tables = Vec::with_capacity(2 * program.and_count());
-    let (mut x, mut k) = (0, 0);
-    for step in program.steps() {
-        for g in &program.xor_gates()[x..x + step.xors as usize] {
+    let mut k = 0;
+    for_each_step(program, |xors, ands| {
+        for g in xors {
             w[g.out as usize] = w[g.a as usize] ^ w[g.b as usize];
         }
-        x += step.xors as usize;
-        for g in &program.and_gates()[k..k + step.ands as usize] {
+        for g in ands {
             let (a0, b0) = (w[g.a as usize], w[g.b as usize]);
             let j = tweak(base, 2 * k as u64);
             let j2 = tweak(base, 2 * k as u64 + 1);
@@ -48,7 +63,7 @@ pub fn garble(
             tables.push(te);
             k += 1;
         }
-    }
+    });
     let outputs = program
         .output_slots()
         .iter()
@@ -69,13 +84,12 @@ pub fn evaluate(
     for (&s, l) in program.input_slots().iter().zip(inputs) {
         w[s as usize] = l.0;
     }
-    let (mut x, mut k) = (0, 0);
-    for step in program.steps() {
-        for g in &program.xor_gates()[x..x + step.xors as usize] {
+    let mut k = 0;
+    for_each_step(program, |xors, ands| {
+        for g in xors {
             w[g.out as usize] = w[g.a as usize] ^ w[g.b as usize];
         }
-        x += step.xors as usize;
-        for g in &program.and_gates()[k..k + step.ands as usize] {
+        for g in ands {
             let (a, b) = (w[g.a as usize], w[g.b as usize]);
             let (tg, te) = (tables[2 * k], tables[2 * k + 1]);
             let wg = aes.tccr_one(a, tweak(base, 2 * k as u64)) ^ tg.select(a.lsb());
@@ -83,7 +97,7 @@ pub fn evaluate(
             w[g.out as usize] = wg ^ we;
             k += 1;
         }
-    }
+    });
     program
         .output_slots()
         .iter()
