@@ -88,10 +88,14 @@ impl Segment {
         num_slots: u32,
     ) -> Result<Segment> {
         let n = num_slots;
-        let gates_ok = xors
-            .iter()
-            .chain(&ands)
-            .all(|g| g.a < n && g.b < n && g.out < n);
+        // A max over every slot, not a short-circuiting test: this loop vectorizes.
+        let top = |gates: &[SlotGate]| {
+            gates
+                .iter()
+                .map(|g| g.a.max(g.b).max(g.out))
+                .fold(0, u32::max)
+        };
+        let gates_ok = top(&xors).max(top(&ands)) < n;
         let steps_ok = steps
             .iter()
             .all(|s| u64::from(s.xors) + u64::from(s.ands) <= WINDOW as u64);
@@ -198,7 +202,7 @@ impl Program {
     pub fn segments(&self) -> Segments<'_> {
         match &self.body {
             Body::Memory(segment) => Segments::Memory(Some(segment)),
-            Body::Stream(body) => Segments::Stream(body.reader(self.num_slots)),
+            Body::Stream(body) => Segments::Stream(Box::new(body.reader(self.num_slots))),
         }
     }
     /// Number of AND gates (each costs a 32-byte table).
@@ -390,15 +394,24 @@ pub enum Segments<'p> {
     /// The one segment of a program in memory (taken on the first call).
     Memory(Option<&'p Segment>),
     /// Segments read from a file.
-    Stream(stream::SegmentReader),
+    Stream(Box<stream::SegmentReader>),
 }
 
 impl<'p> Segments<'p> {
     /// The next segment: borrowed from memory or freshly loaded; `None` after the last.
     pub fn next_segment(&mut self) -> Result<Option<std::borrow::Cow<'p, Segment>>> {
+        self.next_segment_reusing(None)
+    }
+
+    /// [`Segments::next_segment`], loading into the buffers of `done` (a segment finished with)
+    /// where it loads at all.
+    pub fn next_segment_reusing(
+        &mut self,
+        done: Option<Segment>,
+    ) -> Result<Option<std::borrow::Cow<'p, Segment>>> {
         match self {
             Segments::Memory(segment) => Ok(segment.take().map(std::borrow::Cow::Borrowed)),
-            Segments::Stream(reader) => Ok(reader.next_segment()?.map(std::borrow::Cow::Owned)),
+            Segments::Stream(reader) => Ok(reader.next_segment(done)?.map(std::borrow::Cow::Owned)),
         }
     }
 

@@ -8,7 +8,7 @@
 //! position, forward or backward, in fixed-size records.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,14 +89,13 @@ impl SpoolDir {
         let reader = file
             .try_clone()
             .map_err(|e| Error::io("cannot duplicate a spool file handle", e))?;
-        Ok(SpoolWriter {
-            out: BufWriter::with_capacity(BUFFER, file),
-            file: reader,
+        Ok(SpoolWriter::new(
+            file,
+            reader,
             what,
-            len: 0,
-            usage: self.usage.clone(),
+            self.usage.clone(),
             path,
-        })
+        ))
     }
 }
 
@@ -123,9 +122,14 @@ pub(crate) fn create_private(dir: &Path, prefix: &str) -> std::io::Result<(File,
     }
 }
 
-/// A spool file being written.
+/// A spool file being written. Full buffers go to a writer thread, so that the kernel's copy
+/// into the page cache (a sixth of a streamed compile when done inline) overlaps the pass that
+/// produces them; at most two buffers wait.
 pub struct SpoolWriter {
-    out: BufWriter<File>,
+    buf: Vec<u8>,
+    to_worker: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    returned: std::sync::mpsc::Receiver<Vec<u8>>,
+    worker: Option<std::thread::JoinHandle<std::io::Result<()>>>,
     file: File,
     what: &'static str,
     len: u64,
@@ -134,38 +138,103 @@ pub struct SpoolWriter {
 }
 
 impl SpoolWriter {
+    fn new(
+        out: File,
+        file: File,
+        what: &'static str,
+        usage: Arc<Usage>,
+        path: Option<PathBuf>,
+    ) -> Self {
+        let (to_worker, jobs) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+        let (give_back, returned) = std::sync::mpsc::channel();
+        let worker = std::thread::spawn(move || -> std::io::Result<()> {
+            let mut out = out;
+            for mut buf in jobs {
+                out.write_all(&buf)?;
+                buf.clear();
+                let _ = give_back.send(buf);
+            }
+            out.flush()
+        });
+        SpoolWriter {
+            buf: Vec::with_capacity(BUFFER),
+            to_worker: Some(to_worker),
+            returned,
+            worker: Some(worker),
+            file,
+            what,
+            len: 0,
+            usage,
+            path,
+        }
+    }
+
     /// Appends bytes.
+    #[inline]
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.out
-            .write_all(bytes)
-            .map_err(|e| Error::io(format!("cannot write the {} spool", self.what), e))?;
-        self.len += bytes.len() as u64;
-        self.usage.add(bytes.len() as u64);
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= BUFFER {
+            self.flush_buffer()?;
+        }
         Ok(())
+    }
+
+    fn flush_buffer(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .returned
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BUFFER));
+        let full = std::mem::replace(&mut self.buf, next);
+        self.len += full.len() as u64;
+        self.usage.add(full.len() as u64);
+        let sent = self
+            .to_worker
+            .as_ref()
+            .is_some_and(|w| w.send(full).is_ok());
+        if !sent {
+            return self.join();
+        }
+        Ok(())
+    }
+
+    /// Stops the writer thread and reports how it ended.
+    fn join(&mut self) -> Result<()> {
+        self.to_worker = None;
+        let what = self.what;
+        match self.worker.take().map(|w| w.join()) {
+            Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(Error::io(format!("cannot write the {what} spool"), e)),
+            Some(Err(_)) => Err(Error::SelfCheck(format!(
+                "the {what} spool writer panicked"
+            ))),
+            None => Err(Error::SelfCheck(format!(
+                "the {what} spool writer stopped earlier"
+            ))),
+        }
     }
 
     /// Bytes written so far.
     pub fn len(&self) -> u64 {
-        self.len
+        self.len + self.buf.len() as u64
     }
 
     /// Whether nothing was written.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Flushes and turns the file over to reading.
     pub fn finish(mut self) -> Result<SpoolFile> {
-        self.out
-            .flush()
-            .map_err(|e| Error::io(format!("cannot write the {} spool", self.what), e))?;
-        let file = std::mem::replace(
-            &mut self.file,
-            self.out
-                .get_ref()
-                .try_clone()
-                .map_err(|e| Error::io("cannot duplicate a spool file handle", e))?,
-        );
+        self.flush_buffer()?;
+        self.join()?;
+        self.buf = Vec::new();
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| Error::io("cannot duplicate a spool file handle", e))?;
         let len = std::mem::take(&mut self.len);
         Ok(SpoolFile {
             file: Arc::new(file),
@@ -179,6 +248,9 @@ impl SpoolWriter {
 
 impl Drop for SpoolWriter {
     fn drop(&mut self) {
+        if self.worker.is_some() {
+            let _ = self.join();
+        }
         self.usage.remove(self.len);
         if let Some(path) = &self.path {
             let _ = std::fs::remove_file(path);
@@ -275,8 +347,10 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::R
 pub struct Forward<const N: usize> {
     range: FileRange,
     pos: u64,
+    /// Allocated once (on the first read); `at..filled` is unread.
     buf: Vec<u8>,
     at: usize,
+    filled: usize,
 }
 
 impl<const N: usize> Forward<N> {
@@ -287,22 +361,21 @@ impl<const N: usize> Forward<N> {
             range,
             buf: Vec::new(),
             at: 0,
+            filled: 0,
         }
     }
 
     /// Records left.
     pub fn remaining(&self) -> u64 {
-        ((self.buf.len() - self.at) as u64 + (self.range.end - self.pos)) / N as u64
+        ((self.filled - self.at) as u64 + (self.range.end - self.pos)) / N as u64
     }
 
     /// The next record, or `None` at the end of the range; a range that ends inside a record
     /// is an error.
     #[inline]
-    pub fn next(&mut self) -> Result<Option<[u8; N]>> {
-        if self.at + N > self.buf.len() {
-            if !self.refill()? {
-                return Ok(None);
-            }
+    pub fn next_record(&mut self) -> Result<Option<[u8; N]>> {
+        if self.at + N > self.filled && !self.refill()? {
+            return Ok(None);
         }
         let mut record = [0u8; N];
         record.copy_from_slice(&self.buf[self.at..self.at + N]);
@@ -312,7 +385,7 @@ impl<const N: usize> Forward<N> {
 
     /// The next record; the end of the range is an error.
     pub fn expect(&mut self) -> Result<[u8; N]> {
-        self.next()?.ok_or_else(|| {
+        self.next_record()?.ok_or_else(|| {
             Error::SelfCheck(format!(
                 "the {} ends before its last record",
                 self.range.what
@@ -320,9 +393,34 @@ impl<const N: usize> Forward<N> {
         })
     }
 
+    /// Hands the next `count` records to `f` straight from the buffer, as runs of whole records;
+    /// fewer records left is an error.
+    pub fn take_records(&mut self, mut count: usize, mut f: impl FnMut(&[u8])) -> Result<()> {
+        while count > 0 {
+            if self.at + N > self.filled && !self.refill()? {
+                return Err(Error::SelfCheck(format!(
+                    "the {} ends before its last record",
+                    self.range.what
+                )));
+            }
+            let here = ((self.filled - self.at) / N).min(count);
+            f(&self.buf[self.at..self.at + here * N]);
+            self.at += here * N;
+            count -= here;
+        }
+        Ok(())
+    }
+
+    /// Moves the unread tail to the front and reads after it; false at the end of the range.
     fn refill(&mut self) -> Result<bool> {
-        let left = self.buf.len() - self.at;
-        let want = (self.range.end - self.pos).min((BUFFER / N * N) as u64) as usize;
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; BUFFER / N * N + N];
+        }
+        let left = self.filled - self.at;
+        self.buf.copy_within(self.at..self.filled, 0);
+        self.at = 0;
+        self.filled = left;
+        let want = (self.range.end - self.pos).min((self.buf.len() - left) as u64) as usize;
         if want == 0 {
             if left != 0 {
                 return Err(Error::SelfCheck(format!(
@@ -332,13 +430,11 @@ impl<const N: usize> Forward<N> {
             }
             return Ok(false);
         }
-        self.buf.drain(..self.at);
-        self.at = 0;
-        let old = self.buf.len();
-        self.buf.resize(old + want, 0);
-        self.range.read_at(&mut self.buf[old..], self.pos)?;
+        self.range
+            .read_at(&mut self.buf[left..left + want], self.pos)?;
         self.pos += want as u64;
-        if self.buf.len() < N {
+        self.filled += want;
+        if self.filled < N {
             return self.refill();
         }
         Ok(true)
@@ -356,7 +452,7 @@ pub struct Backward<const N: usize> {
 impl<const N: usize> Backward<N> {
     /// Reads `range` from its end.
     pub fn new(range: FileRange) -> Result<Backward<N>> {
-        if (range.end - range.start) % N as u64 != 0 {
+        if !(range.end - range.start).is_multiple_of(N as u64) {
             return Err(Error::SelfCheck(format!(
                 "the {} does not hold whole records",
                 range.what
@@ -372,7 +468,7 @@ impl<const N: usize> Backward<N> {
 
     /// The previous record, or `None` before the start.
     #[inline]
-    pub fn next(&mut self) -> Result<Option<[u8; N]>> {
+    pub fn next_record(&mut self) -> Result<Option<[u8; N]>> {
         if self.at == 0 {
             let want = (self.pos - self.range.start).min((BUFFER / N * N) as u64) as usize;
             if want == 0 {
@@ -391,7 +487,7 @@ impl<const N: usize> Backward<N> {
 
     /// The previous record; the start of the range is an error.
     pub fn expect(&mut self) -> Result<[u8; N]> {
-        self.next()?.ok_or_else(|| {
+        self.next_record()?.ok_or_else(|| {
             Error::SelfCheck(format!(
                 "the {} ends before its last record",
                 self.range.what
@@ -420,17 +516,17 @@ mod tests {
         assert_eq!(dir.peak_bytes(), f.len());
         let mut fwd = Forward::<12>::new(f.range());
         for i in 0..n {
-            let r = fwd.next().unwrap().unwrap();
+            let r = fwd.next_record().unwrap().unwrap();
             assert_eq!(u32::from_le_bytes(r[..4].try_into().unwrap()), i);
             assert_eq!(u32::from_le_bytes(r[8..].try_into().unwrap()), !i);
         }
-        assert!(fwd.next().unwrap().is_none());
+        assert!(fwd.next_record().unwrap().is_none());
         let mut back = Backward::<12>::new(f.range()).unwrap();
         for i in (0..n).rev() {
-            let r = back.next().unwrap().unwrap();
+            let r = back.next_record().unwrap().unwrap();
             assert_eq!(u32::from_le_bytes(r[..4].try_into().unwrap()), i);
         }
-        assert!(back.next().unwrap().is_none());
+        assert!(back.next_record().unwrap().is_none());
     }
 
     #[test]
@@ -440,8 +536,8 @@ mod tests {
         w.write(&[1, 2, 3, 4, 5]).unwrap();
         let f = w.finish().unwrap();
         let mut fwd = Forward::<4>::new(f.range());
-        assert!(fwd.next().unwrap().is_some());
-        assert!(fwd.next().is_err());
+        assert!(fwd.next_record().unwrap().is_some());
+        assert!(fwd.next_record().is_err());
         assert!(Backward::<4>::new(f.range()).is_err());
     }
 

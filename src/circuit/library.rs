@@ -29,7 +29,9 @@ pub const GENERATORS: &[(&str, &str)] = &[
     ("sum", "c = x0 + x1 + ... mod 2^n (--count values)"),
     (
         "aes128",
-        "AES-128: key, plaintext -> ciphertext (Bristol Fashion aes_128.txt order)",
+        "AES-128: key, plaintext -> ciphertext (Bristol Fashion aes_128.txt order); with \
+         --count N, N copies in one long file: copy i encrypts plaintext XOR i and the \
+         ciphertexts are XORed together (6400 N AND gates, for streaming tests)",
     ),
     (
         "sha256",
@@ -234,4 +236,101 @@ pub fn aes128_many(n: u32) -> Result<Circuit> {
     let mut one = aes128_circuit();
     one = replicate(&one, n, &[true, false])?;
     Ok(one)
+}
+
+/// What [`write_aes128_chain`] wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainStats {
+    /// Gate lines.
+    pub gates: u64,
+    /// Wires.
+    pub wires: u64,
+    /// AND gates.
+    pub and: u64,
+}
+
+/// Writes, as Bristol Fashion and without holding it, a circuit of `n` AES-128 copies: inputs
+/// `key` and `plaintext` (the aes_128.txt order), copy `i` encrypting `plaintext XOR i` (`i` read
+/// as an integer, wire k = bit k, so INV gates on the plaintext wires where `i` has a one), output
+/// the XOR of the `n` ciphertexts. Every gate reaches the output (nothing is dead) and the live
+/// width stays that of one AES copy plus the running XOR, whatever `n`: the file for measuring
+/// circuits longer than memory. Copy 0 alone is the plain AES-128 circuit.
+pub fn write_aes128_chain(n: u64, out: &mut impl std::io::Write) -> Result<ChainStats> {
+    use crate::circuit::ir::Gate;
+    if n == 0 || n > 1 << 26 {
+        return Err(Error::arg(format!(
+            "--count {n} is out of range for aes128: use 1 to 67108864"
+        )));
+    }
+    let aes = aes128_circuit().to_bristol_layout();
+    let w = u64::from(aes.num_wires());
+    let g = aes.gates().len() as u64;
+    let ands = aes.stats().and;
+    let ones: u64 = (0..n).map(|i| u64::from(i.count_ones())).sum();
+    let wires = 256 + n * (w - 256) + ones + 128 * (n - 1);
+    let gates = n * g + ones + 128 * (n - 1);
+    if wires >= u64::from(u32::MAX) {
+        return Err(Error::arg(format!(
+            "--count {n}: the circuit would need {wires} wires, more than 32-bit wire numbers hold"
+        )));
+    }
+    let io = |e| Error::io("writing the circuit", e);
+    writeln!(out, "{gates} {wires}\n2 128 128\n1 128\n").map_err(io)?;
+    let mut next = 256u64;
+    let mut plain: Vec<u64> = (128..256).collect();
+    let mut acc: Vec<u64> = Vec::new();
+    for i in 0..n {
+        for (j, p) in plain.iter_mut().enumerate() {
+            *p = 128 + j as u64;
+            if j < 64 && i >> j & 1 == 1 {
+                writeln!(out, "1 1 {} {next} INV", 128 + j).map_err(io)?;
+                *p = next;
+                next += 1;
+            }
+        }
+        let base = next;
+        let map = |x: u32| -> u64 {
+            let x = u64::from(x);
+            if x < 128 {
+                x
+            } else if x < 256 {
+                plain[(x - 128) as usize]
+            } else {
+                base + x - 256
+            }
+        };
+        for gate in aes.gates() {
+            match *gate {
+                Gate::Xor { a, b, out: o } => {
+                    writeln!(out, "2 1 {} {} {} XOR", map(a), map(b), map(o))
+                }
+                Gate::And { a, b, out: o } => {
+                    writeln!(out, "2 1 {} {} {} AND", map(a), map(b), map(o))
+                }
+                Gate::Inv { a, out: o } => writeln!(out, "1 1 {} {} INV", map(a), map(o)),
+                Gate::Const { value, out: o } => {
+                    writeln!(out, "1 1 {} {} EQ", u8::from(value), map(o))
+                }
+                Gate::Copy { a, out: o } => writeln!(out, "1 1 {} {} EQW", map(a), map(o)),
+            }
+            .map_err(io)?;
+        }
+        next = base + w - 256;
+        let outputs: Vec<u64> = aes.output_wires().iter().map(|&o| map(o)).collect();
+        if i == 0 {
+            acc = outputs;
+        } else {
+            for (a, o) in acc.iter_mut().zip(outputs) {
+                writeln!(out, "2 1 {a} {o} {next} XOR").map_err(io)?;
+                *a = next;
+                next += 1;
+            }
+        }
+    }
+    debug_assert_eq!(next, wires);
+    Ok(ChainStats {
+        gates,
+        wires,
+        and: ands * n,
+    })
 }

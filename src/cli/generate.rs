@@ -18,7 +18,8 @@ pub(crate) struct GenArgs {
     /// Width in bits of each integer input (default 32; aes128 and sha256 have fixed widths).
     #[arg(long, value_name = "N")]
     bits: Option<u32>,
-    /// Number of values summed by `sum` (default 2; only `sum` takes it).
+    /// Number of values summed by `sum` (default 2), or of chained AES copies for `aes128`
+    /// (written as it is generated, so any length fits).
     #[arg(long, value_name = "K")]
     count: Option<u32>,
     /// Write to FILE instead of standard output.
@@ -45,13 +46,18 @@ pub(crate) fn run(args: &GenArgs) -> Result<()> {
             args.name
         )));
     }
-    if args.name != "sum"
+    if !matches!(args.name.as_str(), "sum" | "aes128")
         && let Some(count) = args.count
     {
         return Err(Error::arg(format!(
-            "--count {count} applies to `sum` only, not to {}",
+            "--count {count} applies to `sum` and `aes128` only, not to {}",
             args.name
         )));
+    }
+    if args.name == "aes128"
+        && let Some(count) = args.count
+    {
+        return write_chain(u64::from(count), args.output.as_deref());
     }
     let circuit = library::generate(&args.name, args.bits.unwrap_or(32), args.count.unwrap_or(2))?;
     match &args.output {
@@ -78,6 +84,40 @@ pub(crate) fn run(args: &GenArgs) -> Result<()> {
                 // A closed pipe (`garbled gen sha256 | head`) is not an error worth a message.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
                 Err(e) => return Err(Error::io("writing to standard output", e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `gen aes128 --count N`: the chained AES file, written as it is generated.
+fn write_chain(count: u64, output: Option<&std::path::Path>) -> Result<()> {
+    match output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| Error::arg(format!("cannot create {}: {e}", path.display())))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let stats = library::write_aes128_chain(count, &mut out)?;
+            out.flush()
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            eprintln!(
+                "wrote {} ({count} AES-128 copies: {} AND, {} gates, {} wires)",
+                path.display(),
+                stats.and,
+                stats.gates,
+                stats.wires
+            );
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            let written = library::write_aes128_chain(count, &mut out)
+                .and_then(|_| out.flush().map_err(|e| Error::io("writing", e)));
+            match written {
+                Ok(()) => {}
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(e),
             }
         }
     }

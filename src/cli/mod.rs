@@ -21,6 +21,7 @@ macro_rules! outln {
 
 mod bench;
 mod compare;
+mod compile;
 mod demo;
 mod eval;
 mod generate;
@@ -63,7 +64,7 @@ enum Command {
     /// Measure garbling and evaluation speed in memory against this machine's AES throughput.
     Bench(bench::BenchArgs),
     /// Garble a circuit between two parties (both here over loopback, or one per host).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Run the built-in demonstration: private sums of two hospitals' counts, AES-128 with the
     /// key on one side and the plaintext on the other, and a comparison.
     Demo(demo::DemoArgs),
@@ -75,6 +76,9 @@ enum Command {
     /// Write a standard circuit (adders, comparators, multipliers, AES-128, SHA-256, ...) as
     /// Bristol Fashion.
     Gen(generate::GenArgs),
+    /// Compile a circuit once into a program file that `run` accepts in its place (long
+    /// circuits then skip parsing and compiling on every run).
+    Compile(compile::CompileArgs),
 }
 
 /// Options every command that reads a circuit file takes.
@@ -87,26 +91,166 @@ pub(crate) struct CircuitArgs {
     /// is an alias), or auto, which decides from line 3 (a gate line in the old format).
     #[arg(long, value_name = "F", default_value = "auto", value_parser = ["auto", "fashion", "old", "bristol"])]
     pub format: String,
-    /// Reject circuit files declaring more wires than this (checked before allocating).
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_wires)]
-    pub max_wires: u64,
-    /// Reject circuit files declaring more gates than this (checked before allocating).
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_gates)]
-    pub max_gates: u64,
+    /// Reject circuit files declaring more wires than this, checked before allocating
+    /// [default: 268435456 in memory, 4294967295 when streaming].
+    #[arg(long, value_name = "N")]
+    pub max_wires: Option<u64>,
+    /// Reject circuit files declaring more gates than this, checked before allocating
+    /// [default: 268435456 in memory, no limit when streaming].
+    #[arg(long, value_name = "N")]
+    pub max_gates: Option<u64>,
 }
 
 impl CircuitArgs {
     /// Opens and parses the circuit; errors carry the path.
     pub fn load(&self) -> Result<ParsedCircuit> {
-        load_circuit(
-            &self.path,
-            &self.format,
-            Limits {
-                max_wires: self.max_wires,
-                max_gates: self.max_gates,
-            },
-        )
+        load_circuit(&self.path, &self.format, self.limits(false))
     }
+
+    /// The ceilings: the user's, or the defaults for in-memory or streamed compilation (a
+    /// streamed circuit holds no gate list, so only the 32-bit wire numbers bound it).
+    pub fn limits(&self, streaming: bool) -> Limits {
+        let default = if streaming {
+            Limits {
+                max_wires: u64::from(u32::MAX),
+                max_gates: u64::MAX,
+            }
+        } else {
+            Limits::default()
+        };
+        Limits {
+            max_wires: self.max_wires.unwrap_or(default.max_wires),
+            max_gates: self.max_gates.unwrap_or(default.max_gates),
+        }
+    }
+}
+
+/// When to compile through spool files instead of in memory.
+#[derive(Debug, Args)]
+pub(crate) struct StreamArgs {
+    /// Compile and run the circuit from temporary spool files, in memory that follows the
+    /// circuit's width rather than its length: always, never, or auto (circuit files over 32 MiB).
+    /// The program, and so its digest, is the same either way.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub stream: String,
+    /// Directory for the spool files (default: the system temporary directory). They are
+    /// unlinked as soon as they are created, so nothing is left behind on any exit.
+    #[arg(long, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
+}
+
+/// Circuit files above this size are streamed under `--stream auto` (about 4.5 M gate lines,
+/// which take some 250 MiB in memory).
+pub(crate) const STREAM_AUTO_BYTES: u64 = 32 << 20;
+
+/// How a program came to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProgramSource {
+    /// Parsed and compiled in memory.
+    Memory,
+    /// Compiled through spool files.
+    Stream,
+    /// Loaded from a file written by `garbled compile`.
+    Compiled,
+}
+
+impl ProgramSource {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ProgramSource::Memory => "memory",
+            ProgramSource::Stream => "stream",
+            ProgramSource::Compiled => "compiled",
+        }
+    }
+}
+
+/// A compiled program, with the circuit when it was held in memory.
+pub(crate) struct Loaded {
+    pub program: crate::compile::Program,
+    pub circuit: Option<crate::circuit::Circuit>,
+    pub source: ProgramSource,
+    /// Most bytes the spool files held at once (streamed compilation).
+    pub spool_peak_bytes: u64,
+    /// Bytes of compiled gates read back while running (streamed or compiled programs).
+    pub program_bytes: u64,
+}
+
+/// Loads a circuit file (or a compiled program) and compiles it, in memory or streamed as
+/// `--stream` says; the load and compile times go to `clock`.
+pub(crate) fn load_program(
+    circuit: &CircuitArgs,
+    stream: &StreamArgs,
+    clock: &mut net::CommandClock,
+) -> Result<Loaded> {
+    use crate::compile::stream as cs;
+    let path = &circuit.path;
+    let is_stdin = path == Path::new("-");
+    if !is_stdin && cs::is_compiled(path) {
+        let started = std::time::Instant::now();
+        let program = cs::load_compiled(path)?;
+        clock.load = started.elapsed();
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        return Ok(Loaded {
+            program,
+            circuit: None,
+            source: ProgramSource::Compiled,
+            spool_peak_bytes: 0,
+            program_bytes: bytes,
+        });
+    }
+    let streaming = match stream.stream.as_str() {
+        "always" => true,
+        "never" => false,
+        _ => !is_stdin && std::fs::metadata(path).is_ok_and(|m| m.len() > STREAM_AUTO_BYTES),
+    };
+    if !streaming {
+        let started = std::time::Instant::now();
+        let parsed = load_circuit(path, &circuit.format, circuit.limits(false))?;
+        clock.load = started.elapsed();
+        let compiling = std::time::Instant::now();
+        let program = crate::compile::compile(&parsed.circuit)?;
+        clock.compile = compiling.elapsed();
+        return Ok(Loaded {
+            program,
+            circuit: Some(parsed.circuit),
+            source: ProgramSource::Memory,
+            spool_peak_bytes: 0,
+            program_bytes: 0,
+        });
+    }
+    let spool = crate::spool::SpoolDir::new(stream.spool_dir.as_deref())?;
+    let format: FormatChoice = circuit.format.parse()?;
+    let limits = circuit.limits(true);
+    let started = std::time::Instant::now();
+    let compiled = if is_stdin {
+        let reader = std::io::BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+        cs::compile_bristol(reader, format, &limits, &spool)
+    } else {
+        let file = open_circuit(path)?;
+        let reader = std::io::BufReader::with_capacity(1 << 16, file);
+        cs::compile_bristol(reader, format, &limits, &spool)
+    };
+    let (program, report) = compiled.map_err(|e| name_errors(path, e))?;
+    // Parsing and compiling are one pipeline here: the time is all compile time.
+    clock.compile = started.elapsed();
+    Ok(Loaded {
+        program,
+        circuit: None,
+        source: ProgramSource::Stream,
+        spool_peak_bytes: report.spool_peak_bytes,
+        program_bytes: report.program_bytes,
+    })
+}
+
+fn open_circuit(path: &Path) -> Result<std::fs::File> {
+    if path.is_dir() {
+        return Err(Error::arg(format!(
+            "{} is a directory; give a circuit file",
+            path.display()
+        )));
+    }
+    std::fs::File::open(path)
+        .map_err(|e| Error::arg(format!("cannot open circuit file {}: {e}", path.display())))
 }
 
 /// Opens and parses a circuit file; a parse error is prefixed with the path, a missing file is an
@@ -118,23 +262,21 @@ pub(crate) fn load_circuit(path: &Path, format: &str, limits: Limits) -> Result<
         let reader = std::io::BufReader::with_capacity(1 << 16, std::io::stdin().lock());
         bristol::parse(reader, format, &limits)
     } else {
-        if path.is_dir() {
-            return Err(Error::arg(format!(
-                "{} is a directory; give a circuit file",
-                path.display()
-            )));
-        }
-        let file = std::fs::File::open(path)
-            .map_err(|e| Error::arg(format!("cannot open circuit file {}: {e}", path.display())))?;
+        let file = open_circuit(path)?;
         let reader = std::io::BufReader::with_capacity(1 << 16, file);
         bristol::parse(reader, format, &limits)
     };
+    parsed.map_err(|e| name_errors(path, e))
+}
+
+/// Prefixes errors about a circuit file with its name.
+fn name_errors(path: &Path, e: Error) -> Error {
     let name = if path == Path::new("-") {
         "standard input".to_string()
     } else {
         path.display().to_string()
     };
-    parsed.map_err(|e| match e {
+    match e {
         Error::Parse { line, .. } => {
             let separator = if line == 0 { ": " } else { ":" };
             Error::Parse {
@@ -150,7 +292,7 @@ pub(crate) fn load_circuit(path: &Path, format: &str, limits: Limits) -> Result<
             source,
         },
         other => other,
-    })
+    }
 }
 
 /// Parses one `--input` value per group.
@@ -223,6 +365,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Gen(args) => generate::run(&args),
+        Command::Compile(args) => compile::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Demo(args) => demo::run(&args),

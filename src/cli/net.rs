@@ -241,6 +241,12 @@ pub(crate) struct CommandClock {
     pub connect: Duration,
     /// Which party (or both, locally) this process played.
     pub party: &'static str,
+    /// How the program was compiled: memory, stream or compiled (a `garbled compile` file).
+    pub program_source: &'static str,
+    /// Most bytes the spool files held at once (streamed compilation).
+    pub spool_peak_bytes: u64,
+    /// Bytes of compiled gates read back from disk while running (streamed or compiled).
+    pub program_bytes: u64,
 }
 
 impl CommandClock {
@@ -251,6 +257,9 @@ impl CommandClock {
             compile: Duration::ZERO,
             connect: Duration::ZERO,
             party,
+            program_source: "memory",
+            spool_peak_bytes: 0,
+            program_bytes: 0,
         }
     }
 }
@@ -287,6 +296,11 @@ pub(crate) fn stats_json(stats: &SessionStats, clock: &CommandClock) -> serde_js
             "outputs_ms": ms(stats.phases.outputs),
         },
         "peak_rss_bytes": peak_rss_bytes(),
+        "program": {
+            "source": clock.program_source,
+            "spool_peak_bytes": clock.spool_peak_bytes,
+            "program_bytes": clock.program_bytes,
+        },
     })
 }
 
@@ -317,9 +331,17 @@ pub(crate) fn stats_line(stats: &SessionStats, clock: &CommandClock) -> String {
     .filter(|(_, d)| !d.is_zero())
     .map(|(name, d)| format!("{name} {:.2}", d.as_secs_f64() * 1e3))
     .collect();
-    let memory = peak_rss_bytes()
+    let mut memory = peak_rss_bytes()
         .map(|b| format!(", peak memory {:.1} MiB", b as f64 / (1 << 20) as f64))
         .unwrap_or_default();
+    match clock.program_source {
+        "stream" => memory.push_str(&format!(
+            ", streamed (spool peak {:.1} MiB)",
+            clock.spool_peak_bytes as f64 / (1 << 20) as f64
+        )),
+        "compiled" => memory.push_str(", from a compiled file"),
+        _ => {}
+    }
     format!(
         "{} ({}): {gates}{rate}, {} bytes sent, {} bytes received, {:.2} ms in all, {:.2} ms session [ms: {}]{memory}",
         clock.party,

@@ -45,6 +45,8 @@ Examples:
 pub(crate) struct RunArgs {
     #[command(flatten)]
     circuit: CircuitArgs,
+    #[command(flatten)]
+    stream: super::StreamArgs,
     /// A value for an input group (decimal, 0x… hex or 0b… binary), one per group in order.
     #[arg(long = "input", value_name = "V", allow_hyphen_values = true)]
     inputs: Vec<String>,
@@ -436,7 +438,22 @@ impl Plan {
         }
     }
 
-    fn batch(circuit: &crate::circuit::Circuit, single: Program, rows: u64) -> Result<Plan> {
+    /// Without the circuit (a streamed or compiled program) every row is a run of its own.
+    fn batch(
+        circuit: Option<&crate::circuit::Circuit>,
+        single: Program,
+        rows: u64,
+    ) -> Result<Plan> {
+        let Some(circuit) = circuit else {
+            return Ok(Plan {
+                rows,
+                per_run: 1,
+                runs: rows,
+                program: single,
+                tail: None,
+                split: 1,
+            });
+        };
         let ands = single.and_count() as u64;
         let by_and = (AND_PER_RUN / ands.max(1)).max(1);
         let by_wires = (MAX_WIRES_PER_RUN / u64::from(circuit.num_wires()).max(1)).max(1);
@@ -610,14 +627,15 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let format: OutputFormat = args.output_format.parse()?;
     let role = args.net.role()?;
     let mut clock = CommandClock::new(role.map_or("both", party_name));
-    let parsed = args.circuit.load()?;
-    clock.load = clock.start.elapsed();
-    let widths = parsed.circuit.input_widths();
+    let loaded = super::load_program(&args.circuit, &args.stream, &mut clock)?;
+    clock.program_source = loaded.source.name();
+    clock.spool_peak_bytes = loaded.spool_peak_bytes;
+    clock.program_bytes = loaded.program_bytes;
+    let program = loaded.program;
+    let circuit = loaded.circuit;
+    let widths = program.input_widths().to_vec();
     let owners = parse_owners(args.owners.as_deref(), widths.len())?;
-    let reveal = parse_reveal(&args.reveal, parsed.circuit.output_widths().len())?;
-    let compiling = Instant::now();
-    let program = compile(&parsed.circuit)?;
-    clock.compile = compiling.elapsed();
+    let reveal = parse_reveal(&args.reveal, program.output_widths().len())?;
     let mine = match role {
         None => widths.clone(),
         Some(party) => owned_widths(&program, &owners, party),
@@ -654,7 +672,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let single = program.clone();
     let plan = if batch && !sharded {
         let compiling = Instant::now();
-        let plan = Plan::batch(&parsed.circuit, program, rows)?;
+        let plan = Plan::batch(circuit.as_ref(), program, rows)?;
         clock.compile += compiling.elapsed();
         plan
     } else {
@@ -699,7 +717,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let stats = if sharded {
         // Shards: one session each, on its own thread (and connection), outputs collected and
         // printed in row order once every shard succeeded.
-        let circuit = &parsed.circuit;
+        let circuit = circuit.as_ref();
         let (connections, shards) = match role {
             Some(_) => {
                 let connecting = Instant::now();

@@ -130,11 +130,19 @@ impl SegmentReader {
     }
 
     /// The next segment (at least one step, about [`SEGMENT_GATES`] gates), `None` at the end.
-    pub fn next_segment(&mut self) -> Result<Option<Segment>> {
+    /// The vectors of `recycle`, a segment done with, are reused (fresh allocations of a few
+    /// MiB per segment cost page faults on every one).
+    pub fn next_segment(&mut self, recycle: Option<Segment>) -> Result<Option<Segment>> {
         if self.steps_left == 0 {
             return Ok(None);
         }
-        let mut steps = Vec::new();
+        let (mut xors, mut ands, mut steps) = match recycle {
+            Some(s) => (s.xors, s.ands, s.steps),
+            None => Default::default(),
+        };
+        xors.clear();
+        ands.clear();
+        steps.clear();
         let (mut nx, mut na) = (0usize, 0usize);
         while self.steps_left > 0 && nx + na < SEGMENT_GATES {
             let r = self.steps.expect()?;
@@ -152,20 +160,22 @@ impl SegmentReader {
             steps.push(step);
             self.steps_left -= 1;
         }
-        let read = |from: &mut Forward<12>, n: usize| -> Result<Vec<SlotGate>> {
-            (0..n).map(|_| from.expect().map(|r| gate_of(&r))).collect()
+        let read = |from: &mut Forward<12>, n: usize, gates: &mut Vec<SlotGate>| {
+            gates.reserve(n);
+            from.take_records(n, |run| {
+                let word = |r: &[u8], at: usize| {
+                    u32::from_le_bytes(r[at..at + 4].try_into().expect("4 bytes"))
+                };
+                gates.extend(run.chunks_exact(12).map(|r| SlotGate {
+                    a: word(r, 0),
+                    b: word(r, 4),
+                    out: word(r, 8),
+                }));
+            })
         };
-        let xors = read(&mut self.xors, nx)?;
-        let ands = read(&mut self.ands, na)?;
+        read(&mut self.xors, nx, &mut xors)?;
+        read(&mut self.ands, na, &mut ands)?;
         Segment::checked(xors, ands, steps, self.num_slots).map(Some)
-    }
-}
-
-fn gate_of(r: &[u8; 12]) -> SlotGate {
-    SlotGate {
-        a: u32_at(r, 0),
-        b: u32_at(r, 4),
-        out: u32_at(r, 8),
     }
 }
 
@@ -259,7 +269,7 @@ pub fn compile_bristol<R: BufRead>(
     let mut max_live = 0usize;
     {
         let mut back = Backward::<13>::new(raw.range())?;
-        while let Some(r) = back.next()? {
+        while let Some(r) = back.next_record()? {
             let out = u32_at(&r, 9);
             let mut f = 0u8;
             if live.remove(&out) || out >= first_output {
@@ -300,7 +310,7 @@ pub fn compile_bristol<R: BufRead>(
             n_ops += 1;
             Ok(id)
         };
-        while let Some(r) = gates.next()? {
+        while let Some(r) = gates.next_record()? {
             let bits = f.expect()?[0];
             let kind = r[0];
             let wires = [u32_at(&r, 1), u32_at(&r, 5)];
@@ -360,7 +370,7 @@ pub fn compile_bristol<R: BufRead>(
                 value_of.insert(out, result);
             }
         }
-        if f.next()?.is_some() {
+        if f.next_record()?.is_some() {
             return Err(corrupt("more liveness flags than gates"));
         }
     }
@@ -377,7 +387,7 @@ pub fn compile_bristol<R: BufRead>(
         let mut needed: Set = outputs.iter().copied().filter(|&v| v >= first_op).collect();
         let mut back = Backward::<9>::new(ops.range())?;
         let mut i = n_ops;
-        while let Some(r) = back.next()? {
+        while let Some(r) = back.next_record()? {
             i -= 1;
             let keep = needed.remove(&(first_op + i));
             if keep {
@@ -485,16 +495,13 @@ pub fn compile_bristol<R: BufRead>(
     {
         let mut read = Set::default();
         let mut back = Backward::<13>::new(scheduled.range())?;
-        while let Some(r) = back.next()? {
+        while let Some(r) = back.next_record()? {
             read.remove(&u32_at(&r, 9));
             let mut f = 0u8;
             for (i, at) in [1, 5].into_iter().enumerate() {
                 let v = u32_at(&r, at);
-                if v < first_op {
-                    if v >= 2 {
-                        input_read[(v - 2) as usize] = true;
-                    }
-                    // Inputs are never in `read`: their last read is found the same way.
+                if (2..first_op).contains(&v) {
+                    input_read[(v - 2) as usize] = true;
                 }
                 if v >= 2 && !keep.contains(&v) && read.insert(v) {
                     f |= 1 << i;
@@ -522,7 +529,7 @@ pub fn compile_bristol<R: BufRead>(
         let mut step_reader = Forward::<8>::new(steps.range());
         let mut batch_frees = Vec::new();
         let (mut xs, mut ands) = (Vec::new(), Vec::new());
-        while let Some(s) = step_reader.next()? {
+        while let Some(s) = step_reader.next_record()? {
             xs.clear();
             ands.clear();
             for (count, at_once) in [(u32_at(&s, 0), true), (u32_at(&s, 4), false)] {
@@ -838,8 +845,10 @@ pub fn load_compiled(path: &Path) -> Result<Program> {
     // Every segment is checked as it is built; the walk also counts, and must use up the gates.
     let mut reader = body.reader(num_slots);
     let mut counter = Counter::new(num_slots);
-    while let Some(segment) = reader.next_segment()? {
+    let mut recycle = None;
+    while let Some(segment) = reader.next_segment(recycle.take())? {
         counter.add(&segment);
+        recycle = Some(segment);
     }
     if reader.xors.remaining() != 0 || reader.ands.remaining() != 0 {
         return Err(bad("its steps do not cover its gates".into()));

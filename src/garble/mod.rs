@@ -140,9 +140,14 @@ impl<'p> Cursor<'p> {
     /// Loads segments until one has a step left to run, or none remain.
     fn fill(&mut self) {
         while !self.failed && self.step >= self.segment.steps().len() && self.segments.has_more() {
-            match self.segments.next_segment() {
+            let and_len = self.segment.and_gates().len();
+            let done = match std::mem::replace(&mut self.segment, Cow::Owned(Segment::default())) {
+                Cow::Owned(segment) => Some(segment),
+                Cow::Borrowed(_) => None,
+            };
+            match self.segments.next_segment_reusing(done) {
                 Ok(Some(next)) => {
-                    self.and_base += self.segment.and_gates().len();
+                    self.and_base += and_len;
                     self.segment = next;
                     (self.step, self.xor, self.and) = (0, 0, 0);
                     self.and_in_step = 0;
