@@ -214,3 +214,298 @@ fn an_error_at_the_end_of_a_long_file_names_its_line() {
         .to_string();
     assert_eq!(err, memory);
 }
+
+// ---- The command line: gen --count, run --stream, compile, spool hygiene, memory. ----
+
+/// A scratch directory removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "garbled-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    fn path(&self, file: &str) -> String {
+        self.0.join(file).display().to_string()
+    }
+    fn entries(&self) -> Vec<String> {
+        std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const KEY: &str = "0x000102030405060708090a0b0c0d0e0f";
+const PLAIN: &str = "0x00112233445566778899aabbccddeeff";
+
+#[test]
+fn the_aes_chain_is_the_xor_of_its_copies() {
+    let mut text = Vec::new();
+    let stats = garbled::circuit::library::write_aes128_chain(5, &mut text).unwrap();
+    let chain = bristol::parse(&text[..], FormatChoice::Fashion, &Limits::default()).unwrap();
+    assert_eq!(chain.circuit.gates().len() as u64, stats.gates);
+    assert_eq!(chain.circuit.stats().and as u64, stats.and);
+    let aes = garbled::circuit::builder::aes128_circuit();
+    let inputs = random_inputs(&chain.circuit, 11);
+    let mut want = vec![false; 128];
+    for i in 0..5u64 {
+        let mut plain_i = inputs[1].clone();
+        for (j, bit) in plain_i.iter_mut().enumerate().take(64) {
+            *bit ^= i >> j & 1 == 1;
+        }
+        let c = plain::eval_bits(&aes, &[inputs[0].clone(), plain_i]).unwrap();
+        for (w, c) in want.iter_mut().zip(&c[0]) {
+            *w ^= *c;
+        }
+    }
+    assert_eq!(plain::eval_bits(&chain.circuit, &inputs).unwrap()[0], want);
+}
+
+#[test]
+fn run_streamed_compiled_and_in_memory_agree() {
+    let dir = Scratch::new("stream-run");
+    let circuit = dir.path("chain.txt");
+    let o = garbled(&["gen", "aes128", "--count", "3", "-o", &circuit]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let eval = garbled(&["eval", &circuit, "--input", KEY, "--input", PLAIN]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let want = stdout(&eval);
+    let spool = dir.path("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["run", "--input", KEY, "--input", PLAIN, "--json"];
+        args.extend_from_slice(extra);
+        let o = garbled(&args);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let memory = run(&[&circuit, "--stream", "never"]);
+    let stream = run(&[&circuit, "--stream", "always", "--spool-dir", &spool]);
+    assert_eq!(memory["outputs"], stream["outputs"]);
+    assert_eq!(
+        memory["outputs"][0].as_str().unwrap(),
+        want.trim(),
+        "garbled equals cleartext"
+    );
+    assert_eq!(memory["stats"]["program"]["source"], "memory");
+    assert_eq!(stream["stats"]["program"]["source"], "stream");
+    assert!(
+        stream["stats"]["program"]["spool_peak_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(
+        std::fs::read_dir(&spool).unwrap().next().is_none(),
+        "spool left behind"
+    );
+
+    // compile once, run the program file; its digest is the circuit's.
+    let program = dir.path("chain.gcp");
+    let o = garbled(&["compile", &circuit, "-o", &program, "--stream", "always"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info = stdout(&garbled(&["info", &circuit]));
+    let digest = stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("digest ").map(str::to_string))
+        .expect("compile prints the digest");
+    assert!(info.contains(&digest), "{info} lacks {digest}");
+    let compiled = run(&[&program]);
+    assert_eq!(compiled["outputs"], memory["outputs"]);
+    assert_eq!(compiled["stats"]["program"]["source"], "compiled");
+    // An existing file is not replaced without --force.
+    let again = garbled(&["compile", &circuit, "-o", &program]);
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    assert!(stderr(&again).contains("--force"));
+    let forced = garbled(&["compile", &circuit, "-o", &program, "--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+}
+
+#[test]
+fn two_hosts_may_stream_on_one_side_only() {
+    let dir = Scratch::new("stream-two");
+    let circuit = dir.path("chain.txt");
+    assert!(
+        garbled(&["gen", "aes128", "--count", "2", "-o", &circuit])
+            .status
+            .success()
+    );
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let g = spawn(&[
+        "run",
+        &circuit,
+        "--role",
+        "garbler",
+        "--listen",
+        &listen,
+        "--insecure",
+        "--input",
+        KEY,
+        "--stream",
+        "always",
+    ]);
+    let e = garbled(&[
+        "run",
+        &circuit,
+        "--role",
+        "evaluator",
+        "--connect",
+        &listen,
+        "--insecure",
+        "--input",
+        PLAIN,
+        "--stream",
+        "never",
+    ]);
+    let g = g.wait_with_output().unwrap();
+    assert!(g.status.success(), "{}", stderr(&g));
+    assert!(e.status.success(), "{}", stderr(&e));
+    assert_eq!(stdout(&g), stdout(&e));
+    let eval = garbled(&["eval", &circuit, "--input", KEY, "--input", PLAIN]);
+    assert_eq!(stdout(&e), stdout(&eval));
+}
+
+#[test]
+fn a_malformed_file_fails_with_its_position_and_leaves_no_spool() {
+    let dir = Scratch::new("stream-bad");
+    let mut text = Vec::new();
+    garbled::circuit::library::write_aes128_chain(2, &mut text).unwrap();
+    let mut text = String::from_utf8(text).unwrap();
+    let lines = text.lines().count();
+    text.truncate(text.trim_end().rfind('\n').unwrap());
+    text.push_str("\n2 1 0 1 77 XOR\n");
+    let circuit = dir.path("bad.txt");
+    std::fs::write(&circuit, &text).unwrap();
+    let spool = dir.path("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let o = garbled(&[
+        "run",
+        &circuit,
+        "--input",
+        KEY,
+        "--input",
+        PLAIN,
+        "--stream",
+        "always",
+        "--spool-dir",
+        &spool,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("bad.txt:{lines}:")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(std::fs::read_dir(&spool).unwrap().next().is_none());
+    let missing = garbled(&[
+        "run",
+        &circuit,
+        "--stream",
+        "always",
+        "--spool-dir",
+        &dir.path("nowhere"),
+    ]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+}
+
+/// The spool files exist only as open descriptors: the directory is empty while the compiler
+/// works, and stays empty after Ctrl-C.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_spool_is_gone_after_an_interrupt() {
+    let dir = Scratch::new("stream-int");
+    let circuit = dir.path("chain.txt");
+    assert!(
+        garbled(&["gen", "aes128", "--count", "150", "-o", &circuit])
+            .status
+            .success()
+    );
+    let spool = dir.path("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let child = spawn(&[
+        "run",
+        &circuit,
+        "--input",
+        KEY,
+        "--input",
+        PLAIN,
+        "--stream",
+        "always",
+        "--spool-dir",
+        &spool,
+    ]);
+    // Wait until the child holds a spool file (a deleted file in the spool directory).
+    let fds = format!("/proc/{}/fd", child.id());
+    let start = std::time::Instant::now();
+    let mut seen = false;
+    while start.elapsed() < std::time::Duration::from_secs(20) && !seen {
+        if let Ok(entries) = std::fs::read_dir(&fds) {
+            seen = entries
+                .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .any(|t| {
+                    let t = t.display().to_string();
+                    t.starts_with(&spool) && t.ends_with("(deleted)")
+                });
+        }
+        assert!(
+            std::fs::read_dir(&spool).unwrap().next().is_none(),
+            "a spool file has a name"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(seen, "the run never held a spool file");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "the interrupted run must not succeed"
+    );
+    assert!(std::fs::read_dir(&spool).unwrap().next().is_none());
+    let mut left = dir.entries();
+    left.sort();
+    assert_eq!(left, ["chain.txt", "spool"]);
+}
+
+/// A circuit file several times larger than the run's whole peak memory: the memory follows
+/// the circuit's width, not its length.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_larger_than_the_memory_it_runs_in() {
+    let dir = Scratch::new("stream-rss");
+    let circuit = dir.path("chain.txt");
+    assert!(
+        garbled(&["gen", "aes128", "--count", "120", "-o", &circuit])
+            .status
+            .success()
+    );
+    let size = std::fs::metadata(&circuit).unwrap().len();
+    let o = garbled(&[
+        "run", &circuit, "--input", KEY, "--input", PLAIN, "--json", "--stream", "always",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let rss = json["stats"]["peak_rss_bytes"].as_u64().unwrap();
+    assert!(
+        rss * 3 < size,
+        "peak memory {rss} bytes for a {size}-byte circuit file (both parties in one process)"
+    );
+    assert_eq!(json["stats"]["and_gates"], 120 * 6400);
+}
