@@ -203,6 +203,8 @@ struct Job {
     rows: u64,
     /// The shard of a batch job this session computes.
     shard: Shard,
+    /// The garbling scheme.
+    scheme: crate::garble::Scheme,
 }
 
 fn party_session<C: crate::net::Channel>(
@@ -218,6 +220,7 @@ fn party_session<C: crate::net::Channel>(
         signed,
         rows: total_rows,
         shard,
+        scheme,
     } = job;
     let per_run = total_rows.min(ROWS_PER_RUN);
     let runs = total_rows.div_ceil(per_run);
@@ -247,7 +250,8 @@ fn party_session<C: crate::net::Channel>(
         vec![Reveal::Both; 2],
     )?
     .with_runs(runs)
-    .with_job(description);
+    .with_job(description)
+    .with_scheme(scheme);
     let mut left = total_rows;
     macro_rules! drive {
         ($session:expr, $ahead:expr) => {{
@@ -356,11 +360,13 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
         )));
     }
     let role = args.net.role()?;
+    let scheme = args.net.scheme()?;
     let mut clock = CommandClock::new(match role {
         None => "both",
         Some(Party::Garbler) => "garbler",
         Some(Party::Evaluator) => "evaluator",
     });
+    clock.scheme = scheme.name();
     let expected = if role.is_none() { 2 } else { 1 };
     let mut sources = Vec::new();
     for v in &args.values {
@@ -432,6 +438,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                 signed,
                 rows: sh.rows,
                 shard: sh,
+                scheme,
             };
             let mut words = Vec::with_capacity(sh.rows as usize);
             let (stats, ()) = run_local(
@@ -492,6 +499,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                 signed,
                 rows: sh.rows,
                 shard: sh,
+                scheme,
             };
             let mut words = Vec::with_capacity(sh.rows as usize);
             let mut bar_guard = if single { shared_bar.lock().ok() } else { None };
@@ -540,6 +548,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                             signed,
                             rows: total,
                             shard: split_rows(total, 1)[0],
+                            scheme,
                         },
                         |l, e| sink.emit(l, e),
                         Some(bar),
@@ -555,6 +564,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                             signed,
                             rows: total,
                             shard: split_rows(total, 1)[0],
+                            scheme,
                         },
                         |_, _| Ok(()),
                         None,
@@ -580,6 +590,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                     signed,
                     rows: total,
                     shard: split_rows(total, 1)[0],
+                    scheme,
                 },
                 |l, e| sink.emit(l, e),
                 Some(&mut bar),

@@ -19,6 +19,11 @@ use crate::protocol::{Party, SessionStats};
 /// Role and connection options.
 #[derive(Debug, Args)]
 pub(crate) struct NetArgs {
+    /// The garbling scheme: half-gates (32 bytes per AND gate) or three-halves (24.6 bytes per
+    /// AND gate, more hashing: for links slower than the garbler). Both parties must choose
+    /// the same; the handshake compares it.
+    #[arg(long, value_name = "SCHEME", default_value = "half-gates", value_parser = ["half-gates", "three-halves"])]
+    pub scheme: String,
     /// Play one party against a peer (garbler or evaluator); without it both parties run here.
     #[arg(long, value_name = "ROLE", value_parser = ["garbler", "evaluator"])]
     pub role: Option<String>,
@@ -57,6 +62,11 @@ pub(crate) enum Link {
 }
 
 impl NetArgs {
+    /// The garbling scheme.
+    pub fn scheme(&self) -> Result<crate::garble::Scheme> {
+        self.scheme.parse()
+    }
+
     /// The role, after checking that the connection options fit it.
     pub fn role(&self) -> Result<Option<Party>> {
         if !(self.timeout > 0.0 && self.timeout <= 86_400.0) {
@@ -245,6 +255,8 @@ pub(crate) struct CommandClock {
     pub program_source: &'static str,
     /// Most bytes the spool files held at once (streamed compilation).
     pub spool_peak_bytes: u64,
+    /// The garbling scheme.
+    pub scheme: &'static str,
     /// Bytes of compiled gates read back from disk while running (streamed or compiled).
     pub program_bytes: u64,
 }
@@ -258,6 +270,7 @@ impl CommandClock {
             connect: Duration::ZERO,
             party,
             program_source: "memory",
+            scheme: "half-gates",
             spool_peak_bytes: 0,
             program_bytes: 0,
         }
@@ -280,6 +293,7 @@ fn ms(d: Duration) -> f64 {
 pub(crate) fn stats_json(stats: &SessionStats, clock: &CommandClock) -> serde_json::Value {
     serde_json::json!({
         "party": clock.party,
+        "scheme": clock.scheme,
         "and_gates": stats.and_gates,
         "bytes_sent": stats.bytes_sent,
         "bytes_received": stats.bytes_received,
@@ -343,13 +357,14 @@ pub(crate) fn stats_line(stats: &SessionStats, clock: &CommandClock) -> String {
         _ => {}
     }
     format!(
-        "{} ({}): {gates}{rate}, {} bytes sent, {} bytes received, {:.2} ms in all, {:.2} ms session [ms: {}]{memory}",
+        "{} ({}, {}): {gates}{rate}, {} bytes sent, {} bytes received, {:.2} ms in all, {:.2} ms session [ms: {}]{memory}",
         clock.party,
         if clock.party == "both" {
             "local run"
         } else {
             "this party"
         },
+        clock.scheme,
         stats.bytes_sent,
         stats.bytes_received,
         clock.start.elapsed().as_secs_f64() * 1e3,

@@ -685,9 +685,12 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         Plan::single(program, split)
     };
     let runs = plan.runs;
+    let scheme = args.net.scheme()?;
+    clock.scheme = scheme.name();
     let mut options = SessionOptions::new(&plan.program, owners.clone(), reveal.clone())?
         .with_runs(runs)
-        .with_bit_order(order);
+        .with_bit_order(order)
+        .with_scheme(scheme);
     if batch {
         options = options.with_job(format!("run {rows} row(s), {} per run", plan.per_run));
     }
@@ -751,6 +754,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
             )?
             .with_runs(shard_plan.runs)
             .with_bit_order(order)
+            .with_scheme(scheme)
             .with_job(format!(
                 "run {} row(s), {} per run{}",
                 sh.rows,

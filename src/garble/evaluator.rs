@@ -1,6 +1,6 @@
 //! The batched half-gates evaluator.
 
-use super::{CHUNK, Cursor, TweakBase};
+use super::{CHUNK, Cursor, Scheme, TweakBase, three_halves};
 
 /// Scratch blocks: two hash inputs per gate of a chunk, then the chunk's output labels.
 const SCRATCH: usize = 3 * CHUNK;
@@ -20,6 +20,9 @@ pub struct Evaluator<'p> {
     scratch: Vec<Block>,
     /// Threads a wide AND batch is split across (1: none).
     threads: usize,
+    scheme: Scheme,
+    /// Three-halves: the unpacked tables of the current call.
+    unpacked: Vec<three_halves::Tables>,
 }
 
 impl std::fmt::Debug for Evaluator<'_> {
@@ -64,7 +67,18 @@ impl<'p> Evaluator<'p> {
             cursor: Cursor::new(program),
             scratch: vec![Block::ZERO; SCRATCH],
             threads: 1,
+            scheme: Scheme::HalfGates,
+            unpacked: Vec::new(),
         })
+    }
+
+    /// Evaluates tables of `scheme`.
+    pub fn with_scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = scheme;
+        if scheme == Scheme::ThreeHalves && self.scratch.len() < 4 * CHUNK {
+            self.scratch = vec![Block::ZERO; 4 * CHUNK];
+        }
+        self
     }
 
     /// Splits AND batches of at least [`super::PARALLEL_MIN`] gates across `threads` threads
@@ -93,12 +107,18 @@ impl<'p> Evaluator<'p> {
 
     /// The number of table blocks still expected.
     pub fn tables_remaining(&self) -> usize {
-        2 * (self.program.and_count() - self.cursor.and_done())
+        self.scheme
+            .blocks_for(self.program.and_count() - self.cursor.and_done())
     }
 
-    /// Evaluates as far as `tables` reaches (two blocks per AND gate, in program order); returns
-    /// the number of blocks consumed (even; an odd last block is left for the next call).
+    /// Evaluates as far as `tables` reaches; returns the number of blocks consumed. Half-gates
+    /// takes two blocks per AND gate in program order (an odd last block is left for the next
+    /// call); three-halves takes the pieces [`Garbler::garble`](super::Garbler::garble) wrote,
+    /// whole 128-gate groups or the last gates of the program.
     pub fn evaluate(&mut self, tables: &[Block]) -> usize {
+        if self.scheme == Scheme::ThreeHalves {
+            return self.evaluate_three_halves(tables);
+        }
         let Evaluator {
             labels,
             aes,
@@ -125,6 +145,52 @@ impl<'p> Evaluator<'p> {
             }
         });
         2 * gates
+    }
+
+    fn evaluate_three_halves(&mut self, tables: &[Block]) -> usize {
+        let remaining = self.program.and_count() - self.cursor.and_done();
+        let capacity = Scheme::ThreeHalves.capacity(tables.len(), remaining);
+        let blocks = three_halves::blocks_for(capacity);
+        self.unpacked.clear();
+        self.unpacked
+            .extend((0..capacity).map(|w| three_halves::get(&tables[..blocks], capacity, w)));
+        let Evaluator {
+            labels,
+            aes,
+            tweaks,
+            cursor,
+            scratch,
+            unpacked,
+            ..
+        } = self;
+        let gates = cursor.advance(labels, capacity, |labels, batch, first, offset| {
+            for (c, chunk) in batch.chunks(CHUNK).enumerate() {
+                let at = offset + c * CHUNK;
+                let tweaks = Tweaks {
+                    nonce: tweaks.nonce,
+                    first: tweaks
+                        .first
+                        .wrapping_add(three_halves::TWEAKS_PER_GATE * (first + c * CHUNK) as u64),
+                    shift: 0,
+                };
+                let (hashes, outs) = scratch.split_at_mut(3 * CHUNK);
+                let outs = &mut outs[..chunk.len()];
+                three_halves::eval_chunk(
+                    aes,
+                    hashes,
+                    labels,
+                    chunk,
+                    tweaks,
+                    &unpacked[at..at + chunk.len()],
+                    outs,
+                );
+                for (g, w) in chunk.iter().zip(outs.iter()) {
+                    labels[g.out as usize] = *w;
+                }
+            }
+        });
+        debug_assert_eq!(gates, capacity);
+        three_halves::blocks_for(gates)
     }
 
     /// The active labels of the output wires. Available once evaluation is done.

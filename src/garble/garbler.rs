@@ -1,6 +1,6 @@
 //! The batched half-gates garbler.
 
-use super::{CHUNK, Cursor, TweakBase};
+use super::{CHUNK, Cursor, RandomBits, Scheme, TweakBase, three_halves};
 
 /// Scratch blocks: four hash inputs per gate of a chunk, then the chunk's output labels.
 const SCRATCH: usize = 5 * CHUNK;
@@ -20,6 +20,10 @@ pub struct Garbler<'p> {
     scratch: Vec<Block>,
     /// Threads a wide AND batch is split across (1: none).
     threads: usize,
+    scheme: Scheme,
+    /// Three-halves: the random bits of `R_$` and the tables of the current call before packing.
+    rand: Option<RandomBits>,
+    staged: Vec<three_halves::Tables>,
 }
 
 impl std::fmt::Debug for Garbler<'_> {
@@ -38,6 +42,9 @@ impl Drop for Garbler<'_> {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.labels);
         zeroize::Zeroize::zeroize(&mut self.scratch);
+        for t in self.staged.iter_mut() {
+            *t = three_halves::Tables::default();
+        }
     }
 }
 
@@ -70,7 +77,26 @@ impl<'p> Garbler<'p> {
             cursor: Cursor::new(program),
             scratch: vec![Block::ZERO; SCRATCH],
             threads: 1,
+            scheme: Scheme::HalfGates,
+            rand: None,
+            staged: Vec::new(),
         })
+    }
+
+    /// Garbles with `scheme`; `rand` (seeded from the OS in a session) supplies the
+    /// three-halves garbler's random bits and is not used by half-gates.
+    pub fn with_scheme(mut self, scheme: Scheme, rand: crate::aes::Prg) -> Self {
+        self.scheme = scheme;
+        self.rand = (scheme == Scheme::ThreeHalves).then(|| RandomBits::new(rand));
+        if scheme == Scheme::ThreeHalves && self.scratch.len() < 7 * CHUNK {
+            self.scratch = vec![Block::ZERO; 7 * CHUNK];
+        }
+        self
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
     }
 
     /// Splits AND batches of at least [`super::PARALLEL_MIN`] gates across `threads` threads
@@ -96,10 +122,15 @@ impl<'p> Garbler<'p> {
         self.cursor.check()
     }
 
-    /// Garbles into `tables` (two blocks per AND gate, in program order) until it is full or the
-    /// program ends; returns the number of blocks written (always even). Call until
+    /// Garbles into `tables` until it is full or the program ends; returns the number of blocks
+    /// written. Half-gates writes two blocks per AND gate, in program order; three-halves packs
+    /// 128 gates in 197 blocks and fills whole groups except at the end of the program (see
+    /// [`Scheme::blocks_for`]; the evaluator must be handed the same pieces). Call until
     /// [`Garbler::is_done`].
     pub fn garble(&mut self, tables: &mut [Block]) -> usize {
+        if self.scheme == Scheme::ThreeHalves {
+            return self.garble_three_halves(tables);
+        }
         let Garbler {
             delta,
             labels,
@@ -127,6 +158,65 @@ impl<'p> Garbler<'p> {
             }
         });
         2 * gates
+    }
+
+    fn garble_three_halves(&mut self, tables: &mut [Block]) -> usize {
+        let remaining = self.program.and_count() - self.cursor.and_done();
+        let capacity = Scheme::ThreeHalves.capacity(tables.len(), remaining);
+        let Garbler {
+            delta,
+            labels,
+            aes,
+            tweaks,
+            cursor,
+            scratch,
+            rand,
+            staged,
+            ..
+        } = self;
+        let Some(rand) = rand.as_mut() else {
+            return 0;
+        };
+        let d = delta.block();
+        staged.clear();
+        staged.resize(capacity, three_halves::Tables::default());
+        let mut bits = [0u8; CHUNK];
+        let gates = cursor.advance(labels, capacity, |labels, batch, first, offset| {
+            for (c, chunk) in batch.chunks(CHUNK).enumerate() {
+                let at = offset + c * CHUNK;
+                let tweaks = Tweaks {
+                    nonce: tweaks.nonce,
+                    first: tweaks
+                        .first
+                        .wrapping_add(three_halves::TWEAKS_PER_GATE * (first + c * CHUNK) as u64),
+                    shift: 1,
+                };
+                for b in bits.iter_mut().take(chunk.len()) {
+                    *b = rand.next();
+                }
+                let (hashes, outs) = scratch.split_at_mut(6 * CHUNK);
+                let outs = &mut outs[..chunk.len()];
+                three_halves::garble_chunk(
+                    aes,
+                    hashes,
+                    labels,
+                    chunk,
+                    d,
+                    tweaks,
+                    &bits[..chunk.len()],
+                    outs,
+                    &mut staged[at..at + chunk.len()],
+                );
+                for (g, w) in chunk.iter().zip(outs.iter()) {
+                    labels[g.out as usize] = *w;
+                }
+            }
+        });
+        let blocks = three_halves::blocks_for(gates);
+        for (w, t) in staged[..gates].iter().enumerate() {
+            three_halves::put(&mut tables[..blocks], gates, w, t);
+        }
+        blocks
     }
 
     /// The output decoding bits `lsb(W0)`, one per output wire. Available once garbling is done.

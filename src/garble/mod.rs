@@ -26,6 +26,7 @@
 mod evaluator;
 mod garbler;
 pub mod reference;
+pub mod three_halves;
 
 pub use evaluator::Evaluator;
 pub use garbler::Garbler;
@@ -42,12 +43,137 @@ pub struct TweakBase {
 }
 
 impl TweakBase {
-    /// The base of the next run after one over `and_count` AND gates.
+    /// The base of the next run after one over `and_count` half-gates AND gates.
     pub fn after(self, and_count: usize) -> TweakBase {
+        self.after_scheme(and_count, Scheme::HalfGates)
+    }
+
+    /// The base of the next run after one over `and_count` AND gates of `scheme`.
+    pub fn after_scheme(self, and_count: usize, scheme: Scheme) -> TweakBase {
         TweakBase {
             nonce: self.nonce,
-            first: self.first.wrapping_add(2 * and_count as u64),
+            first: self
+                .first
+                .wrapping_add(scheme.tweaks_per_gate() * and_count as u64),
         }
+    }
+}
+
+/// The garbling scheme of a session: both parties must use the same (the handshake compares it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// Half-gates (Zahur, Rosulek, Evans 2015): 32 bytes per AND gate, 4 hashes to garble and
+    /// 2 to evaluate.
+    #[default]
+    HalfGates,
+    /// Three-halves (Rosulek, Roy 2021; [`three_halves`]): 24.625 bytes per AND gate, 6 hashes
+    /// to garble and 3 to evaluate.
+    ThreeHalves,
+}
+
+impl Scheme {
+    /// The name on the command line and in statistics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::HalfGates => "half-gates",
+            Scheme::ThreeHalves => "three-halves",
+        }
+    }
+
+    /// Hash tweaks (counters) per AND gate.
+    pub fn tweaks_per_gate(self) -> u64 {
+        match self {
+            Scheme::HalfGates => 2,
+            Scheme::ThreeHalves => three_halves::TWEAKS_PER_GATE,
+        }
+    }
+
+    /// Blocks of tables for `gates` AND gates sent together.
+    pub fn blocks_for(self, gates: usize) -> usize {
+        match self {
+            Scheme::HalfGates => 2 * gates,
+            Scheme::ThreeHalves => three_halves::blocks_for(gates),
+        }
+    }
+
+    /// Bytes on the wire per AND gate (in long runs).
+    pub fn bytes_per_gate(self) -> f64 {
+        match self {
+            Scheme::HalfGates => 32.0,
+            Scheme::ThreeHalves => {
+                16.0 * three_halves::GROUP_BLOCKS as f64 / three_halves::GROUP as f64
+            }
+        }
+    }
+
+    /// How many of `remaining` gates fit in a buffer of `blocks` blocks: all of them if their
+    /// tables fit, otherwise as many as whole units (two blocks; a 128-gate group) allow.
+    fn capacity(self, blocks: usize, remaining: usize) -> usize {
+        match self {
+            Scheme::HalfGates => blocks / 2,
+            Scheme::ThreeHalves => {
+                if three_halves::blocks_for(remaining) <= blocks {
+                    remaining
+                } else {
+                    three_halves::gates_in(blocks)
+                }
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Scheme {
+    type Err = crate::error::Error;
+    fn from_str(s: &str) -> crate::error::Result<Self> {
+        match s {
+            "half-gates" => Ok(Scheme::HalfGates),
+            "three-halves" => Ok(Scheme::ThreeHalves),
+            other => Err(crate::error::Error::arg(format!(
+                "unknown garbling scheme '{other}': expected half-gates or three-halves"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The two random bits per gate the three-halves garbler draws (for the random part `R_$` of
+/// its matrices), from its own generator, gate after gate.
+pub(crate) struct RandomBits {
+    prg: Prg,
+    word: u128,
+    left: u32,
+}
+
+impl RandomBits {
+    pub(crate) fn new(prg: Prg) -> RandomBits {
+        RandomBits {
+            prg,
+            word: 0,
+            left: 0,
+        }
+    }
+
+    /// The next gate's two bits.
+    pub(crate) fn next(&mut self) -> u8 {
+        if self.left == 0 {
+            self.word = self.prg.block().value();
+            self.left = 64;
+        }
+        let bits = (self.word & 3) as u8;
+        self.word >>= 2;
+        self.left -= 1;
+        bits
+    }
+}
+
+impl Drop for RandomBits {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.word);
     }
 }
 
@@ -243,6 +369,18 @@ pub fn run_in_memory(
     prg: &mut Prg,
     buffer_gates: usize,
 ) -> Result<Vec<bool>> {
+    run_in_memory_with(program, inputs, prg, buffer_gates, Scheme::HalfGates)
+}
+
+/// [`run_in_memory`] with a given scheme (a three-halves buffer holds at least one 128-gate
+/// group).
+pub fn run_in_memory_with(
+    program: &Program,
+    inputs: &[bool],
+    prg: &mut Prg,
+    buffer_gates: usize,
+    scheme: Scheme,
+) -> Result<Vec<bool>> {
     let delta = Delta::new(prg.block());
     let mut zero = vec![crate::block::Block::ZERO; program.input_count()];
     prg.fill(&mut zero);
@@ -256,9 +394,17 @@ pub fn run_in_memory(
         nonce: prg.block().value() as u64,
         first: 0,
     };
-    let mut garbler = Garbler::new(program, delta, &zero, tweaks)?;
-    let mut evaluator = Evaluator::new(program, &active, tweaks)?;
-    let mut buffer = vec![crate::block::Block::ZERO; 2 * buffer_gates.max(1)];
+    let rand = Prg::from_seed(prg.block().to_bytes());
+    let mut garbler = Garbler::new(program, delta, &zero, tweaks)?.with_scheme(scheme, rand);
+    let mut evaluator = Evaluator::new(program, &active, tweaks)?.with_scheme(scheme);
+    let blocks = scheme
+        .blocks_for(buffer_gates.max(1))
+        .max(scheme.blocks_for(three_halves::GROUP.min(buffer_gates.max(1))));
+    let blocks = match scheme {
+        Scheme::HalfGates => blocks,
+        Scheme::ThreeHalves => blocks.max(three_halves::GROUP_BLOCKS),
+    };
+    let mut buffer = vec![crate::block::Block::ZERO; blocks];
     loop {
         let n = garbler.garble(&mut buffer);
         let used = evaluator.evaluate(&buffer[..n]);

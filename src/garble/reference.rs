@@ -2,7 +2,7 @@
 //! Slow and obviously correct; the tests hold the batched [`Garbler`](super::Garbler) and
 //! [`Evaluator`](super::Evaluator) to produce exactly the same tables and labels.
 
-use super::TweakBase;
+use super::{TweakBase, three_halves};
 use crate::aes::Aes;
 use crate::block::{ActiveLabel, Block, Delta, ZeroLabel};
 use crate::compile::{Program, SLOT_ONE, SlotGate};
@@ -96,6 +96,152 @@ pub fn evaluate(
             let we = aes.tccr_one(b, tweak(base, 2 * k as u64 + 1)) ^ (te ^ a).select(b.lsb());
             w[g.out as usize] = wg ^ we;
             k += 1;
+        }
+    });
+    program
+        .output_slots()
+        .iter()
+        .map(|&s| ActiveLabel(w[s as usize]))
+        .collect()
+}
+
+/// Three-halves, gate by gate with one hash call at a time, the garbler written from the
+/// evaluator's decoding equations (it evaluates what the evaluator would compute for each colour
+/// pair and solves for the ciphertexts) rather than from the batched garbler's closed form.
+/// `rand(k)` gives gate `k`'s two random bits. Returns every gate's tables and the output
+/// zero-labels; panics if some colour pair would decode wrongly (the tests rely on that).
+pub fn garble_three_halves(
+    program: &Program,
+    delta: &Delta,
+    inputs: &[ZeroLabel],
+    base: TweakBase,
+    mut rand: impl FnMut(usize) -> u8,
+) -> (Vec<three_halves::Tables>, Vec<ZeroLabel>) {
+    let aes = Aes::fixed();
+    let d = delta.block();
+    let mut w = vec![Block::ZERO; program.num_slots() as usize];
+    w[SLOT_ONE as usize] = d;
+    for (&s, l) in program.input_slots().iter().zip(inputs) {
+        w[s as usize] = l.0;
+    }
+    let mut tables = Vec::with_capacity(program.and_count());
+    let mut k = 0usize;
+    for_each_step(program, |xors, ands| {
+        for g in xors {
+            w[g.out as usize] = w[g.a as usize] ^ w[g.b as usize];
+        }
+        let mut outs = Vec::with_capacity(ands.len());
+        for g in ands {
+            let (a0, b0) = (w[g.a as usize], w[g.b as usize]);
+            let t = |c: u64| tweak(base, 3 * k as u64 + c);
+            let label = |zero: Block, value: bool| zero ^ d.select(value);
+            // The garbler's six hashes, in colour order.
+            let colour_label = |zero: Block, c: bool| label(zero, c ^ zero.lsb());
+            let mut h = [Block::ZERO; 6];
+            for c in [false, true] {
+                h[c as usize] = aes.tccr_one(colour_label(a0, c), t(0));
+                h[2 + c as usize] = aes.tccr_one(colour_label(b0, c), t(1));
+                h[4 + c as usize] = aes.tccr_one(colour_label(a0 ^ b0, c), t(2));
+            }
+            let r = rand(k);
+            // The evaluator's output for values (a, b) under given tables.
+            let decode = |va: bool, vb: bool, tab: &three_halves::Tables| {
+                let (a, b) = (label(a0, va), label(b0, vb));
+                three_halves::eval_gate(
+                    a,
+                    b,
+                    aes.tccr_one(a, t(0)),
+                    aes.tccr_one(b, t(1)),
+                    aes.tccr_one(a ^ b, t(2)),
+                    tab,
+                )
+            };
+            // Control bits as the paper sets them (see the module docs of `three_halves`).
+            let m = |b: Block| (b.value() >> 127) as u8;
+            let (na, nb) = (!a0.lsb() as u8, !b0.lsb() as u8);
+            let z = ((r & 1) ^ m(h[0]) ^ m(h[4]))
+                | (((r >> 1) & 1) ^ m(h[2]) ^ m(h[4])) << 1
+                | (na ^ m(h[0]) ^ m(h[1])) << 2
+                | (nb ^ m(h[2]) ^ m(h[3])) << 3
+                | (na ^ nb ^ m(h[4]) ^ m(h[5])) << 4;
+            let mut tab = three_halves::Tables { g: [0; 3], z };
+            // Colours (0, 0) use no ciphertext: they fix the output zero-label.
+            let (va0, vb0) = (a0.lsb(), b0.lsb());
+            let c0 = decode(va0, vb0, &tab) ^ d.select(va0 & vb0);
+            let target = |va: bool, vb: bool| c0 ^ d.select(va & vb);
+            let lo = |b: Block| b.value() as u64;
+            let hi = |b: Block| (b.value() >> 64) as u64;
+            // Colours (1, 1): C_L = G0 ^ (the rest), C_R = G1 ^ (the rest).
+            let at11 = decode(!va0, !vb0, &tab);
+            tab.g[0] = lo(at11) ^ lo(target(!va0, !vb0));
+            tab.g[1] = hi(at11) ^ hi(target(!va0, !vb0));
+            // Colours (1, 0): C_R = G2 ^ (the rest, G1 not used there).
+            let at10 = decode(
+                !va0,
+                vb0,
+                &three_halves::Tables {
+                    g: [tab.g[0], tab.g[1], 0],
+                    z,
+                },
+            );
+            tab.g[2] = hi(at10) ^ hi(target(!va0, vb0));
+            for (va, vb) in [(false, false), (false, true), (true, false), (true, true)] {
+                assert_eq!(
+                    decode(va, vb, &tab),
+                    target(va, vb),
+                    "gate {k} values {va} {vb}"
+                );
+            }
+            outs.push((g.out, c0));
+            tables.push(tab);
+            k += 1;
+        }
+        for (out, c0) in outs {
+            w[out as usize] = c0;
+        }
+    });
+    let outputs = program
+        .output_slots()
+        .iter()
+        .map(|&s| ZeroLabel(w[s as usize]))
+        .collect();
+    (tables, outputs)
+}
+
+/// Three-halves evaluation, gate by gate.
+pub fn evaluate_three_halves(
+    program: &Program,
+    tables: &[three_halves::Tables],
+    inputs: &[ActiveLabel],
+    base: TweakBase,
+) -> Vec<ActiveLabel> {
+    let aes = Aes::fixed();
+    let mut w = vec![Block::ZERO; program.num_slots() as usize];
+    for (&s, l) in program.input_slots().iter().zip(inputs) {
+        w[s as usize] = l.0;
+    }
+    let mut k = 0usize;
+    for_each_step(program, |xors, ands| {
+        for g in xors {
+            w[g.out as usize] = w[g.a as usize] ^ w[g.b as usize];
+        }
+        let mut outs = Vec::with_capacity(ands.len());
+        for g in ands {
+            let (a, b) = (w[g.a as usize], w[g.b as usize]);
+            let t = |c: u64| tweak(base, 3 * k as u64 + c);
+            let c = three_halves::eval_gate(
+                a,
+                b,
+                aes.tccr_one(a, t(0)),
+                aes.tccr_one(b, t(1)),
+                aes.tccr_one(a ^ b, t(2)),
+                &tables[k],
+            );
+            outs.push((g.out, c));
+            k += 1;
+        }
+        for (out, c) in outs {
+            w[out as usize] = c;
         }
     });
     program

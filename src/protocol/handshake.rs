@@ -16,8 +16,18 @@ use crate::net::Channel;
 pub const MAGIC: [u8; 8] = *b"GARBLED\0";
 /// The protocol version: bumped whenever the wire format or the cryptography changes.
 pub const VERSION: u32 = 2;
-/// The garbling scheme both sides must use.
+/// The garbling scheme both sides must use (the default, half-gates).
 pub const SCHEME: &str = "half-gates/tccr-aes128/kos-cot/co15-ristretto255";
+
+/// The scheme field of the hello for a garbling scheme.
+pub fn scheme_name(scheme: crate::garble::Scheme) -> String {
+    match scheme {
+        crate::garble::Scheme::HalfGates => SCHEME.to_string(),
+        crate::garble::Scheme::ThreeHalves => {
+            "three-halves/tccr-aes128/kos-cot/co15-ristretto255".to_string()
+        }
+    }
+}
 /// Largest handshake payload accepted.
 pub const MAX_HELLO: usize = 1 << 16;
 /// Most input or output groups a handshake may describe.

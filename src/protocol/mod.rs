@@ -26,7 +26,7 @@ use crate::aes::Prg;
 use crate::block::{ActiveLabel, Block, Delta, ZeroLabel};
 use crate::compile::Program;
 use crate::error::{Error, Result};
-use crate::garble::{Evaluator, Garbler, TweakBase};
+use crate::garble::{Evaluator, Garbler, Scheme, TweakBase};
 use crate::net::{Channel, pack_bits, recv_blocks, send_blocks, unpack_bits};
 use crate::ot::{self, CotReceiver, CotSender};
 
@@ -105,6 +105,8 @@ pub struct SessionOptions {
     pub job: String,
     /// How values map onto wires; both parties must use the same.
     pub bit_order: crate::value::BitOrder,
+    /// The garbling scheme; both parties must use the same.
+    pub scheme: Scheme,
 }
 
 impl SessionOptions {
@@ -116,6 +118,7 @@ impl SessionOptions {
             runs: 1,
             job: "run".to_string(),
             bit_order: crate::value::BitOrder::Lsb0,
+            scheme: Scheme::HalfGates,
         };
         options.check(program)?;
         Ok(options)
@@ -130,6 +133,12 @@ impl SessionOptions {
     /// The same with a bit order (compared in the handshake).
     pub fn with_bit_order(mut self, order: crate::value::BitOrder) -> Self {
         self.bit_order = order;
+        self
+    }
+
+    /// The same with a garbling scheme (compared in the handshake).
+    pub fn with_scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = scheme;
         self
     }
 
@@ -181,7 +190,7 @@ impl SessionOptions {
             owners: self.owners.clone(),
             output_widths: program.output_widths().to_vec(),
             reveal: self.reveal.clone(),
-            scheme: handshake::SCHEME.to_string(),
+            scheme: handshake::scheme_name(self.scheme),
             runs: self.runs,
             job: self.job.clone(),
             bit_order: self.bit_order.to_string(),
@@ -539,18 +548,26 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         zeroize::Zeroize::zeroize(&mut q);
         send_blocks(ch, &active)?;
         zeroize::Zeroize::zeroize(&mut active);
+        let scheme = self.options.scheme;
+        let rand = match scheme {
+            Scheme::HalfGates => crate::aes::Prg::from_seed([0; 16]), // unused by half-gates
+            Scheme::ThreeHalves => crate::aes::Prg::from_os()?,
+        };
         let garbler = Garbler::new(program, self.delta.clone(), &zero, self.tweaks)
-            .map(|g| g.with_threads(self.threads));
+            .map(|g| g.with_threads(self.threads).with_scheme(scheme, rand));
         zeroize::Zeroize::zeroize(&mut zero);
         let mut garbler = garbler?;
-        let mut tables = vec![Block::ZERO; 2 * TABLE_CHUNK];
+        let mut tables = vec![Block::ZERO; scheme.blocks_for(TABLE_CHUNK)];
         let total = self.options.runs * program.and_count() as u64;
         let mut done = self.runs_done * program.and_count() as u64;
+        let mut left = program.and_count();
         while !garbler.is_done() {
             let n = garbler.garble(&mut tables);
             send_blocks(ch, &tables[..n])?;
             ch.flush()?;
-            done += n as u64 / 2;
+            let gates = left.min(TABLE_CHUNK);
+            left -= gates;
+            done += gates as u64;
             if let Some(p) = self.progress.as_mut() {
                 p(done, total);
             }
@@ -587,7 +604,9 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             at += w as usize;
         }
         self.phases.outputs += clock.elapsed();
-        self.tweaks = self.tweaks.after(program.and_count());
+        self.tweaks = self
+            .tweaks
+            .after_scheme(program.and_count(), self.options.scheme);
         self.runs_done += 1;
         self.and_done += program.and_count() as u64;
         Ok(split_outputs(program, bits))
@@ -776,23 +795,26 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
                 }
             }
         }
-        let evaluator =
-            Evaluator::new(program, &active, self.tweaks).map(|e| e.with_threads(self.threads));
+        let scheme = self.options.scheme;
+        let evaluator = Evaluator::new(program, &active, self.tweaks)
+            .map(|e| e.with_threads(self.threads).with_scheme(scheme));
         zeroize::Zeroize::zeroize(&mut t);
         zeroize::Zeroize::zeroize(&mut theirs);
         zeroize::Zeroize::zeroize(&mut active);
         let mut evaluator = evaluator?;
-        let mut tables = vec![Block::ZERO; 2 * TABLE_CHUNK];
-        let mut remaining = 2 * program.and_count();
+        let mut tables = vec![Block::ZERO; scheme.blocks_for(TABLE_CHUNK)];
+        // The garbler sends TABLE_CHUNK gates at a time, the last piece what is left.
+        let mut remaining = program.and_count();
         let total = self.options.runs * program.and_count() as u64;
         let mut done = self.runs_done * program.and_count() as u64;
         while remaining > 0 {
-            let n = remaining.min(2 * TABLE_CHUNK);
+            let gates = remaining.min(TABLE_CHUNK);
+            let n = scheme.blocks_for(gates);
             recv_blocks(ch, &mut tables[..n])?;
             let used = evaluator.evaluate(&tables[..n]);
             debug_assert_eq!(used, n, "chunks hold whole gates");
-            remaining -= n;
-            done += n as u64 / 2;
+            remaining -= gates;
+            done += gates as u64;
             if let Some(p) = self.progress.as_mut() {
                 p(done, total);
             }
@@ -825,7 +847,9 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         ch.write_all(&pack_bits(&for_garbler))?;
         ch.flush()?;
         self.phases.outputs += clock.elapsed();
-        self.tweaks = self.tweaks.after(program.and_count());
+        self.tweaks = self
+            .tweaks
+            .after_scheme(program.and_count(), self.options.scheme);
         self.runs_done += 1;
         self.and_done += program.and_count() as u64;
         Ok(split_outputs(program, bits))

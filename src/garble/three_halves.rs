@@ -1,0 +1,365 @@
+//! Three-halves garbling: Rosulek and Roy, "Three Halves Make a Whole? Beating the Half-Gates
+//! Lower Bound for Garbled Circuits" (CRYPTO 2021, eprint 2021/749), the scheme of §5 (Fig. 5,
+//! "slicing and dicing"), with free-XOR unchanged.
+//!
+//! Labels are sliced into halves, `A = (A_L, A_R)` with `A_L` the low 64 bits (which hold the
+//! colour bit, `lsb(Delta) = 1` as everywhere). An AND gate sends three half-ciphertexts
+//! `G0, G1, G2` and five control bits `z`: 1.5 kappa + 5 bits, 24.625 bytes per gate packed as
+//! 128 gates in 197 blocks. The evaluator, holding `A`, `B` with colours `i = lsb(A)`,
+//! `j = lsb(B)`, `k = i ^ j`, hashes `A`, `B` and `A ^ B` under three tweaks of the gate
+//! (`H` is the TCCR hash of [`crate::aes`]: the paper's proof asks for a circular correlation-
+//! robust hash with a unique tweak per call, §3, which TCCR with distinct tweaks is; a hash
+//! output gives the low 64 bits as the half and bit 127 as the control-bit mask) and computes
+//!
+//! - the dicing bits `r0 = z0 ^ i z2 ^ k z4 ^ m(A) ^ m(A^B)`, `r1 = z1 ^ j z3 ^ k z4 ^ m(B) ^
+//!   m(A^B)` (`m` the mask bit of a hash);
+//! - the 2x4 matrix `R = Rp[i][j] ^ r0 S1 ^ r1 S2` over GF(2);
+//! - `C_L = i G0 ^ k G2 ^ h(A) ^ h(A^B) ^ R[0] . (A_L, A_R, B_L, B_R)`,
+//!   `C_R = j G1 ^ k G2 ^ h(B) ^ h(A^B) ^ R[1] . (A_L, A_R, B_L, B_R)`
+//!
+//! (the row `V_ij = (1 0 i 0 k ; 0 1 0 j k)` of the paper's decoding matrix applied to the
+//! hashes and ciphertexts). `Rp`, `S1` and `S2` are the paper's matrices (its `R_p` for the four
+//! colour pairs and the two basis matrices of the random part `R_$`).
+//!
+//! The garbler knows both labels of every wire and the colour-to-value map (`alpha = lsb(A0)`,
+//! `beta = lsb(B0)`, so colour `i` means value `i ^ alpha`). It draws two random bits per gate
+//! for `R_$`, sets `z2 = !alpha ^ m(A^0) ^ m(A^1)`, `z3 = !beta ^ m(B^0) ^ m(B^1)`,
+//! `z4 = !alpha ^ !beta ^ m(AB^0) ^ m(AB^1)`, `z0 = rand0 ^ m(A^0) ^ m(AB^0)`,
+//! `z1 = rand1 ^ m(B^0) ^ m(AB^0)` (`A^c` the label of colour `c`), so that the evaluator's
+//! `r0, r1` are `rand0 ^ i !alpha ^ k (!alpha ^ !beta)` and `rand1 ^ j !beta ^ k (!alpha ^ !beta)`
+//! whatever labels it holds. It then fixes the output zero-label `C0` by the colour pair (0, 0)
+//! and solves the evaluator's equations of pairs (1, 1) and (1, 0) for `G0`, `G1` and `G2`, so
+//! that every pair decodes to `C0 ^ (a AND b) Delta`; the three remaining equations hold by the
+//! paper's choice of `Rp`, `S1`, `S2` (the tests check all four pairs on every gate kind and on
+//! random circuits). Every choice on a secret bit is a mask, never a branch or an index.
+
+use crate::aes::{Aes, Tweaks};
+use crate::block::Block;
+use crate::compile::SlotGate;
+
+/// Tweaks (hash counters) per AND gate: `A`, `B` and `A ^ B`.
+pub const TWEAKS_PER_GATE: u64 = 3;
+/// Gates per packed group.
+pub const GROUP: usize = 128;
+/// Blocks per full group: 3 halves a gate (192 blocks), then 5 control bits a gate (5 blocks).
+pub const GROUP_BLOCKS: usize = 197;
+
+/// `Rp` for colour pairs (i, j) at index `2i + j`; row 0 in bits 0..4 (coefficients of `A_L`,
+/// `A_R`, `B_L`, `B_R`), row 1 in bits 4..8.
+const RP: [u8; 4] = [0b0010_0100, 0b0000_0100, 0b0010_0000, 0];
+/// The two basis matrices of the random part, same layout.
+const S1: u8 = 0b1001_0111;
+const S2: u8 = 0b1110_1001;
+
+/// Blocks of tables for `gates` AND gates: full groups, then the halves and the control bits of
+/// the last, partial group.
+pub fn blocks_for(gates: usize) -> usize {
+    let (full, rest) = (gates / GROUP, gates % GROUP);
+    full * GROUP_BLOCKS + (3 * rest).div_ceil(2) + (5 * rest).div_ceil(128)
+}
+
+/// The number of gates whose tables fill at most `blocks` blocks, in whole groups (the protocol
+/// sends whole groups except at the end of a run).
+pub fn gates_in(blocks: usize) -> usize {
+    blocks / GROUP_BLOCKS * GROUP
+}
+
+#[inline(always)]
+fn lo(b: Block) -> u64 {
+    b.0 as u64
+}
+
+#[inline(always)]
+fn hi(b: Block) -> u64 {
+    (b.0 >> 64) as u64
+}
+
+/// The mask bit of a hash output (bit 127; the half uses bits 0..64).
+#[inline(always)]
+fn m(b: Block) -> u8 {
+    (b.0 >> 127) as u8
+}
+
+#[inline(always)]
+fn mask64(bit: u8) -> u64 {
+    u64::from(bit & 1).wrapping_neg()
+}
+
+#[inline(always)]
+fn mask8(bit: u8) -> u8 {
+    (bit & 1).wrapping_neg()
+}
+
+/// Row `row` (0 or 1) of a 2x4 matrix times `(A_L, A_R, B_L, B_R)`.
+#[inline(always)]
+fn dot(r: u8, row: u32, y: &[u64; 4]) -> u64 {
+    let bits = r >> (4 * row);
+    (y[0] & mask64(bits))
+        ^ (y[1] & mask64(bits >> 1))
+        ^ (y[2] & mask64(bits >> 2))
+        ^ (y[3] & mask64(bits >> 3))
+}
+
+/// One gate's tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tables {
+    /// The half-ciphertexts.
+    pub g: [u64; 3],
+    /// The control bits z0..z4 in bits 0..5.
+    pub z: u8,
+}
+
+/// Garbles one gate from the six hashes in colour order: `h[c]` = H(A of colour c, t0),
+/// `h[2 + c]` = H(B of colour c, t1), `h[4 + c]` = H(A^B of colour c, t2). Returns the output
+/// zero-label and the tables.
+#[inline(always)]
+pub fn garble_gate(a0: Block, b0: Block, d: Block, h: &[Block; 6], rand: u8) -> (Block, Tables) {
+    let (alpha, beta) = (a0.lsb() as u8, b0.lsb() as u8);
+    let (na, nb) = (alpha ^ 1, beta ^ 1);
+    // The labels of colour 0 and 1.
+    let a_col = [a0 ^ d.select(alpha == 1), a0 ^ d.select(na == 1)];
+    let b_col = [b0 ^ d.select(beta == 1), b0 ^ d.select(nb == 1)];
+    let (r0, r1) = (rand & 1, (rand >> 1) & 1);
+    // The evaluator's R and hash part of colour pair (i, j).
+    let base = |i: usize, j: usize| -> (u64, u64) {
+        let k = (i ^ j) as u8;
+        let er0 = r0 ^ (i as u8 & na) ^ (k & (na ^ nb));
+        let er1 = r1 ^ (j as u8 & nb) ^ (k & (na ^ nb));
+        let r = RP[2 * i + j] ^ (mask8(er0) & S1) ^ (mask8(er1) & S2);
+        let y = [lo(a_col[i]), hi(a_col[i]), lo(b_col[j]), hi(b_col[j])];
+        let hab = h[4 + (i ^ j)];
+        (
+            lo(h[i]) ^ lo(hab) ^ dot(r, 0, &y),
+            lo(h[2 + j]) ^ lo(hab) ^ dot(r, 1, &y),
+        )
+    };
+    let (dl, dr) = (lo(d), hi(d));
+    let (b00l, b00r) = base(0, 0);
+    // Pair (0, 0) has values (alpha, beta).
+    let c0l = b00l ^ (dl & mask64(alpha & beta));
+    let c0r = b00r ^ (dr & mask64(alpha & beta));
+    // Pair (1, 1) has values (!alpha, !beta): C_L = G0 ^ base_L, C_R = G1 ^ base_R.
+    let (b11l, b11r) = base(1, 1);
+    let g0 = c0l ^ (dl & mask64(na & nb)) ^ b11l;
+    let g1 = c0r ^ (dr & mask64(na & nb)) ^ b11r;
+    // Pair (1, 0) has values (!alpha, beta): C_R = G2 ^ base_R.
+    let (_, b10r) = base(1, 0);
+    let g2 = c0r ^ (dr & mask64(na & beta)) ^ b10r;
+    let z = (r0 ^ m(h[0]) ^ m(h[4]))
+        | (r1 ^ m(h[2]) ^ m(h[4])) << 1
+        | (na ^ m(h[0]) ^ m(h[1])) << 2
+        | (nb ^ m(h[2]) ^ m(h[3])) << 3
+        | (na ^ nb ^ m(h[4]) ^ m(h[5])) << 4;
+    (Block::from_halves(c0r, c0l), Tables { g: [g0, g1, g2], z })
+}
+
+/// Evaluates one gate from the hashes `hA`, `hB`, `hAB` of the labels held.
+#[inline(always)]
+pub fn eval_gate(a: Block, b: Block, ha: Block, hb: Block, hab: Block, t: &Tables) -> Block {
+    let (i, j) = (a.lsb() as u8, b.lsb() as u8);
+    let k = i ^ j;
+    let z = t.z;
+    let r0 = z ^ (i & (z >> 2)) ^ (k & (z >> 4)) ^ m(ha) ^ m(hab);
+    let r1 = (z >> 1) ^ (j & (z >> 3)) ^ (k & (z >> 4)) ^ m(hb) ^ m(hab);
+    // Rp by the evaluator's own colours, selected without an index.
+    let rp = (RP[0] & mask8((i ^ 1) & (j ^ 1)))
+        ^ (RP[1] & mask8((i ^ 1) & j))
+        ^ (RP[2] & mask8(i & (j ^ 1)));
+    let r = rp ^ (mask8(r0) & S1) ^ (mask8(r1) & S2);
+    let y = [lo(a), hi(a), lo(b), hi(b)];
+    let cl = (t.g[0] & mask64(i)) ^ (t.g[2] & mask64(k)) ^ lo(ha) ^ lo(hab) ^ dot(r, 0, &y);
+    let cr = (t.g[1] & mask64(j)) ^ (t.g[2] & mask64(k)) ^ lo(hb) ^ lo(hab) ^ dot(r, 1, &y);
+    Block::from_halves(cr, cl)
+}
+
+/// Writes the tables of gate `w` (0-based in a run of `n` gates starting at a group boundary)
+/// into `out`, which holds [`blocks_for`]`(n)` blocks.
+pub fn put(out: &mut [Block], n: usize, w: usize, t: &Tables) {
+    let base = w / GROUP * GROUP_BLOCKS;
+    let in_group = (n - w / GROUP * GROUP).min(GROUP);
+    let x = w % GROUP;
+    for (s, &g) in t.g.iter().enumerate() {
+        let half = 3 * x + s;
+        let block = &mut out[base + half / 2];
+        let shift = 64 * (half % 2);
+        block.0 = (block.0 & !(u128::from(u64::MAX) << shift)) | (u128::from(g) << shift);
+    }
+    let bits_at = base + (3 * in_group).div_ceil(2);
+    for s in 0..5 {
+        let bit = 5 * x + s;
+        let block = &mut out[bits_at + bit / 128];
+        let shift = bit % 128;
+        block.0 = (block.0 & !(1u128 << shift)) | (u128::from((t.z >> s) & 1) << shift);
+    }
+}
+
+/// Reads the tables of gate `w` of a run of `n` gates (see [`put`]).
+pub fn get(tables: &[Block], n: usize, w: usize) -> Tables {
+    let base = w / GROUP * GROUP_BLOCKS;
+    let in_group = (n - w / GROUP * GROUP).min(GROUP);
+    let x = w % GROUP;
+    let mut t = Tables::default();
+    for s in 0..3 {
+        let half = 3 * x + s;
+        t.g[s] = (tables[base + half / 2].0 >> (64 * (half % 2))) as u64;
+    }
+    let bits_at = base + (3 * in_group).div_ceil(2);
+    for s in 0..5 {
+        let bit = 5 * x + s;
+        t.z |= (((tables[bits_at + bit / 128].0 >> (bit % 128)) & 1) as u8) << s;
+    }
+    t
+}
+
+/// Garbles a chunk of at most [`super::CHUNK`] independent AND gates: hashes the six labels of
+/// every gate in one batch, then combines. `first` is the program-wide index of the chunk's
+/// first gate within the call's run of `n` gates starting at `offset`; `rand(k)` gives gate
+/// `k`'s two random bits.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn garble_chunk(
+    aes: &Aes,
+    scratch: &mut [Block],
+    labels: &[Block],
+    chunk: &[SlotGate],
+    d: Block,
+    tweaks: Tweaks,
+    rand: &[u8],
+    outs: &mut [Block],
+    tables: &mut [Tables],
+) {
+    let scratch = &mut scratch[..6 * chunk.len()];
+    for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(6)) {
+        let (a0, b0) = (labels[g.a as usize], labels[g.b as usize]);
+        let ab0 = a0 ^ b0;
+        // Colour order: the label of colour c at position c.
+        let (fa, fb, fab) = (a0.lsb(), b0.lsb(), ab0.lsb());
+        s[0] = a0 ^ d.select(fa);
+        s[1] = s[0] ^ d;
+        s[2] = b0 ^ d.select(fb);
+        s[3] = s[2] ^ d;
+        s[4] = ab0 ^ d.select(fab);
+        s[5] = s[4] ^ d;
+    }
+    aes.tccr(scratch, Tweaks { shift: 1, ..tweaks });
+    for (((g, h), (w, t)), &r) in chunk
+        .iter()
+        .zip(scratch.chunks_exact(6))
+        .zip(outs.iter_mut().zip(tables.iter_mut()))
+        .zip(rand)
+    {
+        let h: &[Block; 6] = h.try_into().expect("six hashes");
+        let (c, tab) = garble_gate(labels[g.a as usize], labels[g.b as usize], d, h, r);
+        *w = c;
+        *t = tab;
+    }
+}
+
+/// Evaluates a chunk of at most [`super::CHUNK`] gates: the three hashes of every gate in one
+/// batch, then the decoding.
+pub(crate) fn eval_chunk(
+    aes: &Aes,
+    scratch: &mut [Block],
+    labels: &[Block],
+    chunk: &[SlotGate],
+    tweaks: Tweaks,
+    tables: &[Tables],
+    outs: &mut [Block],
+) {
+    let scratch = &mut scratch[..3 * chunk.len()];
+    for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(3)) {
+        let (a, b) = (labels[g.a as usize], labels[g.b as usize]);
+        s[0] = a;
+        s[1] = b;
+        s[2] = a ^ b;
+    }
+    aes.tccr(scratch, Tweaks { shift: 0, ..tweaks });
+    for (((g, h), t), w) in chunk
+        .iter()
+        .zip(scratch.chunks_exact(3))
+        .zip(tables)
+        .zip(outs.iter_mut())
+    {
+        *w = eval_gate(
+            labels[g.a as usize],
+            labels[g.b as usize],
+            h[0],
+            h[1],
+            h[2],
+            t,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aes::Prg;
+
+    /// Every colour pair decodes to `C0 ^ (a AND b) Delta`, for every colour-to-value map and
+    /// random bits, through the packed tables.
+    #[test]
+    fn all_four_input_pairs_decode() {
+        let mut prg = Prg::from_seed([3; 16]);
+        let aes = Aes::fixed();
+        for trial in 0..2000u64 {
+            let d = Block(prg.block().0 | 1);
+            let (a0, b0) = (prg.block(), prg.block());
+            let tw = |c: u64| Block::from_halves(9, 3 * trial + c);
+            let mut h = [Block::ZERO; 6];
+            for c in 0..2 {
+                let a = a0 ^ d.select((c as u8 ^ a0.lsb() as u8) == 1);
+                let b = b0 ^ d.select((c as u8 ^ b0.lsb() as u8) == 1);
+                let ab = a0 ^ b0 ^ d.select((c as u8 ^ (a0 ^ b0).lsb() as u8) == 1);
+                h[c] = aes.tccr_one(a, tw(0));
+                h[2 + c] = aes.tccr_one(b, tw(1));
+                h[4 + c] = aes.tccr_one(ab, tw(2));
+            }
+            let (c0, t) = garble_gate(a0, b0, d, &h, (trial % 4) as u8);
+            let mut packed = vec![Block::ZERO; blocks_for(1)];
+            put(&mut packed, 1, 0, &t);
+            let t = get(&packed, 1, 0);
+            for (va, vb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let a = a0 ^ d.select(va);
+                let b = b0 ^ d.select(vb);
+                let c = eval_gate(
+                    a,
+                    b,
+                    aes.tccr_one(a, tw(0)),
+                    aes.tccr_one(b, tw(1)),
+                    aes.tccr_one(a ^ b, tw(2)),
+                    &t,
+                );
+                assert_eq!(c, c0 ^ d.select(va & vb), "trial {trial}, inputs {va} {vb}");
+            }
+        }
+    }
+
+    #[test]
+    fn packing_is_dense_and_round_trips() {
+        assert_eq!(blocks_for(128), 197);
+        assert_eq!(blocks_for(0), 0);
+        assert_eq!(blocks_for(1), 3);
+        assert_eq!(gates_in(197 * 3 + 5), 384);
+        let mut prg = Prg::from_seed([4; 16]);
+        for n in [1usize, 2, 127, 128, 129, 300] {
+            let all: Vec<Tables> = (0..n)
+                .map(|_| {
+                    let b = prg.block();
+                    Tables {
+                        g: [b.0 as u64, (b.0 >> 64) as u64, prg.block().0 as u64],
+                        z: (b.0 >> 3) as u8 & 31,
+                    }
+                })
+                .collect();
+            let mut out = vec![Block::ZERO; blocks_for(n)];
+            for (w, t) in all.iter().enumerate() {
+                put(&mut out, n, w, t);
+            }
+            for (w, t) in all.iter().enumerate() {
+                assert_eq!(&get(&out, n, w), t, "n {n}, gate {w}");
+            }
+        }
+        // 24.625 bytes per gate in full groups.
+        assert_eq!(16 * blocks_for(128 * 1000), 128 * 1000 * 197 / 8);
+    }
+}
