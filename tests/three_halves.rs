@@ -1,0 +1,313 @@
+//! Three-halves garbling: every kit circuit and random circuits decode to the cleartext result
+//! on every AES backend, the batched garbler's tables equal the reference's bit for bit, a bit
+//! flipped in the tables shows in the output labels, and the command line runs it locally and
+//! between two processes, refusing a peer that chose the other scheme.
+
+mod common;
+
+use common::*;
+use garbled::aes::{Aes, Backend, Prg};
+use garbled::block::{ActiveLabel, Block, Delta, ZeroLabel};
+use garbled::circuit::{Circuit, FormatChoice, Limits, bristol, plain};
+use garbled::compile::{Program, compile};
+use garbled::garble::three_halves::{self, Tables};
+use garbled::garble::{Evaluator, Garbler, Scheme, TweakBase, reference, run_in_memory_with};
+use proptest::prelude::*;
+
+fn cleartext(circuit: &Circuit, inputs: &[Vec<bool>]) -> Vec<bool> {
+    plain::eval_bits(circuit, inputs).unwrap().concat()
+}
+
+fn garbled_three_halves(
+    program: &Program,
+    inputs: &[Vec<bool>],
+    seed: u8,
+    buffer: usize,
+) -> Vec<bool> {
+    let flat: Vec<bool> = inputs.iter().flatten().copied().collect();
+    let mut prg = Prg::from_seed([seed; 16]);
+    run_in_memory_with(program, &flat, &mut prg, buffer, Scheme::ThreeHalves).unwrap()
+}
+
+#[test]
+fn every_kit_circuit_decodes_to_the_cleartext_result() {
+    let Some(shared) = shared_dir() else { return };
+    let mut checked = 0;
+    for sub in ["bristol/fashion", "bristol/format"] {
+        for entry in std::fs::read_dir(shared.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "txt") {
+                continue;
+            }
+            let Ok(parsed) = bristol::parse_file(&path, FormatChoice::Auto, &Limits::default())
+            else {
+                continue; // the kit's *-test.txt files are vectors, not circuits
+            };
+            let circuit = parsed.circuit;
+            let program = compile(&circuit).unwrap();
+            for seed in 0..2u8 {
+                let inputs = random_inputs(&circuit, u64::from(seed) + 40);
+                assert_eq!(
+                    garbled_three_halves(&program, &inputs, seed, 1000),
+                    cleartext(&circuit, &inputs),
+                    "{}",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "{checked} circuits");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn random_circuits_decode_to_the_cleartext_result(seed in any::<u64>(), gates in 1usize..600, outputs in 1usize..20, buffer in 1usize..700) {
+        let circuit = random_circuit(seed, 1 + (seed % 3) as usize, gates, outputs);
+        let program = compile(&circuit).unwrap();
+        let inputs = random_inputs(&circuit, seed ^ 0x77);
+        prop_assert_eq!(
+            garbled_three_halves(&program, &inputs, seed as u8, buffer),
+            cleartext(&circuit, &inputs)
+        );
+    }
+}
+
+/// The random bits the garbler draws from a generator seeded with `seed`, gate by gate.
+fn bits_of(seed: [u8; 16], gates: usize) -> Vec<u8> {
+    let mut prg = Prg::from_seed(seed);
+    let words: Vec<u128> = (0..gates.div_ceil(64))
+        .map(|_| prg.block().value())
+        .collect();
+    (0..gates)
+        .map(|k| ((words[k / 64] >> (2 * (k % 64))) & 3) as u8)
+        .collect()
+}
+
+fn unpack(tables: &[Block], gates: usize) -> Vec<Tables> {
+    (0..gates)
+        .map(|w| three_halves::get(tables, gates, w))
+        .collect()
+}
+
+#[test]
+fn batched_tables_equal_the_reference_on_every_backend() {
+    let mut circuits = vec![
+        random_circuit(11, 3, 3000, 40),
+        random_circuit(12, 2, 700, 9),
+    ];
+    circuits.push(garbled::circuit::builder::aes128_circuit());
+    for circuit in &circuits {
+        let program = compile(circuit).unwrap();
+        let mut prg = Prg::from_seed([6; 16]);
+        let delta = Delta::new(prg.block());
+        let mut raw = vec![Block::ZERO; program.input_count()];
+        prg.fill(&mut raw);
+        let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
+        let inputs = random_inputs(circuit, 5);
+        let active: Vec<ActiveLabel> = zero
+            .iter()
+            .zip(inputs.concat())
+            .map(|(z, b)| z.encode(b, &delta))
+            .collect();
+        let base = TweakBase {
+            nonce: 0xabc,
+            first: 77,
+        };
+        let seed = [8u8; 16];
+        let bits = bits_of(seed, program.and_count());
+        let (ref_tables, ref_out) =
+            reference::garble_three_halves(&program, &delta, &zero, base, |k| bits[k]);
+        let ref_active = reference::evaluate_three_halves(&program, &ref_tables, &active, base);
+        let want = cleartext(circuit, &inputs);
+        for ((z, a), &bit) in ref_out.iter().zip(&ref_active).zip(&want) {
+            assert_eq!(a.0, z.encode(bit, &delta).0, "the reference decodes");
+        }
+        for backend in Backend::ALL.into_iter().filter(|b| b.supported()) {
+            let aes = Aes::fixed_with_backend(backend).unwrap();
+            let mut g = Garbler::new(&program, delta.clone(), &zero, base)
+                .unwrap()
+                .with_aes(&aes)
+                .with_scheme(Scheme::ThreeHalves, Prg::from_seed(seed));
+            let mut e = Evaluator::new(&program, &active, base)
+                .unwrap()
+                .with_aes(&aes)
+                .with_scheme(Scheme::ThreeHalves);
+            // One piece for the whole program, so that the packing is one run of gates.
+            let mut buf = vec![Block::ZERO; three_halves::blocks_for(program.and_count())];
+            let n = g.garble(&mut buf);
+            assert!(g.is_done());
+            assert_eq!(n, buf.len());
+            assert_eq!(e.evaluate(&buf[..n]), n);
+            e.evaluate(&[]);
+            assert!(e.is_done());
+            assert!(
+                unpack(&buf, program.and_count()) == ref_tables,
+                "{backend}: batched tables differ from the reference"
+            );
+            assert_eq!(g.output_zero_labels(), ref_out, "{backend}");
+            assert_eq!(e.output_labels().unwrap(), ref_active, "{backend}");
+        }
+    }
+}
+
+#[test]
+fn a_flipped_table_bit_changes_the_output_label() {
+    let circuit = random_circuit(21, 2, 400, 24);
+    let program = compile(&circuit).unwrap();
+    assert!(program.and_count() > 4);
+    let delta = Delta::new(Block::new(0x1234_5678_9abc_def1));
+    let zero: Vec<ZeroLabel> = (0..program.input_count())
+        .map(|i| ZeroLabel(Block::new((i as u128 + 3) * 0x9e37_79b9_7f4a_7c15)))
+        .collect();
+    let active: Vec<ActiveLabel> = zero.iter().map(|z| z.encode(true, &delta)).collect();
+    let base = TweakBase { nonce: 4, first: 0 };
+    let (tables, out) =
+        reference::garble_three_halves(&program, &delta, &zero, base, |k| k as u8 & 3);
+    let valid = |l: &ActiveLabel, z: &ZeroLabel| l.0 == z.0 || l.0 == z.0 ^ delta.block();
+    let honest = reference::evaluate_three_halves(&program, &tables, &active, base);
+    assert!(honest.iter().zip(&out).all(|(l, z)| valid(l, z)));
+    let last = tables.len() - 1;
+    // A bit of each ciphertext and each control bit of the last gate, one at a time.
+    let mut flips: Vec<Box<dyn Fn(&mut Tables)>> = Vec::new();
+    for s in 0..3 {
+        flips.push(Box::new(move |t: &mut Tables| t.g[s] ^= 1 << 40));
+    }
+    for s in 0..5 {
+        flips.push(Box::new(move |t: &mut Tables| t.z ^= 1 << s));
+    }
+    let mut changed = 0;
+    for flip in &flips {
+        let mut bad = tables.clone();
+        flip(&mut bad[last]);
+        let got = reference::evaluate_three_halves(&program, &bad, &active, base);
+        if got != honest {
+            changed += 1;
+            assert!(
+                got.iter().zip(&out).any(|(l, z)| !valid(l, z)),
+                "a changed output label must be invalid, not the other value's label"
+            );
+        }
+    }
+    // Flipping G0 or G1 or the control bits of the evaluator's colours always matters; some
+    // flips are inert for the colours this input takes (i = 0 ignores G0), never all.
+    assert!(
+        changed >= 3,
+        "{changed} of {} flips changed the output",
+        flips.len()
+    );
+}
+
+#[test]
+fn three_halves_sends_fewer_bytes_and_agrees_with_half_gates() {
+    let args = [
+        "run",
+        "circuits/aes128.txt",
+        "--input",
+        "0x000102030405060708090a0b0c0d0e0f",
+        "--input",
+        "0x00112233445566778899aabbccddeeff",
+        "--json",
+        "--insecure",
+    ];
+    let run = |scheme: &str| -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.extend_from_slice(&["--scheme", scheme]);
+        let o = garbled(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let half = run("half-gates");
+    let three = run("three-halves");
+    assert_eq!(half["outputs"], three["outputs"]);
+    assert_eq!(
+        three["outputs"][0], "0x69c4e0d86a7b0430d8cdb78070b4c55a",
+        "FIPS-197 C.1"
+    );
+    assert_eq!(three["stats"]["scheme"], "three-halves");
+    let sent = |v: &serde_json::Value| v["stats"]["bytes_sent"].as_u64().unwrap();
+    // 6400 AND gates: 32 bytes each against 24.625 (both runs carry the same OT traffic; the
+    // hello names the scheme, two characters longer).
+    let hello = ("three-halves".len() - "half-gates".len()) as u64;
+    assert_eq!(sent(&half) - sent(&three), 6400 * 32 - 6400 * 197 / 8 - hello);
+}
+
+#[test]
+fn two_processes_run_it_and_a_mixed_pair_is_refused() {
+    let circuit = "circuits/aes128.txt";
+    let pair = |g_scheme: &str, e_scheme: &str| {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let g = spawn(&[
+            "run",
+            circuit,
+            "--role",
+            "garbler",
+            "--listen",
+            &listen,
+            "--insecure",
+            "--input",
+            "0x000102030405060708090a0b0c0d0e0f",
+            "--scheme",
+            g_scheme,
+            "--timeout",
+            "10",
+        ]);
+        let e = garbled(&[
+            "run",
+            circuit,
+            "--role",
+            "evaluator",
+            "--connect",
+            &listen,
+            "--insecure",
+            "--input",
+            "0x00112233445566778899aabbccddeeff",
+            "--scheme",
+            e_scheme,
+            "--timeout",
+            "10",
+        ]);
+        (g.wait_with_output().unwrap(), e)
+    };
+    let (g, e) = pair("three-halves", "three-halves");
+    assert!(g.status.success(), "{}", stderr(&g));
+    assert!(e.status.success(), "{}", stderr(&e));
+    assert_eq!(stdout(&e).trim(), "0x69c4e0d86a7b0430d8cdb78070b4c55a");
+    assert_eq!(stdout(&g), stdout(&e));
+    let (g, e) = pair("half-gates", "three-halves");
+    for (who, o) in [("garbler", &g), ("evaluator", &e)] {
+        assert_eq!(o.status.code(), Some(1), "{who}: {}", stderr(o));
+        assert!(
+            stderr(o).contains("garbling scheme differs") && stderr(o).contains("three-halves"),
+            "{who}: {}",
+            stderr(o)
+        );
+    }
+}
+
+#[test]
+fn compare_takes_the_scheme_too() {
+    let o = garbled(&[
+        "compare",
+        "--value",
+        "-5",
+        "--value",
+        "3",
+        "--signed",
+        "--scheme",
+        "three-halves",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "less");
+    let bad = garbled(&[
+        "compare",
+        "--value",
+        "1",
+        "--value",
+        "2",
+        "--scheme",
+        "quarter-gates",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}
