@@ -230,7 +230,10 @@ fn three_halves_sends_fewer_bytes_and_agrees_with_half_gates() {
     // 6400 AND gates: 32 bytes each against 24.625 (both runs carry the same OT traffic; the
     // hello names the scheme, two characters longer).
     let hello = ("three-halves".len() - "half-gates".len()) as u64;
-    assert_eq!(sent(&half) - sent(&three), 6400 * 32 - 6400 * 197 / 8 - hello);
+    assert_eq!(
+        sent(&half) - sent(&three),
+        6400 * 32 - 6400 * 197 / 8 - hello
+    );
 }
 
 #[test]

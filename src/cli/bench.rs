@@ -11,7 +11,7 @@ use crate::block::{ActiveLabel, Block, Delta, ZeroLabel};
 use crate::circuit::{Circuit, Limits, plain};
 use crate::compile::{Program, compile};
 use crate::error::{Error, Result};
-use crate::garble::{Evaluator, Garbler, TweakBase, run_in_memory};
+use crate::garble::{Evaluator, Garbler, Scheme, TweakBase};
 
 /// Arguments of `garbled bench`.
 #[derive(Debug, Args)]
@@ -40,6 +40,15 @@ pub(crate) struct BenchArgs {
     /// of the work (as the shards of a batch job run), against one thread in the same run.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// The garbling scheme measured: half-gates or three-halves. The multiples of the AES bound
+    /// stay those of half-gates (8 AES blocks per AND gate to garble, 4 to evaluate), so that
+    /// the two schemes compare in one unit.
+    #[arg(long, value_name = "SCHEME", default_value = "half-gates", value_parser = ["half-gates", "three-halves"])]
+    scheme: String,
+    /// With --e2e: pace each direction of the loopback link to this many Mbit/s (a token bucket
+    /// in the channel), to see a scheme on a slower network.
+    #[arg(long, value_name = "M", requires = "e2e")]
+    link_mbps: Option<f64>,
 }
 
 /// Hash calls per AND gate times AES calls per hash: the garbler hashes four times, the evaluator
@@ -114,9 +123,10 @@ pub(crate) fn measure_circuit(
     name: &str,
     circuit: &Circuit,
     budget: Duration,
+    scheme: Scheme,
 ) -> Result<CircuitFigures> {
     let program = compile(circuit)?;
-    self_check(name, circuit, &program)?;
+    self_check(name, circuit, &program, scheme)?;
     let and = program.and_count();
     if and > 1 << 25 {
         return Err(Error::arg(format!(
@@ -125,15 +135,19 @@ pub(crate) fn measure_circuit(
         )));
     }
     let (delta, zero, active, tweaks) = random_labels(&program)?;
-    let mut tables = vec![Block::ZERO; 2 * and];
+    let mut tables = vec![Block::ZERO; scheme.blocks_for(and)];
+    let seed = Prg::from_os()?.block().to_bytes();
     let garble = timed_runs(budget, || {
-        let mut g =
-            Garbler::new(&program, delta.clone(), &zero, tweaks).expect("input count matches");
+        let mut g = Garbler::new(&program, delta.clone(), &zero, tweaks)
+            .expect("input count matches")
+            .with_scheme(scheme, Prg::from_seed(seed));
         let n = g.garble(&mut tables);
         debug_assert!(g.is_done() && n == tables.len());
     });
     let eval = timed_runs(budget, || {
-        let mut e = Evaluator::new(&program, &active, tweaks).expect("input count matches");
+        let mut e = Evaluator::new(&program, &active, tweaks)
+            .expect("input count matches")
+            .with_scheme(scheme);
         e.evaluate(std::hint::black_box(&tables));
         debug_assert!(e.is_done());
     });
@@ -223,12 +237,12 @@ pub(crate) fn measure_parallel(
 }
 
 /// Garbled evaluation must equal cleartext evaluation on random inputs, or no figure is printed.
-fn self_check(name: &str, circuit: &Circuit, program: &Program) -> Result<()> {
+fn self_check(name: &str, circuit: &Circuit, program: &Program, scheme: Scheme) -> Result<()> {
     let mut prg = Prg::from_os()?;
     let mut bits = vec![0u8; program.input_count()];
     prg.fill_bytes(&mut bits);
     let inputs: Vec<bool> = bits.iter().map(|b| b & 1 == 1).collect();
-    let got = run_in_memory(program, &inputs, &mut prg, 1 << 12)?;
+    let got = crate::garble::run_in_memory_with(program, &inputs, &mut prg, 1 << 12, scheme)?;
     let groups = plain::split_groups(&circuit.input_widths(), &inputs);
     let expected: Vec<bool> = plain::eval_bits(circuit, &groups)?.concat();
     if got != expected {
@@ -393,12 +407,20 @@ fn loopback_copy(bytes: u64) -> Result<f64> {
     })
 }
 
+/// How the end-to-end sessions run: scheme and (optionally) a paced link.
+#[derive(Clone, Copy)]
+pub(crate) struct E2eSetup {
+    pub scheme: Scheme,
+    pub link_mbps: Option<f64>,
+}
+
 fn e2e_session(
     tls: bool,
     program: &Program,
     runs: u64,
     g_in: &[Vec<bool>],
     e_in: &[Vec<bool>],
+    setup: E2eSetup,
 ) -> Result<(crate::protocol::SessionStats, crate::protocol::SessionStats)> {
     use crate::protocol::{EvaluatorSession, GarblerSession, Party, Reveal, SessionOptions};
     let options = SessionOptions::new(
@@ -406,7 +428,8 @@ fn e2e_session(
         vec![Party::Garbler, Party::Evaluator],
         vec![Reveal::Both],
     )?
-    .with_runs(runs);
+    .with_runs(runs)
+    .with_scheme(setup.scheme);
     let e_options = options.clone();
     let timeouts = crate::net::tcp::Timeouts::idle(Duration::from_secs(60));
     super::net::run_local(
@@ -414,6 +437,7 @@ fn e2e_session(
         tls,
         None,
         |channel| {
+            let channel = crate::net::paced::Paced::new(channel, setup.link_mbps.unwrap_or(1e9));
             let mut s = GarblerSession::start(channel, program, options)?;
             for _ in 0..runs {
                 s.run(g_in)?;
@@ -421,6 +445,7 @@ fn e2e_session(
             s.finish()
         },
         move |channel| {
+            let channel = crate::net::paced::Paced::new(channel, setup.link_mbps.unwrap_or(1e9));
             let mut s = EvaluatorSession::start(channel, program, e_options)?;
             for _ in 0..runs {
                 s.run(e_in)?;
@@ -430,7 +455,7 @@ fn e2e_session(
     )
 }
 
-pub(crate) fn measure_e2e(budget: Duration) -> Result<E2eFigures> {
+pub(crate) fn measure_e2e(budget: Duration, setup: E2eSetup) -> Result<E2eFigures> {
     let mut prg = Prg::from_os()?;
     let mut random_bits = |n: u32| -> Vec<bool> {
         let mut bytes = vec![0u8; n as usize];
@@ -442,7 +467,7 @@ pub(crate) fn measure_e2e(budget: Duration) -> Result<E2eFigures> {
     let one_aes = |tls: bool| -> Result<Duration> {
         let mut failure = None;
         let best = fastest_time(budget, || {
-            if let Err(e) = e2e_session(tls, &aes, 1, &key, &pt) {
+            if let Err(e) = e2e_session(tls, &aes, 1, &key, &pt, setup) {
                 failure = Some(e);
             }
         });
@@ -458,7 +483,7 @@ pub(crate) fn measure_e2e(budget: Duration) -> Result<E2eFigures> {
     for _ in 0..2 {
         for (slot, tls) in [(0, false), (1, true)] {
             let start = Instant::now();
-            let (g, _) = e2e_session(tls, &many, 10, &key, &pts)?;
+            let (g, _) = e2e_session(tls, &many, 10, &key, &pts, setup)?;
             let seconds = start.elapsed().as_secs_f64();
             if seconds < best[slot].0 {
                 best[slot] = (seconds, Some(g));
@@ -502,10 +527,22 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     if circuits.is_empty() {
         circuits = super::default_bench_circuits();
     }
+    let scheme: Scheme = args.scheme.parse()?;
+    if let Some(m) = args.link_mbps
+        && !(m >= 1.0 && m <= 1e6)
+    {
+        return Err(Error::arg(format!(
+            "--link-mbps {m} is out of range: give 1 to 1000000"
+        )));
+    }
+    let setup = E2eSetup {
+        scheme,
+        link_mbps: args.link_mbps,
+    };
     let aes_ns = aes_ns_per_block(budget);
     let mut figures = Vec::new();
     for (name, circuit) in &circuits {
-        figures.push(measure_circuit(name, circuit, budget)?);
+        figures.push(measure_circuit(name, circuit, budget, scheme)?);
     }
     let parallel = match args.threads {
         Some(0) => return Err(Error::arg("--threads must be at least 1")),
@@ -519,7 +556,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         None
     };
     let e2e = if args.e2e {
-        Some(measure_e2e(budget)?)
+        Some(measure_e2e(budget, setup)?)
     } else {
         None
     };
@@ -547,6 +584,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
             .collect();
         let mut object = serde_json::json!({
             "backend": backend.name(),
+            "scheme": scheme.name(),
             "aes_ns_per_block": round(aes_ns),
             "circuits": list,
         });
@@ -555,6 +593,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                 "aes128_ms": round(e.aes128_ms),
                 "and_per_second": e.and_per_second.round(),
                 "bytes_per_and": round(e.bytes_per_and),
+                "table_bytes_per_and": round(scheme.bytes_per_gate()),
+                "link_mbps": args.link_mbps,
                 "large_circuit_and": e.large_and,
                 "tls_aes128_ms": round(e.tls_aes128_ms),
                 "tls_and_per_second": e.tls_and_per_second.round(),
@@ -582,7 +622,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         outln!("{object}")?;
         return Ok(());
     }
-    outln!("AES backend {backend}: {aes_ns:.3} ns per block (1024-block batches)")?;
+    outln!(
+        "AES backend {backend}: {aes_ns:.3} ns per block (1024-block batches); scheme {scheme}"
+    )?;
     outln!(
         "bounds: garbling {:.2} ns per AND ({GARBLE_AES_PER_AND} AES), evaluation {:.2} ns per AND ({EVAL_AES_PER_AND} AES)",
         GARBLE_AES_PER_AND * aes_ns,
@@ -647,7 +689,12 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     if let Some(e) = &e2e {
-        outln!("end to end over loopback (both parties on this machine):")?;
+        match args.link_mbps {
+            Some(m) => outln!(
+                "end to end over loopback paced to {m} Mbit/s each way (both parties on this machine):"
+            )?,
+            None => outln!("end to end over loopback (both parties on this machine):")?,
+        }
         outln!(
             "  AES-128 x1: {:.2} ms plaintext TCP, {:.2} ms TLS 1.3, from connect to outputs, base OT included (fastest run)",
             e.aes128_ms,

@@ -151,9 +151,7 @@ impl<'p> Evaluator<'p> {
         let remaining = self.program.and_count() - self.cursor.and_done();
         let capacity = Scheme::ThreeHalves.capacity(tables.len(), remaining);
         let blocks = three_halves::blocks_for(capacity);
-        self.unpacked.clear();
-        self.unpacked
-            .extend((0..capacity).map(|w| three_halves::get(&tables[..blocks], capacity, w)));
+        three_halves::unpack(&tables[..blocks], capacity, &mut self.unpacked);
         let Evaluator {
             labels,
             aes,

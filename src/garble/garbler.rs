@@ -213,9 +213,7 @@ impl<'p> Garbler<'p> {
             }
         });
         let blocks = three_halves::blocks_for(gates);
-        for (w, t) in staged[..gates].iter().enumerate() {
-            three_halves::put(&mut tables[..blocks], gates, w, t);
-        }
+        three_halves::pack(&staged[..gates], &mut tables[..blocks]);
         blocks
     }
 

@@ -85,12 +85,8 @@ fn mask64(bit: u8) -> u64 {
     u64::from(bit & 1).wrapping_neg()
 }
 
-#[inline(always)]
-fn mask8(bit: u8) -> u8 {
-    (bit & 1).wrapping_neg()
-}
-
-/// Row `row` (0 or 1) of a 2x4 matrix times `(A_L, A_R, B_L, B_R)`.
+/// Row `row` (0 or 1) of a 2x4 matrix times `(A_L, A_R, B_L, B_R)` (for a constant matrix,
+/// after inlining, plain XORs).
 #[inline(always)]
 fn dot(r: u8, row: u32, y: &[u64; 4]) -> u64 {
     let bits = r >> (4 * row);
@@ -120,17 +116,27 @@ pub fn garble_gate(a0: Block, b0: Block, d: Block, h: &[Block; 6], rand: u8) -> 
     let a_col = [a0 ^ d.select(alpha == 1), a0 ^ d.select(na == 1)];
     let b_col = [b0 ^ d.select(beta == 1), b0 ^ d.select(nb == 1)];
     let (r0, r1) = (rand & 1, (rand >> 1) & 1);
-    // The evaluator's R and hash part of colour pair (i, j).
+    // The evaluator's R and hash part of colour pair (i, j). R = Rp ^ r0 S1 ^ r1 S2 with
+    // constant Rp, S1, S2 (for constant i, j after inlining): the products with the constant
+    // matrices are plain XORs, and only the two secret coefficients take masks.
     let base = |i: usize, j: usize| -> (u64, u64) {
         let k = (i ^ j) as u8;
         let er0 = r0 ^ (i as u8 & na) ^ (k & (na ^ nb));
         let er1 = r1 ^ (j as u8 & nb) ^ (k & (na ^ nb));
-        let r = RP[2 * i + j] ^ (mask8(er0) & S1) ^ (mask8(er1) & S2);
         let y = [lo(a_col[i]), hi(a_col[i]), lo(b_col[j]), hi(b_col[j])];
         let hab = h[4 + (i ^ j)];
+        let (m0, m1) = (mask64(er0), mask64(er1));
         (
-            lo(h[i]) ^ lo(hab) ^ dot(r, 0, &y),
-            lo(h[2 + j]) ^ lo(hab) ^ dot(r, 1, &y),
+            lo(h[i])
+                ^ lo(hab)
+                ^ dot(RP[2 * i + j], 0, &y)
+                ^ (dot(S1, 0, &y) & m0)
+                ^ (dot(S2, 0, &y) & m1),
+            lo(h[2 + j])
+                ^ lo(hab)
+                ^ dot(RP[2 * i + j], 1, &y)
+                ^ (dot(S1, 1, &y) & m0)
+                ^ (dot(S2, 1, &y) & m1),
         )
     };
     let (dl, dr) = (lo(d), hi(d));
@@ -161,14 +167,14 @@ pub fn eval_gate(a: Block, b: Block, ha: Block, hb: Block, hab: Block, t: &Table
     let z = t.z;
     let r0 = z ^ (i & (z >> 2)) ^ (k & (z >> 4)) ^ m(ha) ^ m(hab);
     let r1 = (z >> 1) ^ (j & (z >> 3)) ^ (k & (z >> 4)) ^ m(hb) ^ m(hab);
-    // Rp by the evaluator's own colours, selected without an index.
-    let rp = (RP[0] & mask8((i ^ 1) & (j ^ 1)))
-        ^ (RP[1] & mask8((i ^ 1) & j))
-        ^ (RP[2] & mask8(i & (j ^ 1)));
-    let r = rp ^ (mask8(r0) & S1) ^ (mask8(r1) & S2);
     let y = [lo(a), hi(a), lo(b), hi(b)];
-    let cl = (t.g[0] & mask64(i)) ^ (t.g[2] & mask64(k)) ^ lo(ha) ^ lo(hab) ^ dot(r, 0, &y);
-    let cr = (t.g[1] & mask64(j)) ^ (t.g[2] & mask64(k)) ^ lo(hb) ^ lo(hab) ^ dot(r, 1, &y);
+    // R = Rp[i][j] ^ r0 S1 ^ r1 S2: Rp's nonzero entries are the B_L coefficient of row 0 when
+    // i = 0 and the A_R coefficient of row 1 when j = 0; S1 and S2 are constant.
+    let (m0, m1) = (mask64(r0), mask64(r1));
+    let rl = (y[2] & mask64(i ^ 1)) ^ (dot(S1, 0, &y) & m0) ^ (dot(S2, 0, &y) & m1);
+    let rr = (y[1] & mask64(j ^ 1)) ^ (dot(S1, 1, &y) & m0) ^ (dot(S2, 1, &y) & m1);
+    let cl = (t.g[0] & mask64(i)) ^ (t.g[2] & mask64(k)) ^ lo(ha) ^ lo(hab) ^ rl;
+    let cr = (t.g[1] & mask64(j)) ^ (t.g[2] & mask64(k)) ^ lo(hb) ^ lo(hab) ^ rr;
     Block::from_halves(cr, cl)
 }
 
@@ -209,6 +215,95 @@ pub fn get(tables: &[Block], n: usize, w: usize) -> Tables {
         t.z |= (((tables[bits_at + bit / 128].0 >> (bit % 128)) & 1) as u8) << s;
     }
     t
+}
+
+/// Packs the tables of a run of gates starting at a group boundary into `out`, which holds
+/// [`blocks_for`]`(tables.len())` blocks: the same layout as [`put`], a group at a time.
+pub fn pack(tables: &[Tables], out: &mut [Block]) {
+    for (q, group) in tables.chunks(GROUP).enumerate() {
+        let base = q * GROUP_BLOCKS;
+        let m = group.len();
+        let halves = (3 * m).div_ceil(2);
+        let (hb, rest) = out[base..].split_at_mut(halves);
+        // Two gates fill three blocks.
+        let mut pairs = group.chunks_exact(2);
+        let mut blocks = hb.chunks_exact_mut(3);
+        for (p, b) in (&mut pairs).zip(&mut blocks) {
+            let (x, y) = (&p[0].g, &p[1].g);
+            b[0] = Block::from_halves(x[1], x[0]);
+            b[1] = Block::from_halves(y[0], x[2]);
+            b[2] = Block::from_halves(y[2], y[1]);
+        }
+        if let [t] = pairs.remainder() {
+            let len = hb.len();
+            let b = &mut hb[len - 2..];
+            b[0] = Block::from_halves(t.g[1], t.g[0]);
+            b[1] = Block::from_halves(0, t.g[2]);
+        }
+        let bits = &mut rest[..(5 * m).div_ceil(128)];
+        let mut words = [0u128; 5];
+        for (x, t) in group.iter().enumerate() {
+            let (w, s) = ((5 * x) / 128, (5 * x) % 128);
+            let v = u128::from(t.z & 31);
+            words[w] |= v << s;
+            if s > 123 {
+                words[w + 1] |= v >> (128 - s);
+            }
+        }
+        for (b, w) in bits.iter_mut().zip(words) {
+            *b = Block(w);
+        }
+    }
+}
+
+/// Unpacks what [`pack`] wrote for `n` gates into `tables` (cleared first).
+pub fn unpack(packed: &[Block], n: usize, tables: &mut Vec<Tables>) {
+    tables.clear();
+    tables.reserve(n);
+    let mut left = n;
+    let mut base = 0;
+    while left > 0 {
+        let m = left.min(GROUP);
+        let halves = (3 * m).div_ceil(2);
+        let hb = &packed[base..base + halves];
+        let bits = &packed[base + halves..base + halves + (5 * m).div_ceil(128)];
+        let mut words = [0u128; 6];
+        for (w, b) in words.iter_mut().zip(bits) {
+            *w = b.0;
+        }
+        let z = |x: usize| -> u8 {
+            let (w, s) = ((5 * x) / 128, (5 * x) % 128);
+            let mut v = words[w] >> s;
+            if s > 123 {
+                v |= words[w + 1] << (128 - s);
+            }
+            (v & 31) as u8
+        };
+        // Three blocks hold two gates.
+        let mut blocks = hb.chunks_exact(3);
+        let mut x = 0;
+        for b in &mut blocks {
+            let (b0, b1, b2) = (b[0].0, b[1].0, b[2].0);
+            tables.push(Tables {
+                g: [b0 as u64, (b0 >> 64) as u64, b1 as u64],
+                z: z(x),
+            });
+            tables.push(Tables {
+                g: [(b1 >> 64) as u64, b2 as u64, (b2 >> 64) as u64],
+                z: z(x + 1),
+            });
+            x += 2;
+        }
+        if x < m {
+            let b = blocks.remainder();
+            tables.push(Tables {
+                g: [b[0].0 as u64, (b[0].0 >> 64) as u64, b[1].0 as u64],
+                z: z(x),
+            });
+        }
+        left -= m;
+        base += GROUP_BLOCKS;
+    }
 }
 
 /// Garbles a chunk of at most [`super::CHUNK`] independent AND gates: hashes the six labels of
@@ -358,6 +453,24 @@ mod tests {
             for (w, t) in all.iter().enumerate() {
                 assert_eq!(&get(&out, n, w), t, "n {n}, gate {w}");
             }
+        }
+        for n in [1usize, 2, 3, 127, 128, 129, 255, 300] {
+            let all: Vec<Tables> = (0..n)
+                .map(|k| Tables {
+                    g: [k as u64 * 3 + 1, !(k as u64), (k as u64) << 20 | 5],
+                    z: (k * 7 % 32) as u8,
+                })
+                .collect();
+            let mut by_gate = vec![Block::ZERO; blocks_for(n)];
+            for (w, t) in all.iter().enumerate() {
+                put(&mut by_gate, n, w, t);
+            }
+            let mut by_group = vec![Block::ZERO; blocks_for(n)];
+            pack(&all, &mut by_group);
+            assert!(by_gate == by_group, "n {n}: pack differs from put");
+            let mut back = Vec::new();
+            unpack(&by_group, n, &mut back);
+            assert!(back == all, "n {n}: unpack");
         }
         // 24.625 bytes per gate in full groups.
         assert_eq!(16 * blocks_for(128 * 1000), 128 * 1000 * 197 / 8);
