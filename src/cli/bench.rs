@@ -529,7 +529,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     }
     let scheme: Scheme = args.scheme.parse()?;
     if let Some(m) = args.link_mbps
-        && !(m >= 1.0 && m <= 1e6)
+        && !(1.0..=1e6).contains(&m)
     {
         return Err(Error::arg(format!(
             "--link-mbps {m} is out of range: give 1 to 1000000"
