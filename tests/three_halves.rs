@@ -170,17 +170,19 @@ fn a_flipped_table_bit_changes_the_output_label() {
     assert!(honest.iter().zip(&out).all(|(l, z)| valid(l, z)));
     let last = tables.len() - 1;
     // A bit of each ciphertext and each control bit of the last gate, one at a time.
-    let mut flips: Vec<Box<dyn Fn(&mut Tables)>> = Vec::new();
-    for s in 0..3 {
-        flips.push(Box::new(move |t: &mut Tables| t.g[s] ^= 1 << 40));
-    }
-    for s in 0..5 {
-        flips.push(Box::new(move |t: &mut Tables| t.z ^= 1 << s));
-    }
+    // (ciphertext index or 3 + control bit index): one bit each.
+    let flips: Vec<usize> = (0..8).collect();
+    let flip = |t: &mut Tables, which: usize| {
+        if which < 3 {
+            t.g[which] ^= 1 << 40;
+        } else {
+            t.z ^= 1 << (which - 3);
+        }
+    };
     let mut changed = 0;
-    for flip in &flips {
+    for &which in &flips {
         let mut bad = tables.clone();
-        flip(&mut bad[last]);
+        flip(&mut bad[last], which);
         let got = reference::evaluate_three_halves(&program, &bad, &active, base);
         if got != honest {
             changed += 1;
