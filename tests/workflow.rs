@@ -410,6 +410,8 @@ fn statistics_name_the_party_the_phases_and_memory() {
     // The command's wall time covers the session and more.
     assert!(s["wall_ms"].as_f64().unwrap() >= s["session_ms"].as_f64().unwrap());
     assert_eq!(s["and_gates"], 6400);
+    assert_eq!(s["scheme"], "half-gates");
+    assert_eq!(s["program"]["source"], "memory");
     // The human summary on stderr has the same facts and no OT claim where none ran.
     let o = garbled(&[
         "run",
@@ -421,7 +423,7 @@ fn statistics_name_the_party_the_phases_and_memory() {
     ]);
     let err = stderr(&o);
     assert!(
-        err.contains("both (local run)") && err.contains("6400 AND gates"),
+        err.contains("both (local run, half-gates)") && err.contains("6400 AND gates"),
         "{err}"
     );
     assert!(!err.contains("incl. base OT"), "{err}");

@@ -44,10 +44,9 @@ pub const GROUP: usize = 128;
 /// Blocks per full group: 3 halves a gate (192 blocks), then 5 control bits a gate (5 blocks).
 pub const GROUP_BLOCKS: usize = 197;
 
-/// `Rp` for colour pairs (i, j) at index `2i + j`; row 0 in bits 0..4 (coefficients of `A_L`,
-/// `A_R`, `B_L`, `B_R`), row 1 in bits 4..8.
-const RP: [u8; 4] = [0b0010_0100, 0b0000_0100, 0b0010_0000, 0];
-/// The two basis matrices of the random part, same layout.
+/// The two basis matrices of the random part `R_$`: row 0 in bits 0..4 (coefficients of `A_L`,
+/// `A_R`, `B_L`, `B_R`), row 1 in bits 4..8. (`Rp`, the fixed part, has a 1 only at row 0 /
+/// `B_L` for colour pairs (0, 0) and (0, 1) and at row 1 / `A_R` for (0, 0) and (1, 0).)
 const S1: u8 = 0b1001_0111;
 const S2: u8 = 0b1110_1001;
 
@@ -108,54 +107,56 @@ pub struct Tables {
 /// Garbles one gate from the six hashes in colour order: `h[c]` = H(A of colour c, t0),
 /// `h[2 + c]` = H(B of colour c, t1), `h[4 + c]` = H(A^B of colour c, t2). Returns the output
 /// zero-label and the tables.
+///
+/// The formulas are the evaluator's equations solved once by hand. With `P, Q, U, V` the halves
+/// of the colour-0 labels `A^0 = (P, Q)`, `B^0 = (U, V)`, `(dL, dR)` those of Delta, the
+/// evaluator's `R` for colour pair (i, j) uses `er0 = r0 ^ i !a ^ k (!a ^ !b)` and
+/// `er1 = r1 ^ j !b ^ k (!a ^ !b)`; `S1 . y = (y0^y1^y2, y0^y3)`, `S2 . y = (y0^y3, y1^y2^y3)`,
+/// and `Rp` contributes `y2` to row 0 at (0, 0) and `y1` to row 1 at (0, 0) and (1, 0):
+///
+/// - (0, 0), values (a, b), `y = (P, Q, U, V)`, `er = (r0, r1)`: `C0_L = hA0 ^ hAB0 ^ U ^
+///   r0 (P^Q^U) ^ r1 (P^V) ^ ab dL`, `C0_R = hB0 ^ hAB0 ^ Q ^ r0 (P^V) ^ r1 (Q^U^V) ^ ab dR`;
+/// - (1, 1), values (!a, !b), `y = (P^dL, Q^dR, U^dL, V^dR)`, `er = (r0^!a, r1^!b)`:
+///   `G0 = C0_L ^ !a!b dL ^ hA1 ^ hAB0 ^ (r0^!a)(P^Q^U^dR) ^ (r1^!b)(P^V^dL^dR)`,
+///   `G1 = C0_R ^ !a!b dR ^ hB1 ^ hAB0 ^ (r0^!a)(P^V^dL^dR) ^ (r1^!b)(Q^U^V^dL)`;
+/// - (1, 0), values (!a, b), `y = (P^dL, Q^dR, U, V)`, `er = (r0^!b, r1^!a^!b)`:
+///   `G2 = C0_R ^ !a b dR ^ hB0 ^ hAB1 ^ Q ^ dR ^ (r0^!b)(P^V^dL) ^ (r1^!a^!b)(Q^U^V^dR)`.
+///
+/// The reference garbler (`reference::garble_three_halves`) solves the same equations by
+/// running the evaluator, and the tests hold the two to the same tables.
 #[inline(always)]
 pub fn garble_gate(a0: Block, b0: Block, d: Block, h: &[Block; 6], rand: u8) -> (Block, Tables) {
-    let (alpha, beta) = (a0.lsb() as u8, b0.lsb() as u8);
+    let (alpha, beta) = (u64::from(a0.lsb()), u64::from(b0.lsb()));
     let (na, nb) = (alpha ^ 1, beta ^ 1);
-    // The labels of colour 0 and 1.
-    let a_col = [a0 ^ d.select(alpha == 1), a0 ^ d.select(na == 1)];
-    let b_col = [b0 ^ d.select(beta == 1), b0 ^ d.select(nb == 1)];
-    let (r0, r1) = (rand & 1, (rand >> 1) & 1);
-    // The evaluator's R and hash part of colour pair (i, j). R = Rp ^ r0 S1 ^ r1 S2 with
-    // constant Rp, S1, S2 (for constant i, j after inlining): the products with the constant
-    // matrices are plain XORs, and only the two secret coefficients take masks.
-    let base = |i: usize, j: usize| -> (u64, u64) {
-        let k = (i ^ j) as u8;
-        let er0 = r0 ^ (i as u8 & na) ^ (k & (na ^ nb));
-        let er1 = r1 ^ (j as u8 & nb) ^ (k & (na ^ nb));
-        let y = [lo(a_col[i]), hi(a_col[i]), lo(b_col[j]), hi(b_col[j])];
-        let hab = h[4 + (i ^ j)];
-        let (m0, m1) = (mask64(er0), mask64(er1));
-        (
-            lo(h[i])
-                ^ lo(hab)
-                ^ dot(RP[2 * i + j], 0, &y)
-                ^ (dot(S1, 0, &y) & m0)
-                ^ (dot(S2, 0, &y) & m1),
-            lo(h[2 + j])
-                ^ lo(hab)
-                ^ dot(RP[2 * i + j], 1, &y)
-                ^ (dot(S1, 1, &y) & m0)
-                ^ (dot(S2, 1, &y) & m1),
-        )
-    };
     let (dl, dr) = (lo(d), hi(d));
-    let (b00l, b00r) = base(0, 0);
-    // Pair (0, 0) has values (alpha, beta).
-    let c0l = b00l ^ (dl & mask64(alpha & beta));
-    let c0r = b00r ^ (dr & mask64(alpha & beta));
-    // Pair (1, 1) has values (!alpha, !beta): C_L = G0 ^ base_L, C_R = G1 ^ base_R.
-    let (b11l, b11r) = base(1, 1);
-    let g0 = c0l ^ (dl & mask64(na & nb)) ^ b11l;
-    let g1 = c0r ^ (dr & mask64(na & nb)) ^ b11r;
-    // Pair (1, 0) has values (!alpha, beta): C_R = G2 ^ base_R.
-    let (_, b10r) = base(1, 0);
-    let g2 = c0r ^ (dr & mask64(na & beta)) ^ b10r;
-    let z = (r0 ^ m(h[0]) ^ m(h[4]))
-        | (r1 ^ m(h[2]) ^ m(h[4])) << 1
-        | (na ^ m(h[0]) ^ m(h[1])) << 2
-        | (nb ^ m(h[2]) ^ m(h[3])) << 3
-        | (na ^ nb ^ m(h[4]) ^ m(h[5])) << 4;
+    let m = |bit: u64| bit.wrapping_neg();
+    let (ma, mb) = (m(alpha), m(beta));
+    let (p, q) = (lo(a0) ^ (dl & ma), hi(a0) ^ (dr & ma));
+    let (u, v) = (lo(b0) ^ (dl & mb), hi(b0) ^ (dr & mb));
+    let (r0, r1) = (u64::from(rand & 1), u64::from((rand >> 1) & 1));
+    let (pqu, pv, quv) = (p ^ q ^ u, p ^ v, q ^ u ^ v);
+    let (ha0, ha1, hb0, hb1, hab0, hab1) =
+        (lo(h[0]), lo(h[1]), lo(h[2]), lo(h[3]), lo(h[4]), lo(h[5]));
+    let c0l = ha0 ^ hab0 ^ u ^ (pqu & m(r0)) ^ (pv & m(r1)) ^ (dl & m(alpha & beta));
+    let c0r = hb0 ^ hab0 ^ q ^ (pv & m(r0)) ^ (quv & m(r1)) ^ (dr & m(alpha & beta));
+    let (e0, e1) = (m(r0 ^ na), m(r1 ^ nb));
+    let g0 = c0l ^ (dl & m(na & nb)) ^ ha1 ^ hab0 ^ ((pqu ^ dr) & e0) ^ ((pv ^ dl ^ dr) & e1);
+    let g1 = c0r ^ (dr & m(na & nb)) ^ hb1 ^ hab0 ^ ((pv ^ dl ^ dr) & e0) ^ ((quv ^ dl) & e1);
+    let g2 = c0r
+        ^ (dr & m(na & beta))
+        ^ hb0
+        ^ hab1
+        ^ q
+        ^ dr
+        ^ ((pv ^ dl) & m(r0 ^ nb))
+        ^ ((quv ^ dr) & m(r1 ^ na ^ nb));
+    let bit = |b: Block| (b.0 >> 127) as u8;
+    let (r0, r1, na, nb) = (r0 as u8, r1 as u8, na as u8, nb as u8);
+    let z = (r0 ^ bit(h[0]) ^ bit(h[4]))
+        | (r1 ^ bit(h[2]) ^ bit(h[4])) << 1
+        | (na ^ bit(h[0]) ^ bit(h[1])) << 2
+        | (nb ^ bit(h[2]) ^ bit(h[3])) << 3
+        | (na ^ nb ^ bit(h[4]) ^ bit(h[5])) << 4;
     (Block::from_halves(c0r, c0l), Tables { g: [g0, g1, g2], z })
 }
 
