@@ -4,7 +4,8 @@
 //! as published by Archer, Bogdanov, Lindell et al. with the extended `MAND` gate, and the older
 //! Bristol Format of Tillich and Smart). The parser reads line by line from any [`BufRead`], so a
 //! large file is never held in memory as text; its cost is linear in the file's size and its memory
-//! is the gate list plus one bit per wire. Every rejection carries the 1-based line and column and
+//! is the gate list (none when streaming, [`parse_into`]) plus the set of written wires, a few runs
+//! of wire numbers for files that write their wires in order. Every rejection carries the 1-based line and column and
 //! says what was expected.
 
 use std::fmt;
@@ -199,7 +200,8 @@ pub struct Header {
 }
 
 /// Parses a circuit from a reader into `sink`, with every check of [`parse`] (the same errors at
-/// the same line and column), holding one bit per wire at most and no gates.
+/// the same line and column), holding no gates: only the written wires as runs (a bit per wire
+/// for a file whose writes scatter).
 pub fn parse_into<R: BufRead>(
     reader: R,
     format: FormatChoice,
@@ -377,25 +379,73 @@ fn is_numeric(token: &[u8]) -> bool {
     !token.is_empty() && token.iter().all(u8::is_ascii_digit)
 }
 
-/// A growable bit set over wire numbers; grows only as far as the wires actually written.
+/// The set of wires written so far. Files write wires in runs (usually one: gate k writes wire
+/// `n_in + k`), so the set is kept as sorted, disjoint runs, a few bytes whatever the circuit's
+/// length; a file whose writes scatter into more than [`MAX_RUNS`] runs switches to a bit set
+/// (one bit per wire, grown only as far as the wires written).
 #[derive(Default)]
 struct WireSet {
-    words: Vec<u64>,
+    /// Sorted, disjoint, non-adjacent `[start, end)` runs, while there are few.
+    runs: Vec<(u64, u64)>,
+    /// The bit set, once the runs became too many.
+    words: Option<Vec<u64>>,
 }
+
+/// Runs kept before the set becomes a bit set (64 KiB of runs).
+const MAX_RUNS: usize = 1 << 12;
 
 impl WireSet {
     fn contains(&self, w: u64) -> bool {
-        self.words
-            .get((w / 64) as usize)
-            .is_some_and(|word| word >> (w % 64) & 1 == 1)
+        if let Some(words) = &self.words {
+            return words
+                .get((w / 64) as usize)
+                .is_some_and(|word| word >> (w % 64) & 1 == 1);
+        }
+        let i = self.runs.partition_point(|r| r.1 <= w);
+        self.runs.get(i).is_some_and(|r| r.0 <= w)
     }
 
+    /// Adds `w`, which the set does not hold.
     fn insert(&mut self, w: u64) {
-        let index = (w / 64) as usize;
-        if index >= self.words.len() {
-            self.words.resize((index + 1).next_power_of_two(), 0);
+        if let Some(words) = &mut self.words {
+            let index = (w / 64) as usize;
+            if index >= words.len() {
+                words.resize((index + 1).next_power_of_two(), 0);
+            }
+            words[index] |= 1 << (w % 64);
+            return;
         }
-        self.words[index] |= 1 << (w % 64);
+        // The common case: the next wire after the last run.
+        if let Some(last) = self.runs.last_mut()
+            && last.1 == w
+        {
+            last.1 += 1;
+            return;
+        }
+        let i = self.runs.partition_point(|r| r.1 < w);
+        if i < self.runs.len() && self.runs[i].1 == w {
+            // Extends run i, perhaps up to run i + 1.
+            self.runs[i].1 = w + 1;
+            if i + 1 < self.runs.len() && self.runs[i + 1].0 == w + 1 {
+                self.runs[i].1 = self.runs[i + 1].1;
+                self.runs.remove(i + 1);
+            }
+        } else if i < self.runs.len() && self.runs[i].0 == w + 1 {
+            self.runs[i].0 = w;
+        } else {
+            self.runs.insert(i, (w, w + 1));
+            if self.runs.len() > MAX_RUNS {
+                let top = self.runs.last().map_or(0, |r| r.1);
+                let mut words = vec![0u64; top.div_ceil(64) as usize];
+                for &(a, b) in &self.runs {
+                    for x in a..b {
+                        words[(x / 64) as usize] |= 1 << (x % 64);
+                    }
+                }
+                self.runs = Vec::new();
+                self.words = Some(words);
+            }
+        }
     }
 }
 
@@ -981,6 +1031,43 @@ mod tests {
         };
         let err = parse(text.as_bytes(), FormatChoice::Auto, &limits).unwrap_err();
         assert!(err.to_string().contains("sparse"), "{err}");
+    }
+
+    #[test]
+    fn the_written_set_agrees_with_a_plain_set() {
+        // Runs, gaps filled from both sides, merges, and the switch to the bit set.
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        for spread in [4u64, 64, 20_000] {
+            let mut set = WireSet::default();
+            let mut plain = std::collections::HashSet::new();
+            for k in 0..30_000u64 {
+                let w = if k % 3 == 0 {
+                    k
+                } else {
+                    next() % spread + k / 2
+                };
+                if plain.contains(&w) {
+                    assert!(set.contains(w));
+                    continue;
+                }
+                assert!(!set.contains(w), "{w} before insert");
+                set.insert(w);
+                plain.insert(w);
+            }
+            for w in 0..40_000 {
+                assert_eq!(
+                    set.contains(w),
+                    plain.contains(&w),
+                    "spread {spread}, wire {w}"
+                );
+            }
+        }
     }
 
     #[test]
