@@ -194,6 +194,8 @@ pub(crate) fn measure_parallel(
                     let (program, delta, zero, active, reference) =
                         (&program, &delta, &zero, &active, &reference);
                     scope.spawn(move || {
+                        // Each thread its own tables, as each shard has its own connection's.
+                        let reference = reference.clone();
                         let mut tables = vec![Block::ZERO; 2 * and];
                         let start = Instant::now();
                         let mut done = 0u64;
@@ -205,7 +207,7 @@ pub(crate) fn measure_parallel(
                                     g.garble(&mut tables);
                                 }
                             } else if let Ok(mut e) = Evaluator::new(program, active, tweaks) {
-                                e.evaluate(std::hint::black_box(reference));
+                                e.evaluate(std::hint::black_box(&reference));
                             }
                             done += program.and_count() as u64;
                         }
@@ -220,10 +222,10 @@ pub(crate) fn measure_parallel(
         });
         total as f64
     };
-    // One thread and N threads alternate, twice each, and the best of each counts: the host's
-    // other load then falls on both alike.
+    // One thread and N threads alternate, three times each, and the best of each counts: the
+    // host's other load then falls on both alike.
     let (mut garble_one, mut garble_many, mut eval_one, mut eval_many) = (0f64, 0f64, 0f64, 0f64);
-    for _ in 0..2 {
+    for _ in 0..3 {
         garble_one = garble_one.max(rate(1, true));
         garble_many = garble_many.max(rate(threads, true));
         eval_one = eval_one.max(rate(1, false));
