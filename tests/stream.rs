@@ -325,6 +325,20 @@ fn run_streamed_compiled_and_in_memory_agree() {
     assert!(info.contains(&digest), "{info} lacks {digest}");
     let compiled = run(&[&program]);
     assert_eq!(compiled["outputs"], memory["outputs"]);
+    // `info` describes a program file; commands that need the circuit say so.
+    let described = garbled(&["info", &program, "--json"]);
+    assert!(described.status.success(), "{}", stderr(&described));
+    let described: serde_json::Value = serde_json::from_str(&stdout(&described)).unwrap();
+    assert_eq!(described["digest"].as_str(), Some(digest.as_str()));
+    assert_eq!(described["format"], "program");
+    assert_eq!(described["and"], 3 * 6400);
+    let refused = garbled(&["eval", &program, "--input", KEY, "--input", PLAIN]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("garbled compile"),
+        "{}",
+        stderr(&refused)
+    );
     assert_eq!(compiled["stats"]["program"]["source"], "compiled");
     // An existing file is not replaced without --force.
     let again = garbled(&["compile", &circuit, "-o", &program]);

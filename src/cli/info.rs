@@ -23,9 +23,22 @@ pub(crate) struct InfoArgs {
 const DIGEST_MAX_GATES: usize = 1 << 24;
 
 pub(crate) fn run(args: &InfoArgs) -> Result<()> {
+    let path = &args.circuit.path;
+    if path != std::path::Path::new("-") && crate::compile::stream::is_compiled(path) {
+        // A program file: only the compiled view exists.
+        let program = crate::compile::stream::load_compiled(path)?;
+        return print_program(
+            args,
+            &program,
+            "program",
+            "a `garbled compile` program file",
+        );
+    }
     let parsed = args.circuit.load()?;
     if args.optimized {
-        return optimized(args, &parsed);
+        let program = crate::compile::compile(&parsed.circuit)?;
+        let dialect = parsed.dialect.to_string();
+        return print_program(args, &program, parsed.dialect.name(), &dialect);
     }
     let c = &parsed.circuit;
     let gates = parsed.gate_lines;
@@ -115,14 +128,18 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
 }
 
 /// The counts of the compiled program: exactly what `run` and `bench` garble.
-fn optimized(args: &InfoArgs, parsed: &crate::circuit::ParsedCircuit) -> Result<()> {
-    let program = crate::compile::compile(&parsed.circuit)?;
+fn print_program(
+    args: &InfoArgs,
+    program: &crate::compile::Program,
+    format: &str,
+    format_text: &str,
+) -> Result<()> {
     let counts = program.counts();
     let gates = counts.and + counts.xor + counts.not;
     if args.json {
         let object = serde_json::json!({
             "file": args.circuit.path.display().to_string(),
-            "format": parsed.dialect.name(),
+            "format": format,
             "gates": gates,
             "optimized": true,
             "wires": program.num_slots(),
@@ -144,9 +161,9 @@ fn optimized(args: &InfoArgs, parsed: &crate::circuit::ParsedCircuit) -> Result<
         "circuit    {} (as garbled, after compilation)",
         args.circuit.path.display()
     )?;
-    outln!("format     {}", parsed.dialect)?;
+    outln!("format     {format_text}")?;
     outln!(
-        "gates      {gates}: {} AND (one 32-byte table each), {} XOR, {} NOT; constants and copies folded away",
+        "gates      {gates}: {} AND (one table each), {} XOR, {} NOT; constants and copies folded away",
         counts.and,
         counts.xor,
         counts.not

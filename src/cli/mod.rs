@@ -257,6 +257,13 @@ fn open_circuit(path: &Path) -> Result<std::fs::File> {
 /// argument error.
 pub(crate) fn load_circuit(path: &Path, format: &str, limits: Limits) -> Result<ParsedCircuit> {
     let format: FormatChoice = format.parse()?;
+    if path != Path::new("-") && crate::compile::stream::is_compiled(path) {
+        return Err(Error::arg(format!(
+            "{} is a compiled program (written by `garbled compile`); `run` and `info` read \
+             it, this command needs the circuit file",
+            path.display()
+        )));
+    }
     let parsed = if path == Path::new("-") {
         // Standard input: `garbled gen aes128 | garbled info -`.
         let reader = std::io::BufReader::with_capacity(1 << 16, std::io::stdin().lock());
