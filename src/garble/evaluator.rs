@@ -159,18 +159,46 @@ impl<'p> Evaluator<'p> {
             cursor,
             scratch,
             unpacked,
+            threads,
             ..
         } = self;
+        let threads = *threads;
         let gates = cursor.advance(labels, capacity, |labels, batch, first, offset| {
+            let n = batch.len();
+            let unpacked = &unpacked[offset..offset + n];
+            if threads > 1 && n >= super::PARALLEL_MIN {
+                let part = n.div_ceil(threads).max(1);
+                super::split_batch(
+                    labels,
+                    batch,
+                    threads,
+                    unpacked.chunks(part),
+                    |labels, gates, at, tabs| {
+                        let mut scratch = vec![Block::ZERO; 4 * CHUNK];
+                        let mut outs = Vec::with_capacity(gates.len());
+                        for (c, chunk) in gates.chunks(CHUNK).enumerate() {
+                            let k = c * CHUNK;
+                            let (hashes, here) = scratch.split_at_mut(3 * CHUNK);
+                            let here = &mut here[..chunk.len()];
+                            three_halves::eval_chunk(
+                                aes,
+                                hashes,
+                                labels,
+                                chunk,
+                                super::garbler::three_halves_tweaks(tweaks, first + at + k, 0),
+                                &tabs[k..k + chunk.len()],
+                                here,
+                            );
+                            outs.extend_from_slice(here);
+                        }
+                        zeroize::Zeroize::zeroize(&mut scratch);
+                        outs
+                    },
+                );
+                return;
+            }
             for (c, chunk) in batch.chunks(CHUNK).enumerate() {
-                let at = offset + c * CHUNK;
-                let tweaks = Tweaks {
-                    nonce: tweaks.nonce,
-                    first: tweaks
-                        .first
-                        .wrapping_add(three_halves::TWEAKS_PER_GATE * (first + c * CHUNK) as u64),
-                    shift: 0,
-                };
+                let at = c * CHUNK;
                 let (hashes, outs) = scratch.split_at_mut(3 * CHUNK);
                 let outs = &mut outs[..chunk.len()];
                 three_halves::eval_chunk(
@@ -178,7 +206,7 @@ impl<'p> Evaluator<'p> {
                     hashes,
                     labels,
                     chunk,
-                    tweaks,
+                    super::garbler::three_halves_tweaks(tweaks, first + at, 0),
                     &unpacked[at..at + chunk.len()],
                     outs,
                 );

@@ -172,25 +172,58 @@ impl<'p> Garbler<'p> {
             scratch,
             rand,
             staged,
+            threads,
             ..
         } = self;
         let Some(rand) = rand.as_mut() else {
             return 0;
         };
-        let d = delta.block();
+        let (d, threads) = (delta.block(), *threads);
         staged.clear();
         staged.resize(capacity, three_halves::Tables::default());
         let mut bits = [0u8; CHUNK];
         let gates = cursor.advance(labels, capacity, |labels, batch, first, offset| {
+            let n = batch.len();
+            let staged = &mut staged[offset..offset + n];
+            if threads > 1 && n >= super::PARALLEL_MIN {
+                // The random bits are drawn in gate order first, so the tables do not depend
+                // on the split.
+                let bits: Vec<u8> = (0..n).map(|_| rand.next()).collect();
+                let part = n.div_ceil(threads).max(1);
+                let extras = staged.chunks_mut(part).zip(bits.chunks(part));
+                super::split_batch(
+                    labels,
+                    batch,
+                    threads,
+                    extras,
+                    |labels, gates, at, (tabs, bits)| {
+                        let mut scratch = vec![Block::ZERO; 7 * CHUNK];
+                        let mut outs = Vec::with_capacity(gates.len());
+                        for (c, chunk) in gates.chunks(CHUNK).enumerate() {
+                            let k = c * CHUNK;
+                            let (hashes, here) = scratch.split_at_mut(6 * CHUNK);
+                            let here = &mut here[..chunk.len()];
+                            three_halves::garble_chunk(
+                                aes,
+                                hashes,
+                                labels,
+                                chunk,
+                                d,
+                                three_halves_tweaks(tweaks, first + at + k, 1),
+                                &bits[k..k + chunk.len()],
+                                here,
+                                &mut tabs[k..k + chunk.len()],
+                            );
+                            outs.extend_from_slice(here);
+                        }
+                        zeroize::Zeroize::zeroize(&mut scratch);
+                        outs
+                    },
+                );
+                return;
+            }
             for (c, chunk) in batch.chunks(CHUNK).enumerate() {
-                let at = offset + c * CHUNK;
-                let tweaks = Tweaks {
-                    nonce: tweaks.nonce,
-                    first: tweaks
-                        .first
-                        .wrapping_add(three_halves::TWEAKS_PER_GATE * (first + c * CHUNK) as u64),
-                    shift: 1,
-                };
+                let at = c * CHUNK;
                 for b in bits.iter_mut().take(chunk.len()) {
                     *b = rand.next();
                 }
@@ -202,7 +235,7 @@ impl<'p> Garbler<'p> {
                     labels,
                     chunk,
                     d,
-                    tweaks,
+                    three_halves_tweaks(tweaks, first + at, 1),
                     &bits[..chunk.len()],
                     outs,
                     &mut staged[at..at + chunk.len()],
@@ -245,6 +278,18 @@ impl<'p> Garbler<'p> {
     /// The free-XOR offset.
     pub fn delta(&self) -> &Delta {
         &self.delta
+    }
+}
+
+/// The tweaks of three-halves gates from program-wide gate `first` on (`shift` 1 for the
+/// garbler's colour pairs, 0 for the evaluator).
+pub(super) fn three_halves_tweaks(base: &TweakBase, first: usize, shift: u32) -> Tweaks {
+    Tweaks {
+        nonce: base.nonce,
+        first: base
+            .first
+            .wrapping_add(three_halves::TWEAKS_PER_GATE * first as u64),
+        shift,
     }
 }
 
