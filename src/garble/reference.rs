@@ -23,6 +23,17 @@ fn for_each_step(program: &Program, mut f: impl FnMut(&[SlotGate], &[SlotGate]))
     }
 }
 
+/// The label array at the start: the input labels in their slots, `one` in the constant-one
+/// slot (Delta for the garbler, zero for the evaluator).
+fn slots(program: &Program, inputs: impl Iterator<Item = Block>, one: Block) -> Vec<Block> {
+    let mut w = vec![Block::ZERO; program.num_slots() as usize];
+    w[SLOT_ONE as usize] = one;
+    for (&s, l) in program.input_slots().iter().zip(inputs) {
+        w[s as usize] = l;
+    }
+    w
+}
+
 fn tweak(base: TweakBase, counter: u64) -> Block {
     Block::from_halves(base.nonce, base.first.wrapping_add(counter))
 }
@@ -37,11 +48,7 @@ pub fn garble(
 ) -> (Vec<Block>, Vec<ZeroLabel>) {
     let aes = Aes::fixed();
     let d = delta.block();
-    let mut w = vec![Block::ZERO; program.num_slots() as usize];
-    w[SLOT_ONE as usize] = d;
-    for (&s, l) in program.input_slots().iter().zip(inputs) {
-        w[s as usize] = l.0;
-    }
+    let mut w = slots(program, inputs.iter().map(|l| l.0), d);
     let mut tables = Vec::with_capacity(2 * program.and_count());
     let mut k = 0;
     for_each_step(program, |xors, ands| {
@@ -80,10 +87,7 @@ pub fn evaluate(
     base: TweakBase,
 ) -> Vec<ActiveLabel> {
     let aes = Aes::fixed();
-    let mut w = vec![Block::ZERO; program.num_slots() as usize];
-    for (&s, l) in program.input_slots().iter().zip(inputs) {
-        w[s as usize] = l.0;
-    }
+    let mut w = slots(program, inputs.iter().map(|l| l.0), Block::ZERO);
     let mut k = 0;
     for_each_step(program, |xors, ands| {
         for g in xors {
@@ -119,11 +123,7 @@ pub fn garble_three_halves(
 ) -> (Vec<three_halves::Tables>, Vec<ZeroLabel>) {
     let aes = Aes::fixed();
     let d = delta.block();
-    let mut w = vec![Block::ZERO; program.num_slots() as usize];
-    w[SLOT_ONE as usize] = d;
-    for (&s, l) in program.input_slots().iter().zip(inputs) {
-        w[s as usize] = l.0;
-    }
+    let mut w = slots(program, inputs.iter().map(|l| l.0), d);
     let mut tables = Vec::with_capacity(program.and_count());
     let mut k = 0usize;
     for_each_step(program, |xors, ands| {
@@ -216,10 +216,7 @@ pub fn evaluate_three_halves(
     base: TweakBase,
 ) -> Vec<ActiveLabel> {
     let aes = Aes::fixed();
-    let mut w = vec![Block::ZERO; program.num_slots() as usize];
-    for (&s, l) in program.input_slots().iter().zip(inputs) {
-        w[s as usize] = l.0;
-    }
+    let mut w = slots(program, inputs.iter().map(|l| l.0), Block::ZERO);
     let mut k = 0usize;
     for_each_step(program, |xors, ands| {
         for g in xors {
