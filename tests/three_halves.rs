@@ -382,3 +382,79 @@ fn wide_batches_on_threads_give_the_same_tables() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// Batch jobs (chunks of replicated circuits, shards on threads) give the same answers with
+/// either scheme.
+#[test]
+fn batch_jobs_agree_across_schemes() {
+    let dir = std::env::temp_dir().join(format!("garbled-3h-batch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = 4099u64;
+    let a: String = (1..=n)
+        .map(|i| format!("{}\n", (i * 7919) % 100_003))
+        .collect();
+    let b: String = (1..=n)
+        .map(|i| format!("{}\n", (i * 104_729) % 100_003))
+        .collect();
+    let ab: String = a
+        .lines()
+        .zip(b.lines())
+        .map(|(x, y)| format!("{x} {y}\n"))
+        .collect();
+    let path = |name: &str| dir.join(name).display().to_string();
+    std::fs::write(path("a.txt"), &a).unwrap();
+    std::fs::write(path("b.txt"), &b).unwrap();
+    std::fs::write(path("ab.txt"), &ab).unwrap();
+    let add32 = format!("{}/circuits/add32.txt", env!("CARGO_MANIFEST_DIR"));
+    let out = |args: &[&str]| {
+        let o = garbled(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    for threads in ["1", "2"] {
+        let compare = |scheme: &str| {
+            out(&[
+                "compare",
+                "--values",
+                &path("a.txt"),
+                "--values",
+                &path("b.txt"),
+                "--threads",
+                threads,
+                "--scheme",
+                scheme,
+                "--insecure",
+            ])
+        };
+        let half = compare("half-gates");
+        assert_eq!(half.lines().count() as u64, n);
+        assert_eq!(
+            compare("three-halves"),
+            half,
+            "compare, {threads} thread(s)"
+        );
+        let run = |scheme: &str| {
+            out(&[
+                "run",
+                &add32,
+                "--inputs",
+                &path("ab.txt"),
+                "--threads",
+                threads,
+                "--scheme",
+                scheme,
+                "--output-format",
+                "dec",
+                "--insecure",
+            ])
+        };
+        let half = run("half-gates");
+        assert_eq!(half.lines().count() as u64, n);
+        assert_eq!(
+            run("three-halves"),
+            half,
+            "run --inputs, {threads} thread(s)"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
