@@ -21,7 +21,7 @@ fn base_ot(c: &mut Criterion) {
                 let (reply, _) = ot::base::receive(&mut prg, session, &a, &choices).unwrap();
                 (s, reply)
             },
-            |(s, reply)| s.finish(&reply, ot::BASE_OTS).unwrap(),
+            |(s, reply)| s.finish(&reply, ot::BASE_OTS).unwrap().1,
             criterion::BatchSize::SmallInput,
         )
     });

@@ -168,7 +168,8 @@ fn an_oversized_length_prefix_allocates_nothing() {
 fn garbage_after_the_handshake() {
     let (r, t) = against(Party::Garbler, |mut s| {
         send_hello(&mut s, Party::Evaluator);
-        let _ = s.write_all(&[0xee; 32]); // not a point
+        // Not a point where A belongs (the first message is A and a proof, 96 bytes).
+        let _ = s.write_all(&[0xee; garbled::ot::base::FIRST_BYTES]);
         std::thread::sleep(IDLE * 2);
     });
     assert_peer_error(r, t, "garbage instead of the base-OT point");

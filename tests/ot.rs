@@ -44,9 +44,15 @@ fn the_correlation_holds_for_every_size() {
         for i in 0..m {
             assert_eq!(t[i], q[i] ^ delta.block().select(choices[i]), "m={m} i={i}");
         }
-        // 32 bytes of A, then 16 bytes per OT with at least 168 extras, rounded up to whole
-        // tiles, then the answer (x, t) to the challenge.
-        assert_eq!(sent, 32 + 16 * ot::checked_rows(m) as u64 + 32, "m={m}");
+        // The base OTs' first message (A and its proof), challenge and openings, then 16 bytes
+        // per OT with at least 168 extras, rounded up to whole tiles, then the answer (x, t) to
+        // the challenge.
+        let base = ot::base::FIRST_BYTES + 3 * ot::BASE_OTS * ot::base::DIGEST_BYTES;
+        assert_eq!(
+            sent,
+            base as u64 + 16 * ot::checked_rows(m) as u64 + 32,
+            "m={m}"
+        );
         assert!(ot::checked_rows(m) >= m + ot::CHECK_OTS);
         // Labels of different OTs differ (no all-zero or repeated outputs).
         if m > 1 {
@@ -101,13 +107,15 @@ fn the_receivers_view_does_not_depend_on_delta() {
         let (mut g, mut e) = pair(Duration::from_secs(30));
         let garbler = std::thread::spawn(move || {
             let mut prg = Prg::from_seed([6; 16]);
-            ot::setup_sender(&mut g, Delta::new(delta), SESSION, &mut prg).unwrap();
+            // The exchange stops after the reply: the garbler then sees the peer leave.
+            let _ = ot::setup_sender(&mut g, Delta::new(delta), SESSION, &mut prg);
         });
         let (_, a) = ot::base::BaseOtSender::new(&mut Prg::from_seed([7; 16]), SESSION);
         e.write_all(&a).unwrap();
         e.flush().unwrap();
         let mut reply = vec![0u8; 128 * 32];
         e.read_exact(&mut reply).unwrap();
+        drop(e);
         garbler.join().unwrap();
         fractions.push(ones_fraction(&reply));
     }
@@ -132,7 +140,7 @@ fn malformed_points_and_short_messages_are_typed_errors() {
     let mut prg = Prg::from_seed([8; 16]);
     // A garbler receiving an invalid A.
     let (mut g, mut e): (MemoryChannel, MemoryChannel) = pair(Duration::from_secs(5));
-    e.write_all(&[0xff; 32]).unwrap();
+    e.write_all(&[0xff; ot::base::FIRST_BYTES]).unwrap();
     e.flush().unwrap();
     expect_peer_error(
         ot::setup_sender(&mut g, Delta::new(Block::new(3)), SESSION, &mut prg),
@@ -140,7 +148,7 @@ fn malformed_points_and_short_messages_are_typed_errors() {
     );
     // The identity as A.
     let (mut g, mut e) = pair(Duration::from_secs(5));
-    e.write_all(&[0; 32]).unwrap();
+    e.write_all(&[0; ot::base::FIRST_BYTES]).unwrap();
     e.flush().unwrap();
     expect_peer_error(
         ot::setup_sender(&mut g, Delta::new(Block::new(3)), SESSION, &mut prg),
@@ -176,4 +184,92 @@ fn silence_is_a_timeout() {
     let mut prg = Prg::from_seed([10; 16]);
     let r = ot::setup_sender(&mut g, Delta::new(Block::new(3)), SESSION, &mut prg);
     assert!(matches!(r, Err(Error::Timeout(_))), "{r:?}");
+}
+
+/// A cheating base-OT receiver (the garbler's side) that answers the challenge for keys it
+/// does not hold is caught by the evaluator before any key is used.
+#[test]
+fn a_base_ot_receiver_with_a_wrong_answer_is_refused() {
+    let (mut g, mut e) = pair(Duration::from_secs(30));
+    let cheater = std::thread::spawn(move || {
+        let mut prg = Prg::from_seed([3; 16]);
+        let mut first = [0u8; ot::base::FIRST_BYTES];
+        g.read_exact(&mut first).unwrap();
+        let choices = vec![false; ot::BASE_OTS];
+        let (reply, receiver) =
+            ot::base::receive_reply(&mut prg, SESSION, &first, &choices).unwrap();
+        g.write_all(&reply).unwrap();
+        g.flush().unwrap();
+        let mut pending = receiver.finish();
+        let mut challenge = vec![0u8; ot::BASE_OTS * ot::base::DIGEST_BYTES];
+        g.read_exact(&mut challenge).unwrap();
+        let mut answer = pending.answer(&challenge).unwrap();
+        // Claim the other key of OT 5: answer as if the choice were 1.
+        for (a, x) in answer[5 * 32..6 * 32]
+            .iter_mut()
+            .zip(&challenge[5 * 32..6 * 32])
+        {
+            *a ^= x;
+        }
+        g.write_all(&answer).unwrap();
+        g.flush().unwrap();
+        let mut rest = [0u8; 1];
+        g.read_exact(&mut rest).err()
+    });
+    let mut prg = Prg::from_seed([4; 16]);
+    let result = ot::setup_receiver(&mut e, SESSION, &mut prg);
+    match result {
+        Err(Error::PeerMisbehaved(m)) => assert!(m.contains("verification failed"), "{m}"),
+        other => panic!("expected PeerMisbehaved, got {:?}", other.map(|_| ())),
+    }
+    drop(e);
+    assert!(
+        cheater.join().unwrap().is_some(),
+        "no opening may follow a failed check"
+    );
+}
+
+/// A cheating base-OT sender (the evaluator's side) that opens digests other than those its
+/// challenge committed to is caught by the garbler; one without a valid proof of knowledge is
+/// caught at its first message.
+#[test]
+fn a_base_ot_sender_that_cheats_is_refused() {
+    for cheat in ["proof", "openings"] {
+        let (mut g, mut e) = pair(Duration::from_secs(30));
+        let garbler = std::thread::spawn(move || {
+            let mut prg = Prg::from_seed([5; 16]);
+            ot::setup_sender(&mut g, Delta::new(Block::new(0x55)), SESSION, &mut prg).map(|_| ())
+        });
+        let mut prg = Prg::from_seed([6; 16]);
+        let (sender, mut first) = ot::base::BaseOtSender::new(&mut prg, SESSION);
+        if cheat == "proof" {
+            first[70] ^= 1; // s
+        }
+        e.write_all(&first).unwrap();
+        e.flush().unwrap();
+        if cheat == "openings" {
+            let mut reply = vec![0u8; ot::BASE_OTS * 32];
+            e.read_exact(&mut reply).unwrap();
+            let (pending, challenge) = sender.finish(&reply, ot::BASE_OTS).unwrap();
+            e.write_all(&challenge).unwrap();
+            e.flush().unwrap();
+            let mut answer = vec![0u8; ot::BASE_OTS * 32];
+            e.read_exact(&mut answer).unwrap();
+            let (_, mut openings) = pending.verify(&answer).unwrap();
+            openings[64 * 9] ^= 1; // d0 of OT 9
+            e.write_all(&openings).unwrap();
+            e.flush().unwrap();
+        }
+        match garbler.join().unwrap() {
+            Err(Error::PeerMisbehaved(m)) => {
+                let want = if cheat == "proof" {
+                    "proof of knowledge"
+                } else {
+                    "verification failed"
+                };
+                assert!(m.contains(want), "{cheat}: {m}");
+            }
+            other => panic!("{cheat}: expected PeerMisbehaved, got {other:?}"),
+        }
+    }
 }

@@ -287,10 +287,8 @@ pub(crate) fn measure_ot(budget: Duration) -> Result<OtFigures> {
     // Extension cores on one thread, on keys from a real base OT.
     let mut prg = Prg::from_os()?;
     let delta = Delta::new(prg.block());
-    let (sender_state, a) = ot::base::BaseOtSender::new(&mut prg, session);
     let choices: Vec<bool> = (0..ot::BASE_OTS).map(|j| delta.bit(j)).collect();
-    let (reply, chosen) = ot::base::receive(&mut prg, session, &a, &choices)?;
-    let pairs = sender_state.finish(&reply, ot::BASE_OTS)?;
+    let (pairs, chosen) = ot::base::run_local(&mut prg, session, &choices)?;
     let mut receiver = ot::CotReceiver::new(&pairs, session)?;
     let mut sender = ot::CotSender::new(delta, &chosen, session)?;
     let bits: Vec<bool> = (0..ot::CHUNK_OTS).map(|i| i % 3 == 0).collect();

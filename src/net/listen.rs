@@ -219,7 +219,7 @@ pub fn accept_on<T: Send + 'static>(
         .map_err(|_| Error::SelfCheck("the listener's lock is poisoned".into()))?;
     let (checked_tx, checked_rx) = mpsc::channel::<(Result<T>, SocketAddr)>();
     let admit = &admit;
-    std::thread::scope(|scope| {
+    let outcome = std::thread::scope(|scope| {
         let mut pending: Vec<(SocketAddr, TcpStream)> = Vec::new();
         let mut accepted = Vec::with_capacity(count);
         let mut checking = 0usize;
@@ -291,7 +291,16 @@ pub fn accept_on<T: Send + 'static>(
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
         outcome
-    })
+    });
+    // Checks that ended after the wait did (a refusal racing the accepted connection, or a
+    // connection cut short above) are still reported: every refusal leaves a line.
+    drop(checked_tx);
+    while let Ok((result, addr)) = checked_rx.try_recv() {
+        if let Err(e) = result {
+            log(&format!("dropped a connection from {addr}: {e}"));
+        }
+    }
+    outcome
 }
 
 fn timeout_error(

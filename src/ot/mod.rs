@@ -1,7 +1,7 @@
 //! Oblivious transfer: how the evaluator gets the labels of its own input bits without the
 //! garbler learning the bits.
 //!
-//! [`base`] runs 128 Chou-Orlandi OTs on Ristretto255 once per session; [`iknp`] extends them into
+//! [`base`] runs 128 verified simplest OTs (DKLs18 Protocol 7) on Ristretto255 once per session; [`iknp`] extends them into
 //! any number of correlated OTs whose correlation is the garbler's Delta, each extension checked
 //! for consistency (KOS15) before its outputs are used; [`transpose`] is the bit-matrix
 //! transposition IKNP needs. The cores are sans-IO; the functions here drive them over a
@@ -25,22 +25,30 @@ use crate::net::{Channel, recv_blocks, send_blocks};
 pub const CHUNK_OTS: usize = 1 << 16;
 
 /// The garbler's setup: base-OT receiver with choice bits = Delta. `session` binds the keys to
-/// this session.
+/// this session. Messages: the evaluator's `A` and proof, our `B_i`, its challenge, our answer,
+/// its openings (see [`base`]).
 pub fn setup_sender<C: Channel + ?Sized>(
     channel: &mut C,
     delta: Delta,
     session: [u8; 32],
     prg: &mut Prg,
 ) -> Result<CotSender> {
-    let mut a = [0u8; base::POINT_BYTES];
-    channel.read_exact(&mut a)?;
+    let mut first = [0u8; base::FIRST_BYTES];
+    channel.read_exact(&mut first)?;
     let choices: Zeroizing<Vec<bool>> =
         Zeroizing::new((0..BASE_OTS).map(|j| delta.bit(j)).collect());
-    let (reply, receiver) = base::receive_reply(prg, session, &a, &choices)?;
+    let (reply, receiver) = base::receive_reply(prg, session, &first, &choices)?;
     channel.write_all(&reply)?;
     channel.flush()?;
     // The keys are computed while the evaluator works on the reply.
-    let mut keys = receiver.finish();
+    let mut pending = receiver.finish();
+    let mut challenge = vec![0u8; BASE_OTS * base::DIGEST_BYTES];
+    channel.read_exact(&mut challenge)?;
+    channel.write_all(&pending.answer(&challenge)?)?;
+    channel.flush()?;
+    let mut openings = vec![0u8; 2 * BASE_OTS * base::DIGEST_BYTES];
+    channel.read_exact(&mut openings)?;
+    let mut keys = pending.check(&openings)?;
     let sender = CotSender::new(delta, &keys, session);
     keys.zeroize();
     sender
@@ -52,12 +60,19 @@ pub fn setup_receiver<C: Channel + ?Sized>(
     session: [u8; 32],
     prg: &mut Prg,
 ) -> Result<CotReceiver> {
-    let (sender, a) = base::BaseOtSender::new(prg, session);
-    channel.write_all(&a)?;
+    let (sender, first) = base::BaseOtSender::new(prg, session);
+    channel.write_all(&first)?;
     channel.flush()?;
     let mut reply = vec![0u8; BASE_OTS * base::POINT_BYTES];
     channel.read_exact(&mut reply)?;
-    let mut keys = sender.finish(&reply, BASE_OTS)?;
+    let (pending, challenge) = sender.finish(&reply, BASE_OTS)?;
+    channel.write_all(&challenge)?;
+    channel.flush()?;
+    let mut answer = vec![0u8; BASE_OTS * base::DIGEST_BYTES];
+    channel.read_exact(&mut answer)?;
+    let (mut keys, openings) = pending.verify(&answer)?;
+    channel.write_all(&openings)?;
+    channel.flush()?;
     let receiver = CotReceiver::new(&keys, session);
     for (k0, k1) in keys.iter_mut() {
         k0.zeroize();

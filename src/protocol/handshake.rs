@@ -15,16 +15,16 @@ use crate::net::Channel;
 /// The first bytes of every session.
 pub const MAGIC: [u8; 8] = *b"GARBLED\0";
 /// The protocol version: bumped whenever the wire format or the cryptography changes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// The garbling scheme both sides must use (the default, half-gates).
-pub const SCHEME: &str = "half-gates/tccr-aes128/kos-cot/co15-ristretto255";
+pub const SCHEME: &str = "half-gates/tccr-aes128/kos-cot/vsot-ristretto255";
 
 /// The scheme field of the hello for a garbling scheme.
 pub fn scheme_name(scheme: crate::garble::Scheme) -> String {
     match scheme {
         crate::garble::Scheme::HalfGates => SCHEME.to_string(),
         crate::garble::Scheme::ThreeHalves => {
-            "three-halves/tccr-aes128/kos-cot/co15-ristretto255".to_string()
+            "three-halves/tccr-aes128/kos-cot/vsot-ristretto255".to_string()
         }
     }
 }
