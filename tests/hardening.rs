@@ -185,28 +185,25 @@ fn typed(e: &Error) -> bool {
 }
 
 #[test]
-fn a_replayed_garbler_runs_through_and_a_replayed_evaluator_is_refused() {
+fn replayed_peers_are_refused_at_the_base_ot() {
     let (to_garbler, to_evaluator) = transcripts();
-    // A garbler facing a replayed evaluator draws a fresh OT challenge, which the recorded
-    // answer does not fit: the KOS check refuses it before any table.
-    let mut g = GarblerSession::start(ReplayChannel::new(to_garbler.clone()), program(), options())
-        .unwrap();
-    match g.run(&[vec![false; 8]]) {
-        Err(Error::PeerMisbehaved(m)) => assert!(m.contains("OT consistency check failed"), "{m}"),
-        other => panic!("a replayed evaluator was accepted: {other:?}"),
+    // A garbler facing a replayed evaluator: the evaluator's proof of knowledge is bound to the
+    // session id, which the fresh handshake nonces change, so it no longer verifies.
+    match GarblerSession::start(ReplayChannel::new(to_garbler.clone()), program(), options()) {
+        Err(Error::PeerMisbehaved(m)) => assert!(m.contains("proof of knowledge"), "{m}"),
+        other => panic!("a replayed evaluator was accepted: {:?}", other.map(|_| ())),
     }
-    assert!(
-        g.run(&[vec![false; 8]]).is_err(),
-        "a failed session ran again"
-    );
-    let mut e = EvaluatorSession::start(
+    // An evaluator facing a replayed garbler: the recorded answer to the base-OT challenge fits
+    // the recorded keys, not the fresh ones, so the verification phase refuses it (before the
+    // evaluator's choice bits enter any OT).
+    match EvaluatorSession::start(
         ReplayChannel::new(to_evaluator.clone()),
         program(),
         options(),
-    )
-    .unwrap();
-    e.run(&[vec![true; 8]]).unwrap();
-    e.finish().unwrap();
+    ) {
+        Err(Error::PeerMisbehaved(m)) => assert!(m.contains("verification failed"), "{m}"),
+        other => panic!("a replayed garbler was accepted: {:?}", other.map(|_| ())),
+    }
 }
 
 proptest! {

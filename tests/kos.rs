@@ -20,14 +20,21 @@ struct Cheater {
     /// (column, rows) to flip in tile 0 of the extension message.
     flips: Vec<(usize, std::ops::Range<usize>)>,
     tampered: bool,
+    /// Large writes seen so far (the base OT's challenge and openings come first).
+    large_writes: usize,
     /// Bytes received after the tampered message went out.
     received_after: Arc<Mutex<u64>>,
 }
 
 impl Channel for Cheater {
     fn write_all(&mut self, data: &[u8]) -> garbled::Result<()> {
-        // The extension message is the first write of at least one tile (128 blocks).
-        if !self.tampered && data.len() >= 128 * 16 {
+        // The extension message is the first write of at least one tile (128 blocks) after the
+        // base OT's challenge (4 KiB) and openings (8 KiB).
+        let large = data.len() >= 128 * 16;
+        if large {
+            self.large_writes += 1;
+        }
+        if !self.tampered && large && self.large_writes == 3 {
             self.tampered = true;
             let mut data = data.to_vec();
             for (column, rows) in &self.flips {
@@ -86,6 +93,7 @@ fn session(
         inner: e,
         flips,
         tampered: false,
+        large_writes: 0,
         received_after: received_after.clone(),
     };
     let (g_result, e_result) = std::thread::scope(|s| {
