@@ -273,3 +273,23 @@ fn a_base_ot_sender_that_cheats_is_refused() {
         }
     }
 }
+
+/// A recycled (dirty) row buffer gives the same labels as a fresh one.
+#[test]
+fn a_reused_row_buffer_changes_nothing() {
+    let mut prg = Prg::from_seed([10; 16]);
+    let choices: Vec<bool> = (0..300).map(|i| i % 5 == 1).collect();
+    let base: Vec<bool> = (0..ot::BASE_OTS).map(|i| i % 2 == 0).collect();
+    let (pairs, _) = ot::base::run_local(&mut prg, SESSION, &base).unwrap();
+    let mut fresh = ot::CotReceiver::new(&pairs, SESSION).unwrap();
+    let mut reused = ot::CotReceiver::new(&pairs, SESSION).unwrap();
+    let (mut u1, mut u2) = (Vec::new(), Vec::new());
+    let seed = Block::new(42);
+    let (_, want) = fresh.extend_checked(&choices, &mut u1).respond(seed);
+    let dirty = vec![Block::new(u128::MAX); 5000];
+    let (_, got) = reused
+        .extend_checked_reusing(&choices, &mut u2, dirty)
+        .respond(seed);
+    assert_eq!(got, want);
+    assert_eq!(got.len(), choices.len());
+}

@@ -190,6 +190,18 @@ impl CotReceiver {
     /// the message for the sender (`checked_rows(m)` rows, tile-major). Answer the sender's
     /// challenge with [`CheckedReceive::respond`].
     pub fn extend_checked(&mut self, choices: &[bool], u: &mut Vec<Block>) -> CheckedReceive {
+        self.extend_checked_reusing(choices, u, Vec::new())
+    }
+
+    /// [`CotReceiver::extend_checked`] writing the rows into `buffer` (the labels of an earlier
+    /// extension, say), whose allocation is reused: a fresh megabyte per chunk costs a page fault
+    /// per page.
+    pub fn extend_checked_reusing(
+        &mut self,
+        choices: &[bool],
+        u: &mut Vec<Block>,
+        buffer: Vec<Block>,
+    ) -> CheckedReceive {
         let m = choices.len();
         let rows = checked_rows(m);
         let mut all = Zeroizing::new(Vec::with_capacity(rows));
@@ -197,7 +209,10 @@ impl CotReceiver {
         let mut random = Zeroizing::new(vec![0u8; rows - m]);
         self.extras.fill_bytes(&mut random);
         all.extend(random.iter().map(|b| b & 1 == 1));
-        let mut t = Zeroizing::new(Vec::with_capacity(rows));
+        // The old contents are overwritten (`extend_into` zero-fills before writing).
+        let mut t = Zeroizing::new(buffer);
+        t.clear();
+        t.reserve(rows);
         self.extend_into(&all, u, &mut t);
         let counter = self.counter;
         self.counter += 1;
