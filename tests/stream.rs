@@ -523,3 +523,36 @@ fn a_file_larger_than_the_memory_it_runs_in() {
     );
     assert_eq!(json["stats"]["and_gates"], 120 * 6400);
 }
+
+/// `info` through the streaming parser: the same counts as in memory, and with `--optimized`
+/// the same program digest, without the gate list.
+#[test]
+fn info_streams_long_files() {
+    let dir = Scratch::new("stream-info");
+    let circuit = dir.path("chain.txt");
+    assert!(
+        garbled(&["gen", "aes128", "--count", "3", "-o", &circuit])
+            .status
+            .success()
+    );
+    let info = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["info", circuit.as_str(), "--json"];
+        args.extend_from_slice(extra);
+        let o = garbled(&args);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let memory = info(&["--stream", "never"]);
+    let streamed = info(&["--stream", "always"]);
+    for key in [
+        "gates", "wires", "and", "xor", "inv", "eq", "eqw", "mand", "inputs", "outputs",
+    ] {
+        assert_eq!(streamed[key], memory[key], "{key}");
+    }
+    assert!(streamed["and_depth"].is_null() && streamed["digest"].is_null());
+    assert_eq!(memory["and"], 3 * 6400);
+    let memory = info(&["--optimized", "--stream", "never"]);
+    let streamed = info(&["--optimized", "--stream", "always"]);
+    assert_eq!(streamed, memory);
+    assert!(memory["digest"].as_str().is_some_and(|d| d.len() == 64));
+}

@@ -17,6 +17,11 @@ pub(crate) struct InfoArgs {
     /// (constants, copies and dead gates folded away).
     #[arg(long)]
     optimized: bool,
+    /// Read the file through the streaming parser, holding no gate list: always, never, or auto
+    /// (files over 256 MiB). Streamed, the AND depth and the digest of the plain view are not
+    /// computed (`--optimized` streams the compiler and gives both for the program).
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    stream: String,
 }
 
 /// Largest circuit whose digest plain `info` computes (about 1 GiB while compiling).
@@ -34,6 +39,19 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
             "a `garbled compile` program file",
         );
     }
+    // Files too long to hold are read through the streaming parser: counts without the gate
+    // list (and, with --optimized, the streaming compiler).
+    let huge = match args.stream.as_str() {
+        "always" => path != std::path::Path::new("-"),
+        "never" => false,
+        _ => {
+            path != std::path::Path::new("-")
+                && std::fs::metadata(path).is_ok_and(|m| m.len() > STREAM_INFO_BYTES)
+        }
+    };
+    if huge {
+        return streamed(args);
+    }
     let parsed = args.circuit.load()?;
     if args.optimized {
         let program = crate::compile::compile(&parsed.circuit)?;
@@ -41,7 +59,6 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
         return print_program(args, &program, parsed.dialect.name(), &dialect);
     }
     let c = &parsed.circuit;
-    let gates = parsed.gate_lines;
     // The digest both parties compare in the handshake (of the compiled program), and the name
     // of the circuit when it is a well-known one. Compiling costs memory in proportion to the
     // gates, so `info` does it only below DIGEST_MAX_GATES (`--optimized` always compiles).
@@ -50,27 +67,118 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
     } else {
         None
     };
-    let known = digest.as_deref().and_then(super::known::lookup);
     let stats = c.stats();
-    let inputs = c.input_widths();
-    let outputs = c.output_widths();
+    let depth = stats.and_depth;
+    print_facts(
+        args,
+        &Facts {
+            dialect: parsed.dialect,
+            gate_lines: parsed.gate_lines,
+            mand_lines: parsed.mand_lines,
+            wires: c.num_wires(),
+            stats,
+            and_depth: Some(depth),
+            inputs: c.input_widths(),
+            outputs: c.output_widths(),
+            digest,
+        },
+    )
+}
+
+/// Files above this size are described by the streaming parser (about 36 M gate lines, which
+/// would take some 2 GiB in memory).
+const STREAM_INFO_BYTES: u64 = 256 << 20;
+
+/// What `info` reports about a circuit file.
+struct Facts {
+    dialect: crate::circuit::Dialect,
+    gate_lines: u64,
+    mand_lines: u64,
+    wires: u32,
+    stats: crate::circuit::Stats,
+    /// `None` when the file was streamed (depth needs a number per wire).
+    and_depth: Option<u32>,
+    inputs: Vec<u32>,
+    outputs: Vec<u32>,
+    digest: Option<String>,
+}
+
+/// Counts gates as the streaming parser hands them over.
+#[derive(Default)]
+struct Counting(crate::circuit::Stats);
+
+impl crate::circuit::bristol::GateSink for Counting {
+    fn push(&mut self, gate: crate::circuit::Gate) -> Result<()> {
+        use crate::circuit::Gate;
+        match gate {
+            Gate::Xor { .. } => self.0.xor += 1,
+            Gate::And { .. } => self.0.and += 1,
+            Gate::Inv { .. } => self.0.inv += 1,
+            Gate::Const { .. } => self.0.eq += 1,
+            Gate::Copy { .. } => self.0.eqw += 1,
+        }
+        Ok(())
+    }
+}
+
+/// `info` on a file too long to hold: one streaming pass for the counts, or the streaming
+/// compiler for `--optimized`.
+fn streamed(args: &InfoArgs) -> Result<()> {
+    let path = &args.circuit.path;
+    let format: crate::circuit::FormatChoice = args.circuit.format.parse()?;
+    let file = std::fs::File::open(path).map_err(|e| {
+        crate::error::Error::arg(format!("cannot open circuit file {}: {e}", path.display()))
+    })?;
+    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let limits = args.circuit.limits(true);
+    if args.optimized {
+        let spool = crate::spool::SpoolDir::new(None)?;
+        let (program, report) =
+            crate::compile::stream::compile_bristol(reader, format, &limits, &spool)
+                .map_err(|e| super::name_errors(path, e))?;
+        let dialect = report.header.dialect;
+        return print_program(args, &program, dialect.name(), &dialect.to_string());
+    }
+    let mut counting = Counting::default();
+    let header = crate::circuit::bristol::parse_into(reader, format, &limits, &mut counting)
+        .map_err(|e| super::name_errors(path, e))?;
+    print_facts(
+        args,
+        &Facts {
+            dialect: header.dialect,
+            gate_lines: header.gate_lines,
+            mand_lines: header.mand_lines,
+            wires: header.num_wires,
+            stats: counting.0,
+            and_depth: None,
+            inputs: header.input_widths,
+            outputs: header.output_widths,
+            digest: None,
+        },
+    )
+}
+
+fn print_facts(args: &InfoArgs, f: &Facts) -> Result<()> {
+    let known = f.digest.as_deref().and_then(super::known::lookup);
+    let stats = &f.stats;
+    let gates = f.gate_lines;
     if args.json {
         let object = serde_json::json!({
             "file": args.circuit.path.display().to_string(),
-            "format": parsed.dialect.name(),
+            "format": f.dialect.name(),
             "gates": gates,
             "optimized": false,
-            "wires": c.num_wires(),
+            "wires": f.wires,
             "and": stats.and,
             "xor": stats.xor,
             "inv": stats.inv,
             "eq": stats.eq,
             "eqw": stats.eqw,
-            "mand": parsed.mand_lines,
-            "inputs": inputs,
-            "outputs": outputs,
-            "and_depth": stats.and_depth,
-            "digest": digest,
+            "mand": f.mand_lines,
+            "inputs": f.inputs,
+            "outputs": f.outputs,
+            "and_depth": f.and_depth,
+            "digest": f.digest,
             "known": known.map(|k| serde_json::json!({
                 "name": k.name,
                 "inputs": k.inputs,
@@ -83,11 +191,11 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
     }
     let list = |w: &[u32]| w.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
     outln!("circuit    {}", args.circuit.path.display())?;
-    outln!("format     {}", parsed.dialect)?;
-    let mand = if parsed.mand_lines > 0 {
+    outln!("format     {}", f.dialect)?;
+    let mand = if f.mand_lines > 0 {
         format!(
             " ({} MAND line(s) counted as one gate each, their ANDs in the AND count)",
-            parsed.mand_lines
+            f.mand_lines
         )
     } else {
         String::new()
@@ -100,22 +208,27 @@ pub(crate) fn run(args: &InfoArgs) -> Result<()> {
         stats.eq,
         stats.eqw
     )?;
-    outln!("wires      {}", c.num_wires())?;
+    outln!("wires      {}", f.wires)?;
     outln!(
         "inputs     {} group(s) of {} wires",
-        inputs.len(),
-        list(&inputs)
+        f.inputs.len(),
+        list(&f.inputs)
     )?;
     outln!(
         "outputs    {} group(s) of {} wires",
-        outputs.len(),
-        list(&outputs)
+        f.outputs.len(),
+        list(&f.outputs)
     )?;
-    outln!("AND depth  {}", stats.and_depth)?;
-    match &digest {
+    match f.and_depth {
+        Some(d) => outln!("AND depth  {d}")?,
+        None => outln!(
+            "AND depth  not computed for a file this long (`garbled info --optimized` gives the compiled program's)"
+        )?,
+    }
+    match &f.digest {
         Some(d) => outln!("digest     {d} (compared with the peer's in the handshake)")?,
         None => outln!(
-            "digest     not computed above {DIGEST_MAX_GATES} gates (`garbled info --optimized` computes it)"
+            "digest     not computed for a file this long (`garbled info --optimized` computes it)"
         )?,
     }
     if let Some(k) = known {

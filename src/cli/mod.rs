@@ -277,7 +277,7 @@ pub(crate) fn load_circuit(path: &Path, format: &str, limits: Limits) -> Result<
 }
 
 /// Prefixes errors about a circuit file with its name.
-fn name_errors(path: &Path, e: Error) -> Error {
+pub(crate) fn name_errors(path: &Path, e: Error) -> Error {
     let name = if path == Path::new("-") {
         "standard input".to_string()
     } else {
