@@ -556,3 +556,42 @@ fn info_streams_long_files() {
     assert_eq!(streamed, memory);
     assert!(memory["digest"].as_str().is_some_and(|d| d.len() == 64));
 }
+
+/// Batch jobs over a streamed or compiled program (one run per row, shards on threads) give the
+/// in-memory answers.
+#[test]
+fn batch_rows_run_over_streamed_and_compiled_programs() {
+    let dir = Scratch::new("stream-batch");
+    let rows = dir.path("rows.txt");
+    let text: String = (0..37u64)
+        .map(|i| format!("{} {}\n", i * 977, i * 31 + 5))
+        .collect();
+    std::fs::write(&rows, text).unwrap();
+    let add32 = format!("{}/circuits/add32.txt", env!("CARGO_MANIFEST_DIR"));
+    let program = dir.path("add32.gcp");
+    assert!(
+        garbled(&["compile", &add32, "-o", &program])
+            .status
+            .success()
+    );
+    let out = |circuit: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            circuit,
+            "--inputs",
+            rows.as_str(),
+            "--output-format",
+            "dec",
+        ];
+        args.extend_from_slice(extra);
+        let o = garbled(&args);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let want = out(&add32, &["--stream", "never"]);
+    assert_eq!(want.lines().count(), 37);
+    assert_eq!(want.lines().nth(3), Some("3029")); // 3 * 977 + 3 * 31 + 5
+    assert_eq!(out(&add32, &["--stream", "always"]), want);
+    assert_eq!(out(&add32, &["--stream", "always", "--threads", "2"]), want);
+    assert_eq!(out(&program, &["--threads", "3"]), want);
+}
