@@ -84,7 +84,8 @@ enum Command {
 /// Options every command that reads a circuit file takes.
 #[derive(Debug, Args)]
 pub(crate) struct CircuitArgs {
-    /// Path of a Bristol Fashion or old Bristol Format circuit file (- for standard input).
+    /// Path of a Bristol Fashion or old Bristol Format circuit file (- for standard input); `run`
+    /// and `info` also take a program file written by `garbled compile`.
     #[arg(value_name = "CIRCUIT")]
     pub path: PathBuf,
     /// Dialect of the file: fashion (Bristol Fashion), old (the original Bristol Format; bristol
