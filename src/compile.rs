@@ -343,6 +343,12 @@ impl Counter {
         }
     }
 
+    /// Slots the depth table covers: the largest slot named so far plus one (at least the
+    /// count it was made with).
+    pub(crate) fn slots_used(&self) -> usize {
+        self.depth.len()
+    }
+
     /// Adds the steps of one segment (slots grow the depth table as needed, so a streaming
     /// compiler can count before it knows the final slot count).
     pub(crate) fn add(&mut self, segment: &Segment) {

@@ -595,3 +595,45 @@ fn batch_rows_run_over_streamed_and_compiled_programs() {
     assert_eq!(out(&add32, &["--stream", "always", "--threads", "2"]), want);
     assert_eq!(out(&program, &["--threads", "3"]), want);
 }
+
+/// A program file whose slot count is larger than its gates use is refused before anything is
+/// allocated for it, even with a digest recomputed to match.
+#[test]
+fn an_inflated_slot_count_is_refused() {
+    let dir = Scratch::new("stream-slots");
+    let circuit = garbled::circuit::library::aes128_many(1).unwrap();
+    let program = compile(&circuit).unwrap();
+    let mut bytes = Vec::new();
+    write_compiled(&program, &mut bytes).unwrap();
+    // Layout: magic (8), version (4), reserved (4), digest (32), then the canonical encoding,
+    // whose first list is the slot count (a u64 length of 1, then the u32).
+    assert_eq!(
+        u32::from_le_bytes(bytes[56..60].try_into().unwrap()),
+        program.num_slots()
+    );
+    bytes[56..60].copy_from_slice(&u32::MAX.to_le_bytes());
+    let mut h = blake3::Hasher::new();
+    h.update(b"garbled program v1");
+    h.update(&bytes[48..]);
+    bytes[16..48].copy_from_slice(h.finalize().as_bytes());
+    let path = dir.path("inflated.gcp");
+    std::fs::write(&path, &bytes).unwrap();
+    match load_compiled(std::path::Path::new(&path)) {
+        Err(garbled::Error::InvalidCircuit(m)) => assert!(m.contains("label slots"), "{m}"),
+        other => panic!(
+            "an inflated slot count was accepted: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    // The untouched file loads.
+    let good = dir.path("good.gcp");
+    let mut f = std::fs::File::create(&good).unwrap();
+    write_compiled(&program, &mut f).unwrap();
+    drop(f);
+    assert_eq!(
+        load_compiled(std::path::Path::new(&good))
+            .unwrap()
+            .num_slots(),
+        program.num_slots()
+    );
+}

@@ -844,7 +844,9 @@ pub fn load_compiled(path: &Path) -> Result<Program> {
     };
     // Every segment is checked as it is built; the walk also counts, and must use up the gates.
     let mut reader = body.reader(num_slots);
-    let mut counter = Counter::new(num_slots);
+    // The depth table grows with the slots the gates name, not with the slot count the file
+    // claims (which is checked against them below).
+    let mut counter = Counter::new(2);
     let mut recycle = None;
     while let Some(segment) = reader.next_segment(recycle.take())? {
         counter.add(&segment);
@@ -852,6 +854,17 @@ pub fn load_compiled(path: &Path) -> Result<Program> {
     }
     if reader.xors.remaining() != 0 || reader.ands.remaining() != 0 {
         return Err(bad("its steps do not cover its gates".into()));
+    }
+    // The compiler's slot count is exactly what its gates and inputs use; a larger claim would
+    // only make every run allocate for nothing.
+    let used = input_slots
+        .iter()
+        .map(|&s| s as usize + 1)
+        .fold(counter.slots_used(), usize::max);
+    if num_slots as usize != used {
+        return Err(bad(format!(
+            "it claims {num_slots} label slots but its gates and inputs use {used}"
+        )));
     }
     body.counts = counter.counts;
     let program = Program {
