@@ -53,6 +53,10 @@ pub enum Error {
     /// refused ours, or did not speak TLS.
     #[error("authentication failed: {0}")]
     Authentication(String),
+    /// A check of the maliciously secure protocol failed: the peer deviated from the protocol
+    /// (or the data was corrupted on the way). The session is aborted and no output is given.
+    #[error("the peer cheated, session aborted: {0}")]
+    Cheating(String),
     /// An operating-system I/O error, with what we were doing.
     #[error("{context}: {source}")]
     Io {

@@ -11,6 +11,7 @@
 #![deny(unsafe_code)] // `aes` alone allows it, for its intrinsics
 
 pub mod aes;
+pub mod auth;
 pub mod block;
 pub mod circuit;
 pub mod cli;

@@ -86,6 +86,7 @@ fn peer_hello(p: &Program, role: Party) -> Hello {
         output_widths: p.output_widths().to_vec(),
         reveal: vec![Reveal::Both; 2],
         scheme: handshake::SCHEME.to_string(),
+        security: "semi-honest".to_string(),
         runs: 1,
         job: "run".to_string(),
         bit_order: "lsb0".to_string(),

@@ -15,7 +15,7 @@ use crate::net::Channel;
 /// The first bytes of every session.
 pub const MAGIC: [u8; 8] = *b"GARBLED\0";
 /// The protocol version: bumped whenever the wire format or the cryptography changes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// The garbling scheme both sides must use (the default, half-gates).
 pub const SCHEME: &str = "half-gates/tccr-aes128/kos-cot/vsot-ristretto255";
 
@@ -50,6 +50,8 @@ pub struct Hello {
     pub reveal: Vec<Reveal>,
     /// The garbling scheme.
     pub scheme: String,
+    /// The security level: `semi-honest` or `malicious` (authenticated garbling).
+    pub security: String,
     /// How many times the circuit runs in this session.
     pub runs: u64,
     /// What the session is for, in words both parties must agree on (for example the number of
@@ -164,6 +166,14 @@ pub fn compare(ours: &Hello, peer: &Hello) -> Result<()> {
             hint: "both parties must run the same garbled release",
         });
     }
+    if peer.security != ours.security {
+        return Err(Error::Mismatch {
+            field: "security level",
+            ours: quoted(&ours.security),
+            peer: quoted(&peer.security),
+            hint: "both parties must pass the same --security",
+        });
+    }
     if peer.job != ours.job {
         return Err(Error::Mismatch {
             field: "job",
@@ -244,6 +254,7 @@ mod tests {
             output_widths: vec![1],
             reveal: vec![Reveal::Both],
             scheme: scheme.into(),
+            security: "semi-honest".into(),
             runs: 1,
             job: job.into(),
             bit_order: "lsb0".into(),

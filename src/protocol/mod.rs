@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::aes::Prg;
+pub use crate::auth::Security;
+use crate::auth::{self, Cheat};
 use crate::block::{ActiveLabel, Block, Delta, ZeroLabel};
 use crate::compile::Program;
 use crate::error::{Error, Result};
@@ -107,6 +109,9 @@ pub struct SessionOptions {
     pub bit_order: crate::value::BitOrder,
     /// The garbling scheme; both parties must use the same.
     pub scheme: Scheme,
+    /// Semi-honest (the garbling scheme above) or malicious (authenticated garbling); both
+    /// parties must use the same.
+    pub security: Security,
 }
 
 impl SessionOptions {
@@ -119,6 +124,7 @@ impl SessionOptions {
             job: "run".to_string(),
             bit_order: crate::value::BitOrder::Lsb0,
             scheme: Scheme::HalfGates,
+            security: Security::SemiHonest,
         };
         options.check(program)?;
         Ok(options)
@@ -139,6 +145,13 @@ impl SessionOptions {
     /// The same with a garbling scheme (compared in the handshake).
     pub fn with_scheme(mut self, scheme: Scheme) -> Self {
         self.scheme = scheme;
+        self
+    }
+
+    /// The same with a security level (compared in the handshake). Malicious security uses
+    /// authenticated half-gates, so it needs the half-gates scheme.
+    pub fn with_security(mut self, security: Security) -> Self {
+        self.security = security;
         self
     }
 
@@ -179,6 +192,12 @@ impl SessionOptions {
         if self.runs == 0 {
             return Err(Error::arg("a session needs at least one run"));
         }
+        if self.security == Security::Malicious && self.scheme != Scheme::HalfGates {
+            return Err(Error::arg(
+                "--security malicious garbles with authenticated half-gates: --scheme three-halves \
+                 is semi-honest only",
+            ));
+        }
         Ok(())
     }
 
@@ -191,6 +210,7 @@ impl SessionOptions {
             output_widths: program.output_widths().to_vec(),
             reveal: self.reveal.clone(),
             scheme: handshake::scheme_name(self.scheme),
+            security: self.security.name().to_string(),
             runs: self.runs,
             job: self.job.clone(),
             bit_order: self.bit_order.to_string(),
@@ -250,6 +270,7 @@ impl SessionStats {
             phases: Phases {
                 handshake: max(self.phases.handshake, other.phases.handshake),
                 ot: max(self.phases.ot, other.phases.ot),
+                preprocessing: max(self.phases.preprocessing, other.phases.preprocessing),
                 gates: max(self.phases.gates, other.phases.gates),
                 outputs: max(self.phases.outputs, other.phases.outputs),
             },
@@ -264,6 +285,8 @@ pub struct Phases {
     pub handshake: Duration,
     /// Base OTs and every run's OT extension (with its consistency check).
     pub ot: Duration,
+    /// Malicious security only: masks, authenticated AND triples and AND-gate shares.
+    pub preprocessing: Duration,
     /// Input labels and garbled tables: garbling or evaluating while they stream.
     pub gates: Duration,
     /// Decoding bits, output bits and the end of the session.
@@ -423,6 +446,30 @@ pub struct GarblerSession<'p, 'c, C: Channel> {
     progress: Option<Progress<'c>>,
     /// Threads a wide AND batch is split across (a local choice: the wire does not change).
     threads: usize,
+    /// Malicious security: the COTs under the evaluator's Delta and the leaky-AND tweaks.
+    auth: Option<AuthState>,
+    /// A deviation to play (the hostile-peer tests).
+    cheat: Option<Cheat>,
+}
+
+/// What a malicious session keeps besides the semi-honest state: the other OT direction.
+struct AuthState {
+    /// The garbler's receiver / the evaluator's sender.
+    reverse: Reverse,
+    leaky_counter: u64,
+}
+
+enum Reverse {
+    Receiver(CotReceiver),
+    Sender(CotSender, Delta, Prg),
+}
+
+/// The session id of the second base-OT instance (evaluator as the COT sender).
+fn reverse_session(session: [u8; 32]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"garbled reverse ot v1");
+    h.update(&session);
+    *h.finalize().as_bytes()
 }
 
 impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
@@ -431,8 +478,24 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         let start = Instant::now();
         let (mut prg, nonce, session) = greet(&mut channel, program, &options, Party::Garbler)?;
         let handshake = start.elapsed();
-        let delta = Delta::new(prg.block());
+        let malicious = options.security == Security::Malicious;
+        // Bit 1 of Delta_G ^ Delta_E must be 1 for the leaky AND's openings (prep.rs): the
+        // garbler fixes its bit 1 to 1, the evaluator to 0.
+        let delta = if malicious {
+            Delta::new(Block::new(prg.block().value() | 2))
+        } else {
+            Delta::new(prg.block())
+        };
         let cot = ot::setup_sender(&mut channel, delta.clone(), session, &mut prg)?;
+        let auth = if malicious {
+            let receiver = ot::setup_receiver(&mut channel, reverse_session(session), &mut prg)?;
+            Some(AuthState {
+                reverse: Reverse::Receiver(receiver),
+                leaky_counter: 0,
+            })
+        } else {
+            None
+        };
         let phases = Phases {
             handshake,
             ot: start.elapsed() - handshake,
@@ -454,7 +517,15 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             start,
             progress: None,
             threads: 1,
+            auth,
+            cheat: None,
         })
+    }
+
+    /// Plays a deviation from the protocol (the hostile-peer tests).
+    #[doc(hidden)]
+    pub fn set_cheat(&mut self, cheat: Cheat) {
+        self.cheat = Some(cheat);
     }
 
     /// Splits AND batches of at least [`crate::garble::PARALLEL_MIN`] gates across `threads`
@@ -518,6 +589,31 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         }
         let own =
             zeroize::Zeroizing::new(own_bits(program, &self.options, Party::Garbler, inputs)?);
+        if let Some(state) = self.auth.as_mut() {
+            let Reverse::Receiver(receiver) = &mut state.reverse else {
+                return Err(Error::SelfCheck("the garbler holds a COT sender".into()));
+            };
+            let mut ctx = auth::Ctx {
+                me: Party::Garbler,
+                delta: &self.delta,
+                send: &mut self.cot,
+                recv: receiver,
+                prg: &mut self.prg,
+                nonce: self.tweaks.nonce,
+                leaky_counter: &mut state.leaky_counter,
+                leaky_digest: blake3::Hasher::new(),
+                cheat: &mut self.cheat,
+            };
+            let run = auth::Run {
+                program,
+                owners: &self.options.owners,
+                reveal: &self.options.reveal,
+                tweak_first: self.tweaks.first,
+            };
+            let mut times = auth::RunTimes::default();
+            let bits = auth::garbler_run(&mut self.channel, &mut ctx, &run, &own, &mut times)?;
+            return Ok(self.after_malicious_run(program, bits, times));
+        }
         let evaluator_bits = self.options.input_bits(program, Party::Evaluator);
         let ch = &mut self.channel;
         let clock = Instant::now();
@@ -612,6 +708,25 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         Ok(split_outputs(program, bits))
     }
 
+    fn after_malicious_run(
+        &mut self,
+        program: &Program,
+        bits: Vec<Option<bool>>,
+        times: auth::RunTimes,
+    ) -> Vec<Option<Vec<bool>>> {
+        self.phases.preprocessing += times.preprocessing;
+        self.phases.gates += times.online;
+        self.tweaks = self.tweaks.after(program.and_count());
+        self.runs_done += 1;
+        self.and_done += program.and_count() as u64;
+        let done = self.and_done;
+        let total = self.options.runs * program.and_count() as u64;
+        if let Some(p) = self.progress.as_mut() {
+            p(done.min(total), total);
+        }
+        split_outputs(program, bits)
+    }
+
     /// Ends the session: exchanges the end markers and reports the statistics.
     pub fn finish(mut self) -> Result<SessionStats> {
         let progress = RunProgress {
@@ -648,6 +763,10 @@ pub struct EvaluatorSession<'p, 'c, C: Channel> {
     progress: Option<Progress<'c>>,
     /// Threads a wide AND batch is split across (a local choice: the wire does not change).
     threads: usize,
+    /// Malicious security: the evaluator's Delta, its COT sender and randomness.
+    auth: Option<AuthState>,
+    /// A deviation to play (the hostile-peer tests).
+    cheat: Option<Cheat>,
 }
 
 impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
@@ -657,6 +776,22 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         let (mut prg, nonce, session) = greet(&mut channel, program, &options, Party::Evaluator)?;
         let handshake = start.elapsed();
         let cot = ot::setup_receiver(&mut channel, session, &mut prg)?;
+        let auth = if options.security == Security::Malicious {
+            // Bit 1 fixed to 0 (the garbler fixes its own to 1; see GarblerSession::start).
+            let delta = Delta::new(Block::new(prg.block().value() & !2));
+            let sender = ot::setup_sender(
+                &mut channel,
+                delta.clone(),
+                reverse_session(session),
+                &mut prg,
+            )?;
+            Some(AuthState {
+                reverse: Reverse::Sender(sender, delta, Prg::from_os()?),
+                leaky_counter: 0,
+            })
+        } else {
+            None
+        };
         let phases = Phases {
             handshake,
             ot: start.elapsed() - handshake,
@@ -677,7 +812,15 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             start,
             progress: None,
             threads: 1,
+            auth,
+            cheat: None,
         })
+    }
+
+    /// Plays a deviation from the protocol (the hostile-peer tests).
+    #[doc(hidden)]
+    pub fn set_cheat(&mut self, cheat: Cheat) {
+        self.cheat = Some(cheat);
     }
 
     /// Splits AND batches of at least [`crate::garble::PARALLEL_MIN`] gates across `threads`
@@ -751,6 +894,45 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         }
         let own =
             zeroize::Zeroizing::new(own_bits(program, &self.options, Party::Evaluator, inputs)?);
+        if let Some(state) = self.auth.as_mut() {
+            let Reverse::Sender(sender, delta, prg) = &mut state.reverse else {
+                return Err(Error::SelfCheck(
+                    "the evaluator holds a COT receiver".into(),
+                ));
+            };
+            let mut ctx = auth::Ctx {
+                me: Party::Evaluator,
+                delta,
+                send: sender,
+                recv: &mut self.cot,
+                prg,
+                nonce: self.tweaks.nonce,
+                leaky_counter: &mut state.leaky_counter,
+                leaky_digest: blake3::Hasher::new(),
+                cheat: &mut self.cheat,
+            };
+            let run = auth::Run {
+                program,
+                owners: &self.options.owners,
+                reveal: &self.options.reveal,
+                tweak_first: self.tweaks.first,
+            };
+            let mut times = auth::RunTimes::default();
+            let bits = auth::evaluator_run(&mut self.channel, &mut ctx, &run, &own, &mut times)?;
+            self.phases.preprocessing += times.preprocessing;
+            self.phases.gates += times.online;
+            self.tweaks = self.tweaks.after(program.and_count());
+            self.runs_done += 1;
+            self.and_done += program.and_count() as u64;
+            let (done, total) = (
+                self.and_done,
+                self.options.runs * program.and_count() as u64,
+            );
+            if let Some(p) = self.progress.as_mut() {
+                p(done.min(total), total);
+            }
+            return Ok(split_outputs(program, bits));
+        }
         let ch = &mut self.channel;
         let clock = Instant::now();
         let mut t = match self.prepared.take() {

@@ -1,0 +1,572 @@
+//! Authenticated bits, their openings, and the preprocessing that turns them into authenticated
+//! shares of `lambda_a AND lambda_b` for every AND gate (steps P1 to P6 of `docs/MALICIOUS.md`).
+//!
+//! An authenticated share [`Auth`] of a bit `v = v_G ^ v_E` holds, at each party, its own share
+//! bit, the MAC of that bit under the peer's global key (`M = K_peer ^ bit*Delta_peer`) and its own
+//! key for the peer's share bit. Every value below is linear in such shares, so XOR of shares and
+//! multiplication by a public bit need no interaction.
+//!
+//! - Random shares come from correlated OT in both directions (each party is the COT sender under
+//!   its own Delta for the other's bits), each extension KOS-checked ([`crate::ot`]).
+//! - Openings send the share bits and one BLAKE3 digest of their MACs; the receiver recomputes the
+//!   MACs from its keys (Wang, Ranellucci, Katz, CCS 2017, eprint 2017/030, section 3).
+//! - Leaky AND triples follow the half-gates based leaky AND of Katz, Ranellucci, Rosulek, Wang
+//!   (CRYPTO 2018, eprint 2018/578, section 5), checked with a committed equality test.
+//! - Bucketing combines `B` leaky triples per AND gate under a permutation drawn by a coin toss
+//!   after the triples are fixed (WRK17 section 5); a Beaver step moves the combined triple onto
+//!   the gate's own wire masks.
+
+#![forbid(unsafe_code)]
+
+use zeroize::Zeroizing;
+
+use super::{Cheat, Ctx};
+use crate::aes::{Aes, Tweaks};
+use crate::block::{Block, Delta};
+use crate::error::{Error, Result};
+use crate::net::{Channel, pack_bits, recv_blocks, send_blocks, unpack_bits};
+use crate::ot;
+use crate::protocol::Party;
+
+/// Statistical security parameter: a cheating peer passes the triple checks unnoticed with
+/// probability at most `2^-RHO` per session.
+pub const RHO: u32 = 40;
+/// AND gates whose triples are made together (bounds the memory of the triple buffer).
+pub const TRIPLE_CHUNK: usize = 1 << 16;
+/// Nonce tweak of the leaky-AND hashes ("LeakyAND"), so they never share a tweak with the
+/// garbled circuit's hashes.
+const LEAKY_NONCE: u64 = 0x4c65_616b_7941_4e44;
+
+/// One authenticated share: our bit, its MAC under the peer's Delta, our key for the peer's bit.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Auth {
+    /// MAC of `bit` under the peer's Delta.
+    pub mac: Block,
+    /// Our key for the peer's share bit (its MAC is `key ^ peer_bit * our Delta`).
+    pub key: Block,
+    /// Our share bit.
+    pub bit: bool,
+}
+
+impl zeroize::DefaultIsZeroes for Auth {}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Auth(<secret>)")
+    }
+}
+
+impl std::ops::BitXor for Auth {
+    type Output = Auth;
+    #[inline(always)]
+    fn bitxor(self, o: Auth) -> Auth {
+        Auth {
+            mac: self.mac ^ o.mac,
+            key: self.key ^ o.key,
+            bit: self.bit ^ o.bit,
+        }
+    }
+}
+
+impl Auth {
+    /// The share times a public bit (no branch on `c`).
+    #[inline(always)]
+    pub fn times(self, c: bool) -> Auth {
+        Auth {
+            mac: self.mac.select(c),
+            key: self.key.select(c),
+            bit: self.bit & c,
+        }
+    }
+
+    /// The share of `v ^ c` for a public bit `c`: the garbler flips its bit, the evaluator moves
+    /// its key for the garbler's bit by `c * Delta_E` so the garbler's MAC stays valid.
+    #[inline(always)]
+    pub fn plus(self, c: bool, me: Party, delta: &Delta) -> Auth {
+        match me {
+            Party::Garbler => Auth {
+                bit: self.bit ^ c,
+                ..self
+            },
+            Party::Evaluator => Auth {
+                key: self.key ^ delta.block().select(c),
+                ..self
+            },
+        }
+    }
+}
+
+/// `n` random authenticated shares: one correlated-OT extension in each direction (the garbler's
+/// Delta keys the evaluator's bits, the evaluator's Delta the garbler's).
+pub fn random_shares<C: Channel>(ch: &mut C, ctx: &mut Ctx<'_>, n: usize) -> Result<Vec<Auth>> {
+    let mut bytes = Zeroizing::new(vec![0u8; n]);
+    ctx.prg.fill_bytes(&mut bytes);
+    let bits: Zeroizing<Vec<bool>> = Zeroizing::new(bytes.iter().map(|b| b & 1 == 1).collect());
+    let (keys, macs) = match ctx.me {
+        Party::Garbler => {
+            let keys = Zeroizing::new(ot::send(ch, ctx.send, n)?);
+            let macs = Zeroizing::new(receive(ch, ctx, &bits)?);
+            (keys, macs)
+        }
+        Party::Evaluator => {
+            let macs = Zeroizing::new(receive(ch, ctx, &bits)?);
+            let keys = Zeroizing::new(ot::send(ch, ctx.send, n)?);
+            (keys, macs)
+        }
+    };
+    Ok(bits
+        .iter()
+        .zip(keys.iter().zip(macs.iter()))
+        .map(|(&bit, (&key, &mac))| Auth { mac, key, bit })
+        .collect())
+}
+
+fn receive<C: Channel>(ch: &mut C, ctx: &mut Ctx<'_>, bits: &[bool]) -> Result<Vec<Block>> {
+    let mut prepared = ot::prepare(ctx.recv, bits);
+    if ctx.cheat_once(Cheat::CotColumn) {
+        prepared.tamper();
+    }
+    ot::send_prepared(ch, prepared)
+}
+
+fn mac_digest(macs: impl Iterator<Item = Block>) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"garbled auth open v1");
+    for m in macs {
+        h.update(&m.to_bytes());
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Sends our share bits of `shares` with one digest of their MACs.
+/// `flip` names the cheat that flips a bit here (for the hostile-peer tests).
+pub fn send_open<C: Channel>(
+    ch: &mut C,
+    ctx: &mut Ctx<'_>,
+    shares: &[Auth],
+    flip: Cheat,
+) -> Result<()> {
+    let mut bits: Vec<bool> = shares.iter().map(|s| s.bit).collect();
+    let mut digest = mac_digest(shares.iter().map(|s| s.mac));
+    if !bits.is_empty() && ctx.cheat_once(flip) {
+        bits[0] = !bits[0];
+    }
+    if ctx.cheat_once(Cheat::WrongMac) {
+        digest[0] ^= 1;
+    }
+    ch.write_all(&pack_bits(&bits))?;
+    ch.write_all(&digest)?;
+    Ok(())
+}
+
+/// Receives the peer's share bits of `shares` and checks them against our keys; returns the
+/// peer's bits. `what` names the values in the error.
+pub fn recv_open<C: Channel>(
+    ch: &mut C,
+    ctx: &Ctx<'_>,
+    shares: &[Auth],
+    what: &str,
+) -> Result<Vec<bool>> {
+    let mut packed = vec![0u8; shares.len().div_ceil(8)];
+    ch.read_exact(&mut packed)?;
+    let mut digest = [0u8; 32];
+    ch.read_exact(&mut digest)?;
+    let bits = unpack_bits(&packed, shares.len());
+    let delta = ctx.delta.block();
+    let expected = mac_digest(
+        shares
+            .iter()
+            .zip(&bits)
+            .map(|(s, &b)| s.key ^ delta.select(b)),
+    );
+    let equal: bool = subtle::ConstantTimeEq::ct_eq(&expected[..], &digest[..]).into();
+    if !equal {
+        return Err(Error::Cheating(format!(
+            "the peer's {what} do not carry valid MACs"
+        )));
+    }
+    Ok(bits)
+}
+
+/// Opens `shares` to both parties (garbler first): the values `v = v_G ^ v_E`.
+pub fn open_both<C: Channel>(
+    ch: &mut C,
+    ctx: &mut Ctx<'_>,
+    shares: &[Auth],
+    what: &str,
+) -> Result<Vec<bool>> {
+    let peer = match ctx.me {
+        Party::Garbler => {
+            send_open(ch, ctx, shares, Cheat::OpenedShare)?;
+            ch.flush()?;
+            recv_open(ch, ctx, shares, what)?
+        }
+        Party::Evaluator => {
+            let peer = recv_open(ch, ctx, shares, what)?;
+            send_open(ch, ctx, shares, Cheat::OpenedShare)?;
+            ch.flush()?;
+            peer
+        }
+    };
+    Ok(shares.iter().zip(peer).map(|(s, p)| s.bit ^ p).collect())
+}
+
+/// Exchanges blocks: the garbler sends first.
+fn exchange_blocks<C: Channel>(ch: &mut C, me: Party, ours: &[Block]) -> Result<Vec<Block>> {
+    let mut theirs = vec![Block::ZERO; ours.len()];
+    match me {
+        Party::Garbler => {
+            send_blocks(ch, ours)?;
+            ch.flush()?;
+            recv_blocks(ch, &mut theirs)?;
+        }
+        Party::Evaluator => {
+            recv_blocks(ch, &mut theirs)?;
+            send_blocks(ch, ours)?;
+            ch.flush()?;
+        }
+    }
+    Ok(theirs)
+}
+
+/// Exchanges bit vectors of equal length: the garbler sends first.
+fn exchange_bits<C: Channel>(ch: &mut C, me: Party, ours: &[bool]) -> Result<Vec<bool>> {
+    let mut packed = vec![0u8; ours.len().div_ceil(8)];
+    match me {
+        Party::Garbler => {
+            ch.write_all(&pack_bits(ours))?;
+            ch.flush()?;
+            ch.read_exact(&mut packed)?;
+        }
+        Party::Evaluator => {
+            ch.read_exact(&mut packed)?;
+            ch.write_all(&pack_bits(ours))?;
+            ch.flush()?;
+        }
+    }
+    Ok(unpack_bits(&packed, ours.len()))
+}
+
+fn tagged(tag: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(tag);
+    h.update(data);
+    *h.finalize().as_bytes()
+}
+
+/// Committed equality test of two digests (the garbler commits, the evaluator answers in the
+/// clear, the garbler opens): neither side can echo the other's value.
+pub fn equal_digests<C: Channel>(ch: &mut C, me: Party, ours: [u8; 32], what: &str) -> Result<()> {
+    let failed = || Error::Cheating(format!("the {what} check failed"));
+    match me {
+        Party::Garbler => {
+            ch.write_all(&tagged(b"garbled commit v1", &ours))?;
+            ch.flush()?;
+            let mut theirs = [0u8; 32];
+            ch.read_exact(&mut theirs)?;
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(&ours[..], &theirs[..])) {
+                return Err(failed());
+            }
+            ch.write_all(&ours)?;
+            ch.flush()?;
+        }
+        Party::Evaluator => {
+            let mut commitment = [0u8; 32];
+            ch.read_exact(&mut commitment)?;
+            ch.write_all(&ours)?;
+            ch.flush()?;
+            let mut theirs = [0u8; 32];
+            ch.read_exact(&mut theirs)?;
+            let opened = tagged(b"garbled commit v1", &theirs) == commitment;
+            if !opened || !bool::from(subtle::ConstantTimeEq::ct_eq(&ours[..], &theirs[..])) {
+                return Err(failed());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A coin toss: the garbler commits to its seed, the evaluator sends its own, the garbler opens.
+pub fn coin_toss<C: Channel>(ch: &mut C, ctx: &mut Ctx<'_>) -> Result<[u8; 32]> {
+    let mut mine = [0u8; 32];
+    ctx.prg.fill_bytes(&mut mine);
+    let (g, e) = match ctx.me {
+        Party::Garbler => {
+            ch.write_all(&tagged(b"garbled coin v1", &mine))?;
+            ch.flush()?;
+            let mut theirs = [0u8; 32];
+            ch.read_exact(&mut theirs)?;
+            ch.write_all(&mine)?;
+            ch.flush()?;
+            (mine, theirs)
+        }
+        Party::Evaluator => {
+            let mut commitment = [0u8; 32];
+            ch.read_exact(&mut commitment)?;
+            ch.write_all(&mine)?;
+            ch.flush()?;
+            let mut theirs = [0u8; 32];
+            ch.read_exact(&mut theirs)?;
+            if tagged(b"garbled coin v1", &theirs) != commitment {
+                return Err(Error::Cheating(
+                    "the peer opened its coin to a value it had not committed to".into(),
+                ));
+            }
+            (theirs, mine)
+        }
+    };
+    let mut h = blake3::Hasher::new();
+    h.update(b"garbled coin toss v1");
+    h.update(&g);
+    h.update(&e);
+    Ok(*h.finalize().as_bytes())
+}
+
+/// Triples per bucket for `n` AND gates in a chunk when `chunks` chunks share the session's
+/// failure budget: the smallest `B >= 2` with `(B - 1) * log2(n) > RHO + log2(chunks)`. A bucket
+/// is bad only if every one of its `B` leaky triples leaked, and each leak survives the
+/// equality check with probability 1/2; the bound `2^-((B-1) log2 n)` on the adversary's
+/// success is the bucketing analysis of WRK17 section 5.
+pub fn bucket_size(n: usize, chunks: usize) -> usize {
+    let log_n = (n.max(2) as f64).log2();
+    let rho = f64::from(RHO) + (chunks.max(1) as f64).log2().ceil();
+    let mut b = 2;
+    while (b as f64 - 1.0) * log_n <= rho {
+        b += 1;
+    }
+    b
+}
+
+/// `n` leaky AND triples `(a, b, c = a AND b)` from random shares (KRRW18 section 5, leaky AND
+/// from half-gates; the peer may learn our share of some `a` at the price of failing the
+/// equality check with probability 1/2 each). `abr` holds the `(a, b, r)` shares, `3n` of them.
+fn leaky_ands<C: Channel>(
+    ch: &mut C,
+    ctx: &mut Ctx<'_>,
+    abr: &[Auth],
+    out: &mut Vec<Auth>,
+) -> Result<()> {
+    let n = abr.len() / 3;
+    let (a, rest) = abr.split_at(n);
+    let (b, r) = rest.split_at(n);
+    let delta = ctx.delta.block();
+    let aes = Aes::fixed();
+    // Tweaks: the garbler's hashes use counters [first, first + n), the evaluator's the next n.
+    let first = *ctx.leaky_counter;
+    *ctx.leaky_counter += 2 * n as u64;
+    let (ours, theirs) = match ctx.me {
+        Party::Garbler => (first, first + n as u64),
+        Party::Evaluator => (first + n as u64, first),
+    };
+    let nonce = ctx.nonce ^ LEAKY_NONCE;
+    // C = b*Delta ^ K[b_peer] ^ M[b]: the two parties' C sum to b*(Delta_G ^ Delta_E).
+    let c: Zeroizing<Vec<Block>> = Zeroizing::new(
+        b.iter()
+            .map(|s| delta.select(s.bit) ^ s.key ^ s.mac)
+            .collect(),
+    );
+    // Our half gate on the peer's a-share: G = H(K) ^ H(K ^ Delta) ^ C.
+    let mut pairs = Zeroizing::new(Vec::with_capacity(2 * n));
+    for s in a {
+        pairs.push(s.key);
+        pairs.push(s.key ^ delta);
+    }
+    aes.tccr(
+        &mut pairs,
+        Tweaks {
+            nonce,
+            first: ours,
+            shift: 1,
+        },
+    );
+    let mut g: Vec<Block> = (0..n)
+        .map(|k| pairs[2 * k] ^ pairs[2 * k + 1] ^ c[k])
+        .collect();
+    if !g.is_empty() && ctx.cheat_once(Cheat::LeakyAndMessage) {
+        g[0] = g[0] ^ Block::new(1 << 7);
+    }
+    let g_peer = exchange_blocks(ch, ctx.me, &g)?;
+    // The peer's half gate on our a-share: E = H(M) ^ a*G_peer.
+    let mut e = Zeroizing::new(a.iter().map(|s| s.mac).collect::<Vec<_>>());
+    aes.tccr(
+        &mut e,
+        Tweaks {
+            nonce,
+            first: theirs,
+            shift: 0,
+        },
+    );
+    // S = H(K) ^ E ^ K[r_peer] ^ M[r] ^ a*C ^ r*Delta; the two S sum to (ab ^ r)*(Delta_G^Delta_E).
+    let mut s: Zeroizing<Vec<Block>> = Zeroizing::new(
+        (0..n)
+            .map(|k| {
+                pairs[2 * k]
+                    ^ e[k]
+                    ^ g_peer[k].select(a[k].bit)
+                    ^ r[k].key
+                    ^ r[k].mac
+                    ^ c[k].select(a[k].bit)
+                    ^ delta.select(r[k].bit)
+            })
+            .collect(),
+    );
+    // Bit 1 of Delta_G ^ Delta_E is 1, so bit 1 of the S's opens d = ab ^ r.
+    let d_ours: Vec<bool> = s.iter().map(|x| (x.value() >> 1) & 1 == 1).collect();
+    let d_peer = exchange_bits(ch, ctx.me, &d_ours)?;
+    let mut h = blake3::Hasher::new();
+    h.update(b"garbled leaky and v1");
+    for k in 0..n {
+        let d = d_ours[k] ^ d_peer[k];
+        out.push(r[k].plus(d, ctx.me, ctx.delta));
+        // L = S ^ d*Delta is the same on both sides when everyone followed the protocol.
+        s[k] = s[k] ^ delta.select(d);
+        h.update(&s[k].to_bytes());
+    }
+    ctx.leaky_digest.update(h.finalize().as_bytes());
+    Ok(())
+}
+
+/// Authenticated shares of `x AND y` for each pair of shares in `pairs` (one AND gate each):
+/// leaky triples, the equality check, a coin-tossed bucketing, then a Beaver step onto `x, y`.
+/// `chunks` is how many such calls the run makes (for the bucket size).
+pub fn and_shares<C: Channel>(
+    ch: &mut C,
+    ctx: &mut Ctx<'_>,
+    pairs: &[(Auth, Auth)],
+    chunks: usize,
+) -> Result<Vec<Auth>> {
+    let n = pairs.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let bsize = bucket_size(n, chunks);
+    let total = n * bsize;
+    // Leaky triples, their (a, b) and c.
+    let shares = Zeroizing::new(random_shares(ch, ctx, 3 * total)?);
+    let mut c = Zeroizing::new(Vec::with_capacity(total));
+    ctx.leaky_digest = blake3::Hasher::new();
+    leaky_ands(ch, ctx, &shares, &mut c)?;
+    let digest = *ctx.leaky_digest.finalize().as_bytes();
+    equal_digests(ch, ctx.me, digest, "leaky AND equality")?;
+    let (a, rest) = shares.split_at(total);
+    let b = &rest[..total];
+    // The permutation is drawn only now, after every triple is fixed.
+    let seed = coin_toss(ch, ctx)?;
+    let perm = permutation(total, seed);
+    // Bucket k: triples perm[kB .. kB + B]; the first keeps its b, the others fold in their a.
+    let mut opens = Zeroizing::new(Vec::with_capacity(n * (bsize - 1) + 2 * n));
+    let mut xs = Zeroizing::new(Vec::with_capacity(n));
+    for (k, bucket) in perm.chunks(bsize).enumerate() {
+        let first = bucket[0];
+        let mut x = a[first];
+        for &t in &bucket[1..] {
+            opens.push(b[first] ^ b[t]);
+            x = x ^ a[t];
+        }
+        xs.push(x);
+        let _ = k;
+    }
+    // Beaver: open e1 = lambda_a ^ x, e2 = lambda_b ^ y in the same message.
+    for (k, bucket) in perm.chunks(bsize).enumerate() {
+        opens.push(pairs[k].0 ^ xs[k]);
+        opens.push(pairs[k].1 ^ b[bucket[0]]);
+    }
+    let values = open_both(ch, ctx, &opens, "bucketing and Beaver openings")?;
+    let (ds, es) = values.split_at(n * (bsize - 1));
+    let mut out = Vec::with_capacity(n);
+    for (k, bucket) in perm.chunks(bsize).enumerate() {
+        let first = bucket[0];
+        // z = (a_0 ^ ... ^ a_{B-1}) * b_0 = c_0 ^ sum_j (c_j ^ d_j a_j), d_j = b_0 ^ b_j.
+        let mut z = c[first];
+        for (j, &t) in bucket[1..].iter().enumerate() {
+            let d = ds[k * (bsize - 1) + j];
+            z = z ^ c[t] ^ a[t].times(d);
+        }
+        let (e1, e2) = (es[2 * k], es[2 * k + 1]);
+        let y = b[first];
+        // sigma = z ^ e1*y ^ e2*x ^ e1*e2.
+        let sigma = (z ^ y.times(e1) ^ xs[k].times(e2)).plus(e1 & e2, ctx.me, ctx.delta);
+        out.push(sigma);
+    }
+    Ok(out)
+}
+
+/// A uniformly random permutation of `0..n` from a seed both parties hold (Fisher-Yates with
+/// rejection sampling, so no index is favoured).
+fn permutation(n: usize, seed: [u8; 32]) -> Vec<usize> {
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&seed[..16]);
+    let mut prg = crate::aes::Prg::from_seed(key);
+    let mut p: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let bound = (i + 1) as u64;
+        let zone = u64::MAX - (u64::MAX % bound);
+        let j = loop {
+            let v = prg.block().value() as u64;
+            if v < zone {
+                break (v % bound) as usize;
+            }
+        };
+        p.swap(i, j);
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_sizes_follow_the_bound() {
+        // One chunk of an AES-128 (6800 ANDs): 12.7 bits, so B - 1 > 40 / 12.7.
+        assert_eq!(bucket_size(6800, 1), 5);
+        assert_eq!(bucket_size(1 << 16, 1), 4);
+        assert_eq!(bucket_size(1 << 21, 1), 3);
+        // More chunks tighten each one's budget.
+        assert_eq!(bucket_size(1 << 21, 1 << 10), 4);
+        assert!(bucket_size(1, 1) > 40);
+    }
+
+    #[test]
+    fn permutations_are_permutations_and_depend_on_the_seed() {
+        let p = permutation(1000, [7; 32]);
+        let mut sorted = p.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+        assert_ne!(p, permutation(1000, [8; 32]));
+        assert_eq!(p, permutation(1000, [7; 32]));
+    }
+
+    #[test]
+    fn share_algebra() {
+        // Build a consistent pair of shares by hand and check plus/times keep the MACs valid.
+        let dg = Delta::new(Block::new(0x1234_5678_9abc_def3));
+        let de = Delta::new(Block::new(0x0fed_cba9_8765_4321));
+        // v_G = 1, v_E = 0; K_E[v_G] = 5, K_G[v_E] = 9.
+        let g = Auth {
+            bit: true,
+            mac: Block::new(5) ^ de.block(),
+            key: Block::new(9),
+        };
+        let e = Auth {
+            bit: false,
+            mac: Block::new(9),
+            key: Block::new(5),
+        };
+        let valid = |g: Auth, e: Auth| {
+            g.mac == e.key ^ de.block().select(g.bit) && e.mac == g.key ^ dg.block().select(e.bit)
+        };
+        assert!(valid(g, e));
+        for c in [false, true] {
+            let (g2, e2) = (
+                g.plus(c, Party::Garbler, &dg),
+                e.plus(c, Party::Evaluator, &de),
+            );
+            assert!(valid(g2, e2));
+            assert_eq!(g2.bit ^ e2.bit, g.bit ^ e.bit ^ c);
+            let (g3, e3) = (g.times(c), e.times(c));
+            assert!(valid(g3, e3));
+            assert_eq!(g3.bit ^ e3.bit, (g.bit ^ e.bit) & c);
+        }
+    }
+}
