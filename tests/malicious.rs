@@ -112,3 +112,208 @@ fn an_adder_and_a_comparison_compute_correctly() {
         assert_eq!(e.unwrap(), expected);
     }
 }
+
+#[test]
+fn every_kit_circuit_matches_cleartext() {
+    let Some((dir, vectors)) = vectors() else {
+        return;
+    };
+    let mut checked = 0;
+    for (i, (name, entry)) in vectors["circuits"].as_object().unwrap().iter().enumerate() {
+        let circuit = load(&dir, entry["file"].as_str().unwrap());
+        let program = compile(&circuit).unwrap();
+        let inputs = random_inputs(&circuit, 100 + i as u64);
+        let expected: Vec<Option<Vec<bool>>> = plain::eval_bits(&circuit, &inputs)
+            .unwrap()
+            .into_iter()
+            .map(Some)
+            .collect();
+        let reveal = vec![Reveal::Both; expected.len()];
+        let (g, e) = session(&program, None, &two_party(&circuit), &reveal, &inputs, None, None);
+        assert_eq!(g.unwrap(), expected, "{name}: garbler");
+        assert_eq!(e.unwrap(), expected, "{name}: evaluator");
+        checked += 1;
+    }
+    assert!(checked >= 50);
+}
+
+#[test]
+fn random_circuits_with_every_routing_match_cleartext() {
+    let routes = [Reveal::Both, Reveal::Garbler, Reveal::Evaluator];
+    for seed in 0..24u64 {
+        let circuit = random_circuit(seed, 1 + seed as usize % 3, 40 + 20 * seed as usize, 1 + seed as usize % 4);
+        let program = compile(&circuit).unwrap();
+        let inputs = random_inputs(&circuit, seed);
+        let expected = plain::eval_bits(&circuit, &inputs).unwrap();
+        let reveal: Vec<Reveal> = (0..expected.len())
+            .map(|k| routes[(seed as usize + k) % 3])
+            .collect();
+        let owners: Vec<Party> = (0..inputs.len())
+            .map(|g| if (seed as usize + g) % 3 == 0 { Party::Evaluator } else { Party::Garbler })
+            .collect();
+        let (g, e) = session(&program, None, &owners, &reveal, &inputs, None, None);
+        let (g, e) = (g.unwrap(), e.unwrap());
+        for (k, r) in reveal.iter().enumerate() {
+            let want = Some(expected[k].clone());
+            assert_eq!(g[k], if r.to_garbler() { want.clone() } else { None }, "seed {seed}");
+            assert_eq!(e[k], if r.to_evaluator() { want } else { None }, "seed {seed}");
+        }
+    }
+}
+
+/// A small circuit where every input bit feeds an AND gate: 8-bit x AND y, and x < y.
+fn and_circuit() -> Circuit {
+    let mut b = Builder::new();
+    let x = b.input("x", 8);
+    let y = b.input("y", 8);
+    let z: Vec<_> = x.iter().zip(&y).map(|(&p, &q)| b.and(p, q)).collect();
+    let lt = b.lt(&x, &y);
+    b.output("and", &z);
+    b.output("lt", &[lt]);
+    b.finish().unwrap()
+}
+
+/// Whether the honest side ended in a typed abort for a deviation (a failed MAC, gate or
+/// equality check, or a failed OT consistency check).
+fn aborted(result: &Out) -> bool {
+    matches!(result, Err(Error::Cheating(_)) | Err(Error::PeerMisbehaved(_)))
+}
+
+/// Plays `cheat` on one side `trials` times; the honest side must abort or give the right
+/// answer, never a wrong one. Returns how many sessions aborted.
+fn play(cheat: Cheat, cheater: Party, trials: u64) -> u64 {
+    let c = and_circuit();
+    let p = compile(&c).unwrap();
+    let mut aborts = 0;
+    for seed in 0..trials {
+        let inputs = random_inputs(&c, 1000 + seed);
+        let expected: Vec<Option<Vec<bool>>> =
+            plain::eval_bits(&c, &inputs).unwrap().into_iter().map(Some).collect();
+        let (gc, ec) = match cheater {
+            Party::Garbler => (Some(cheat), None),
+            Party::Evaluator => (None, Some(cheat)),
+        };
+        let (g, e) = session(&p, None, &two_party(&c), &[Reveal::Both; 2], &inputs, gc, ec);
+        let honest = if cheater == Party::Garbler { e } else { g };
+        match honest {
+            Ok(out) => assert_eq!(out, expected, "{cheat:?}: a wrong output reached the honest side"),
+            Err(ref err) => {
+                assert!(aborted(&honest), "{cheat:?}: untyped failure {err:?}");
+                aborts += 1;
+            }
+        }
+    }
+    aborts
+}
+
+#[test]
+fn a_cheating_garbler_is_always_caught_where_the_protocol_is_deterministic() {
+    for cheat in [Cheat::TableColour, Cheat::OpenedShare, Cheat::WrongMac, Cheat::OutputShare] {
+        assert_eq!(play(cheat, Party::Garbler, 3), 3, "{cheat:?}");
+    }
+    // Inconsistent OT columns fail the KOS check.
+    assert_eq!(play(Cheat::CotColumn, Party::Garbler, 2), 2);
+}
+
+#[test]
+fn a_cheating_garbler_is_caught_or_harmless_where_it_depends_on_masked_values() {
+    // A flipped ciphertext matters only when the evaluator's masked value selects it; a flipped
+    // leaky-AND ciphertext only when the evaluator's share of that triple is 1; a damaged input
+    // label only where a gate's masked output comes out wrong. Never a wrong output, and over
+    // 16 sessions each is caught at least once.
+    for cheat in [Cheat::TableBit, Cheat::LeakyAndMessage, Cheat::InputLabel] {
+        let aborts = play(cheat, Party::Garbler, 16);
+        assert!(aborts >= 1, "{cheat:?} was never caught");
+    }
+}
+
+#[test]
+fn a_cheating_evaluator_is_always_caught() {
+    for cheat in [
+        Cheat::WrongMac,
+        Cheat::OpenedShare,
+        Cheat::FalseOutputShare,
+        Cheat::FalseMaskedValue,
+        Cheat::CotColumn,
+    ] {
+        assert_eq!(play(cheat, Party::Evaluator, 3), 3, "{cheat:?}");
+    }
+    assert!(play(Cheat::LeakyAndMessage, Party::Evaluator, 16) >= 1);
+}
+
+#[test]
+fn a_garbler_that_garbles_another_function_is_caught() {
+    // Agreed: x AND y. The cheater garbles (x XOR y) AND y instead, which with x = 0 would hand
+    // it the evaluator's y.
+    let honest = and_circuit();
+    let evil = {
+        let mut b = Builder::new();
+        let x = b.input("x", 8);
+        let y = b.input("y", 8);
+        let z: Vec<_> = x
+            .iter()
+            .zip(&y)
+            .map(|(&p, &q)| {
+                let t = b.xor(p, q);
+                b.and(t, q)
+            })
+            .collect();
+        let lt = b.lt(&x, &y);
+        b.output("and", &z);
+        b.output("lt", &[lt]);
+        b.finish().unwrap()
+    };
+    let (p, q) = (compile(&honest).unwrap(), compile(&evil).unwrap());
+    assert_eq!(p.and_count(), q.and_count());
+    for seed in 0..3 {
+        let inputs = random_inputs(&honest, seed);
+        let (_, e) = session(&p, Some(&q), &two_party(&honest), &[Reveal::Both; 2], &inputs, None, None);
+        assert!(aborted(&e), "the evaluator accepted another function: {e:?}");
+    }
+}
+
+#[test]
+fn a_selective_failure_attempt_aborts_independently_of_the_evaluators_input() {
+    // The garbler corrupts the evaluator's input label exactly when the masked value is 1, as a
+    // semi-honest garbler corrupting the one-label of an OT would. With masked values, the abort
+    // must be as likely with y = 0 as with y = 1.
+    let mut b = Builder::new();
+    let x = b.input("x", 1);
+    let y = b.input("y", 1);
+    let z = b.and(x[0], y[0]);
+    b.output("z", &[z]);
+    let c = b.finish().unwrap();
+    let p = compile(&c).unwrap();
+    let trials = 100;
+    let mut rates: Vec<u32> = Vec::new();
+    for y in [false, true] {
+        let mut aborts = 0;
+        for t in 0..trials {
+            let inputs = vec![vec![t % 2 == 0], vec![y]];
+            let (_, e) = session(
+                &p,
+                None,
+                &[Party::Garbler, Party::Evaluator],
+                &[Reveal::Both],
+                &inputs,
+                Some(Cheat::SelectiveLabel),
+                None,
+            );
+            match e {
+                Ok(out) => assert_eq!(out, vec![Some(vec![(t % 2 == 0) & y])]),
+                Err(ref err) => {
+                    assert!(aborted(&e), "{err:?}");
+                    aborts += 1;
+                }
+            }
+        }
+        rates.push(aborts);
+    }
+    // Each rate is about trials/4 (masked value 1 half the time, then the gate's output is
+    // wrong half the time); a leak would put one rate near 0. Bounds at about 4 sigma.
+    eprintln!("aborts with y = 0: {}/{trials}, with y = 1: {}/{trials}", rates[0], rates[1]);
+    for &r in &rates {
+        assert!((8..=45).contains(&r), "abort counts {rates:?}");
+    }
+    assert!(rates[0].abs_diff(rates[1]) <= 25, "abort counts {rates:?}");
+}

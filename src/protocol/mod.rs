@@ -603,6 +603,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
                 leaky_counter: &mut state.leaky_counter,
                 leaky_digest: blake3::Hasher::new(),
                 cheat: &mut self.cheat,
+                cheated: false,
             };
             let run = auth::Run {
                 program,
@@ -910,6 +911,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
                 leaky_counter: &mut state.leaky_counter,
                 leaky_digest: blake3::Hasher::new(),
                 cheat: &mut self.cheat,
+                cheated: false,
             };
             let run = auth::Run {
                 program,
