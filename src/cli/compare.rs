@@ -205,6 +205,8 @@ struct Job {
     shard: Shard,
     /// The garbling scheme.
     scheme: crate::garble::Scheme,
+    /// The security level.
+    security: crate::auth::Security,
 }
 
 fn party_session<C: crate::net::Channel>(
@@ -221,6 +223,7 @@ fn party_session<C: crate::net::Channel>(
         rows: total_rows,
         shard,
         scheme,
+        security,
     } = job;
     let per_run = total_rows.min(ROWS_PER_RUN);
     let runs = total_rows.div_ceil(per_run);
@@ -251,7 +254,8 @@ fn party_session<C: crate::net::Channel>(
     )?
     .with_runs(runs)
     .with_job(description)
-    .with_scheme(scheme);
+    .with_scheme(scheme)
+    .with_security(security);
     let mut left = total_rows;
     macro_rules! drive {
         ($session:expr, $ahead:expr) => {{
@@ -367,6 +371,8 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
         Some(Party::Evaluator) => "evaluator",
     });
     clock.scheme = scheme.name();
+    let security = args.net.security()?;
+    clock.security = security.name();
     let expected = if role.is_none() { 2 } else { 1 };
     let mut sources = Vec::new();
     for v in &args.values {
@@ -439,6 +445,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                 rows: sh.rows,
                 shard: sh,
                 scheme,
+                security,
             };
             let mut words = Vec::with_capacity(sh.rows as usize);
             let (stats, ()) = run_local(
@@ -500,6 +507,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                 rows: sh.rows,
                 shard: sh,
                 scheme,
+                security,
             };
             let mut words = Vec::with_capacity(sh.rows as usize);
             let mut bar_guard = if single { shared_bar.lock().ok() } else { None };
@@ -549,6 +557,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                             rows: total,
                             shard: split_rows(total, 1)[0],
                             scheme,
+                            security,
                         },
                         |l, e| sink.emit(l, e),
                         Some(bar),
@@ -565,6 +574,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                             rows: total,
                             shard: split_rows(total, 1)[0],
                             scheme,
+                            security,
                         },
                         |_, _| Ok(()),
                         None,
@@ -591,6 +601,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                     rows: total,
                     shard: split_rows(total, 1)[0],
                     scheme,
+                    security,
                 },
                 |l, e| sink.emit(l, e),
                 Some(&mut bar),

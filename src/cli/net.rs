@@ -24,6 +24,12 @@ pub(crate) struct NetArgs {
     /// the same; the handshake compares it.
     #[arg(long, value_name = "SCHEME", default_value = "half-gates", value_parser = ["half-gates", "three-halves"])]
     pub scheme: String,
+    /// Security against the peer: semi-honest (both parties follow the protocol; the fast
+    /// default) or malicious (authenticated garbling: a peer that deviates, in any message, is
+    /// caught and the session aborts without output, at several times the cost). Both parties
+    /// must choose the same; the handshake compares it.
+    #[arg(long, value_name = "LEVEL", default_value = "semi-honest", value_parser = ["semi-honest", "malicious"])]
+    pub security: String,
     /// Play one party against a peer (garbler or evaluator); without it both parties run here.
     #[arg(long, value_name = "ROLE", value_parser = ["garbler", "evaluator"])]
     pub role: Option<String>,
@@ -65,6 +71,11 @@ impl NetArgs {
     /// The garbling scheme.
     pub fn scheme(&self) -> Result<crate::garble::Scheme> {
         self.scheme.parse()
+    }
+
+    /// The security level.
+    pub fn security(&self) -> Result<crate::auth::Security> {
+        self.security.parse()
     }
 
     /// The role, after checking that the connection options fit it.
@@ -257,6 +268,8 @@ pub(crate) struct CommandClock {
     pub spool_peak_bytes: u64,
     /// The garbling scheme.
     pub scheme: &'static str,
+    /// The security level.
+    pub security: &'static str,
     /// Bytes of compiled gates read back from disk while running (streamed or compiled).
     pub program_bytes: u64,
 }
@@ -271,6 +284,7 @@ impl CommandClock {
             party,
             program_source: "memory",
             scheme: "half-gates",
+            security: "semi-honest",
             spool_peak_bytes: 0,
             program_bytes: 0,
         }
@@ -294,6 +308,7 @@ pub(crate) fn stats_json(stats: &SessionStats, clock: &CommandClock) -> serde_js
     serde_json::json!({
         "party": clock.party,
         "scheme": clock.scheme,
+        "security": clock.security,
         "and_gates": stats.and_gates,
         "bytes_sent": stats.bytes_sent,
         "bytes_received": stats.bytes_received,
@@ -306,6 +321,7 @@ pub(crate) fn stats_json(stats: &SessionStats, clock: &CommandClock) -> serde_js
             "connect_ms": ms(clock.connect),
             "handshake_ms": ms(stats.phases.handshake),
             "ot_ms": ms(stats.phases.ot),
+            "preprocessing_ms": ms(stats.phases.preprocessing),
             "gates_ms": ms(stats.phases.gates),
             "outputs_ms": ms(stats.phases.outputs),
         },
@@ -338,6 +354,7 @@ pub(crate) fn stats_line(stats: &SessionStats, clock: &CommandClock) -> String {
         ("connect", clock.connect),
         ("handshake", stats.phases.handshake),
         ("OT", stats.phases.ot),
+        ("preprocessing", stats.phases.preprocessing),
         ("gates", stats.phases.gates),
         ("outputs", stats.phases.outputs),
     ]
@@ -357,7 +374,7 @@ pub(crate) fn stats_line(stats: &SessionStats, clock: &CommandClock) -> String {
         _ => {}
     }
     format!(
-        "{} ({}, {}): {gates}{rate}, {} bytes sent, {} bytes received, {:.2} ms in all, {:.2} ms session [ms: {}]{memory}",
+        "{} ({}, {}{}): {gates}{rate}, {} bytes sent, {} bytes received, {:.2} ms in all, {:.2} ms session [ms: {}]{memory}",
         clock.party,
         if clock.party == "both" {
             "local run"
@@ -365,6 +382,11 @@ pub(crate) fn stats_line(stats: &SessionStats, clock: &CommandClock) -> String {
             "this party"
         },
         clock.scheme,
+        if clock.security == "malicious" {
+            ", malicious security"
+        } else {
+            ""
+        },
         stats.bytes_sent,
         stats.bytes_received,
         clock.start.elapsed().as_secs_f64() * 1e3,

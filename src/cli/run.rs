@@ -686,11 +686,14 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     };
     let runs = plan.runs;
     let scheme = args.net.scheme()?;
+    let security = args.net.security()?;
     clock.scheme = scheme.name();
+    clock.security = security.name();
     let mut options = SessionOptions::new(&plan.program, owners.clone(), reveal.clone())?
         .with_runs(runs)
         .with_bit_order(order)
-        .with_scheme(scheme);
+        .with_scheme(scheme)
+        .with_security(security);
     if batch {
         options = options.with_job(format!("run {rows} row(s), {} per run", plan.per_run));
     }
@@ -755,6 +758,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
             .with_runs(shard_plan.runs)
             .with_bit_order(order)
             .with_scheme(scheme)
+            .with_security(security)
             .with_job(format!(
                 "run {} row(s), {} per run{}",
                 sh.rows,
