@@ -129,7 +129,15 @@ fn every_kit_circuit_matches_cleartext() {
             .map(Some)
             .collect();
         let reveal = vec![Reveal::Both; expected.len()];
-        let (g, e) = session(&program, None, &two_party(&circuit), &reveal, &inputs, None, None);
+        let (g, e) = session(
+            &program,
+            None,
+            &two_party(&circuit),
+            &reveal,
+            &inputs,
+            None,
+            None,
+        );
         assert_eq!(g.unwrap(), expected, "{name}: garbler");
         assert_eq!(e.unwrap(), expected, "{name}: evaluator");
         checked += 1;
@@ -141,7 +149,12 @@ fn every_kit_circuit_matches_cleartext() {
 fn random_circuits_with_every_routing_match_cleartext() {
     let routes = [Reveal::Both, Reveal::Garbler, Reveal::Evaluator];
     for seed in 0..24u64 {
-        let circuit = random_circuit(seed, 1 + seed as usize % 3, 40 + 20 * seed as usize, 1 + seed as usize % 4);
+        let circuit = random_circuit(
+            seed,
+            1 + seed as usize % 3,
+            40 + 20 * seed as usize,
+            1 + seed as usize % 4,
+        );
         let program = compile(&circuit).unwrap();
         let inputs = random_inputs(&circuit, seed);
         let expected = plain::eval_bits(&circuit, &inputs).unwrap();
@@ -149,14 +162,28 @@ fn random_circuits_with_every_routing_match_cleartext() {
             .map(|k| routes[(seed as usize + k) % 3])
             .collect();
         let owners: Vec<Party> = (0..inputs.len())
-            .map(|g| if (seed as usize + g) % 3 == 0 { Party::Evaluator } else { Party::Garbler })
+            .map(|g| {
+                if (seed as usize + g) % 3 == 0 {
+                    Party::Evaluator
+                } else {
+                    Party::Garbler
+                }
+            })
             .collect();
         let (g, e) = session(&program, None, &owners, &reveal, &inputs, None, None);
         let (g, e) = (g.unwrap(), e.unwrap());
         for (k, r) in reveal.iter().enumerate() {
             let want = Some(expected[k].clone());
-            assert_eq!(g[k], if r.to_garbler() { want.clone() } else { None }, "seed {seed}");
-            assert_eq!(e[k], if r.to_evaluator() { want } else { None }, "seed {seed}");
+            assert_eq!(
+                g[k],
+                if r.to_garbler() { want.clone() } else { None },
+                "seed {seed}"
+            );
+            assert_eq!(
+                e[k],
+                if r.to_evaluator() { want } else { None },
+                "seed {seed}"
+            );
         }
     }
 }
@@ -176,7 +203,10 @@ fn and_circuit() -> Circuit {
 /// Whether the honest side ended in a typed abort for a deviation (a failed MAC, gate or
 /// equality check, or a failed OT consistency check).
 fn aborted(result: &Out) -> bool {
-    matches!(result, Err(Error::Cheating(_)) | Err(Error::PeerMisbehaved(_)))
+    matches!(
+        result,
+        Err(Error::Cheating(_)) | Err(Error::PeerMisbehaved(_))
+    )
 }
 
 /// Plays `cheat` on one side `trials` times; the honest side must abort or give the right
@@ -187,16 +217,30 @@ fn play(cheat: Cheat, cheater: Party, trials: u64) -> u64 {
     let mut aborts = 0;
     for seed in 0..trials {
         let inputs = random_inputs(&c, 1000 + seed);
-        let expected: Vec<Option<Vec<bool>>> =
-            plain::eval_bits(&c, &inputs).unwrap().into_iter().map(Some).collect();
+        let expected: Vec<Option<Vec<bool>>> = plain::eval_bits(&c, &inputs)
+            .unwrap()
+            .into_iter()
+            .map(Some)
+            .collect();
         let (gc, ec) = match cheater {
             Party::Garbler => (Some(cheat), None),
             Party::Evaluator => (None, Some(cheat)),
         };
-        let (g, e) = session(&p, None, &two_party(&c), &[Reveal::Both; 2], &inputs, gc, ec);
+        let (g, e) = session(
+            &p,
+            None,
+            &two_party(&c),
+            &[Reveal::Both; 2],
+            &inputs,
+            gc,
+            ec,
+        );
         let honest = if cheater == Party::Garbler { e } else { g };
         match honest {
-            Ok(out) => assert_eq!(out, expected, "{cheat:?}: a wrong output reached the honest side"),
+            Ok(out) => assert_eq!(
+                out, expected,
+                "{cheat:?}: a wrong output reached the honest side"
+            ),
             Err(ref err) => {
                 assert!(aborted(&honest), "{cheat:?}: untyped failure {err:?}");
                 aborts += 1;
@@ -208,7 +252,12 @@ fn play(cheat: Cheat, cheater: Party, trials: u64) -> u64 {
 
 #[test]
 fn a_cheating_garbler_is_always_caught_where_the_protocol_is_deterministic() {
-    for cheat in [Cheat::TableColour, Cheat::OpenedShare, Cheat::WrongMac, Cheat::OutputShare] {
+    for cheat in [
+        Cheat::TableColour,
+        Cheat::OpenedShare,
+        Cheat::WrongMac,
+        Cheat::OutputShare,
+    ] {
         assert_eq!(play(cheat, Party::Garbler, 3), 3, "{cheat:?}");
     }
     // Inconsistent OT columns fail the KOS check.
@@ -267,8 +316,19 @@ fn a_garbler_that_garbles_another_function_is_caught() {
     assert_eq!(p.and_count(), q.and_count());
     for seed in 0..3 {
         let inputs = random_inputs(&honest, seed);
-        let (_, e) = session(&p, Some(&q), &two_party(&honest), &[Reveal::Both; 2], &inputs, None, None);
-        assert!(aborted(&e), "the evaluator accepted another function: {e:?}");
+        let (_, e) = session(
+            &p,
+            Some(&q),
+            &two_party(&honest),
+            &[Reveal::Both; 2],
+            &inputs,
+            None,
+            None,
+        );
+        assert!(
+            aborted(&e),
+            "the evaluator accepted another function: {e:?}"
+        );
     }
 }
 
@@ -311,7 +371,10 @@ fn a_selective_failure_attempt_aborts_independently_of_the_evaluators_input() {
     }
     // Each rate is about trials/4 (masked value 1 half the time, then the gate's output is
     // wrong half the time); a leak would put one rate near 0. Bounds at about 4 sigma.
-    eprintln!("aborts with y = 0: {}/{trials}, with y = 1: {}/{trials}", rates[0], rates[1]);
+    eprintln!(
+        "aborts with y = 0: {}/{trials}, with y = 1: {}/{trials}",
+        rates[0], rates[1]
+    );
     for &r in &rates {
         assert!((8..=45).contains(&r), "abort counts {rates:?}");
     }

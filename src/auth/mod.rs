@@ -186,68 +186,111 @@ pub struct RunTimes {
 
 /// AND gates per table write (as in the semi-honest protocol).
 const TABLE_CHUNK: usize = 1 << 15;
+/// XOR gates a chunk may buffer before it is processed (a long AND-free stretch).
+const CHUNK_XORS: usize = 1 << 20;
 
-/// Calls `f(xors, ands)` for every step of the program, in order.
-fn walk(
-    program: &Program,
-    mut f: impl FnMut(&[SlotGate], &[SlotGate], usize) -> Result<()>,
-) -> Result<()> {
+/// A run of whole steps of the program holding about [`prep::TRIPLE_CHUNK`] AND gates: the unit a
+/// run is preprocessed, garbled and checked in, so that memory follows the circuit's width plus
+/// one chunk, not its length.
+#[derive(Default)]
+struct Chunk {
+    xors: Vec<SlotGate>,
+    ands: Vec<SlotGate>,
+    /// XOR and AND gates of each step.
+    steps: Vec<(usize, usize)>,
+}
+
+impl Chunk {
+    /// Calls `f(xors, ands, index of the first AND within the chunk)` for each step.
+    fn for_each_step(
+        &self,
+        mut f: impl FnMut(&[SlotGate], &[SlotGate], usize) -> Result<()>,
+    ) -> Result<()> {
+        let (mut x, mut a) = (0, 0);
+        for &(nx, na) in &self.steps {
+            f(&self.xors[x..x + nx], &self.ands[a..a + na], a)?;
+            x += nx;
+            a += na;
+        }
+        Ok(())
+    }
+}
+
+/// Calls `f` on consecutive chunks covering the program in order; the last may hold fewer AND
+/// gates, or none (the XOR gates after the last AND).
+fn for_each_chunk(program: &Program, mut f: impl FnMut(&Chunk) -> Result<()>) -> Result<()> {
     let mut segments = program.segments();
-    let mut and_index = 0;
+    let mut chunk = Chunk::default();
     while let Some(segment) = segments.next_segment()? {
         let (mut x, mut a) = (0, 0);
         for step in segment.steps() {
-            let xs = &segment.xor_gates()[x..x + step.xors as usize];
-            let ands = &segment.and_gates()[a..a + step.ands as usize];
-            x += xs.len();
-            a += ands.len();
-            f(xs, ands, and_index)?;
-            and_index += ands.len();
+            let (nx, na) = (step.xors as usize, step.ands as usize);
+            chunk
+                .xors
+                .extend_from_slice(&segment.xor_gates()[x..x + nx]);
+            chunk
+                .ands
+                .extend_from_slice(&segment.and_gates()[a..a + na]);
+            chunk.steps.push((nx, na));
+            x += nx;
+            a += na;
+            if chunk.ands.len() >= prep::TRIPLE_CHUNK || chunk.xors.len() >= CHUNK_XORS {
+                f(&chunk)?;
+                chunk.xors.clear();
+                chunk.ands.clear();
+                chunk.steps.clear();
+            }
         }
+    }
+    if !chunk.steps.is_empty() {
+        f(&chunk)?;
     }
     Ok(())
 }
 
-/// P1 to P6 (both parties): masks for the inputs and AND outputs, and the shares of
-/// `sigma = lambda_a AND lambda_b` for every AND gate, in program order.
-fn preprocess<C: Channel>(
+/// A chunk's preprocessing: the masks of its AND outputs, the masks of each AND gate's inputs,
+/// and the shares of their AND.
+struct Prepared {
+    masks: Zeroizing<Vec<Auth>>,
+    pairs: Zeroizing<Vec<(Auth, Auth)>>,
+    sigma: Zeroizing<Vec<Auth>>,
+}
+
+/// P1 to P6 for one chunk (both parties): one correlated-OT batch for the chunk's masks and its
+/// leaky triples, the masks carried through the chunk's XOR gates in `lam`, then the AND shares.
+fn prepare_chunk<C: Channel>(
     ch: &mut C,
     ctx: &mut Ctx<'_>,
-    program: &Program,
-) -> Result<(Zeroizing<Vec<Auth>>, Zeroizing<Vec<Auth>>)> {
-    let n_in = program.input_count();
-    let n_and = program.and_count();
-    let masks = Zeroizing::new(prep::random_shares(ch, ctx, n_in + n_and)?);
-    let chunks = n_and.div_ceil(prep::TRIPLE_CHUNK).max(1);
-    let mut lam = Zeroizing::new(vec![Auth::default(); program.num_slots() as usize]);
-    for (i, &slot) in program.input_slots().iter().enumerate() {
-        lam[slot as usize] = masks[i];
-    }
-    let mut pairs = Zeroizing::new(Vec::with_capacity(n_and.min(prep::TRIPLE_CHUNK)));
-    let mut sigma = Zeroizing::new(Vec::with_capacity(n_and));
-    walk(program, |xors, ands, first| {
+    chunk: &Chunk,
+    lam: &mut [Auth],
+    chunks_bound: usize,
+) -> Result<Prepared> {
+    let n = chunk.ands.len();
+    let bucket = prep::bucket_size(n, chunks_bound);
+    let triples = if n == 0 { 0 } else { n * bucket };
+    let mut shares = Zeroizing::new(if n == 0 {
+        Vec::new()
+    } else {
+        prep::random_shares(ch, ctx, n + 3 * triples)?
+    });
+    let masks = Zeroizing::new(shares.drain(..n).collect::<Vec<_>>());
+    let mut pairs = Zeroizing::new(Vec::with_capacity(n));
+    chunk.for_each_step(|xors, ands, first| {
         for g in xors {
             lam[g.out as usize] = lam[g.a as usize] ^ lam[g.b as usize];
         }
         for (k, g) in ands.iter().enumerate() {
             pairs.push((lam[g.a as usize], lam[g.b as usize]));
-            lam[g.out as usize] = masks[n_in + first + k];
-            if pairs.len() == prep::TRIPLE_CHUNK {
-                sigma.extend(prep::and_shares(ch, ctx, &pairs, chunks)?);
-                pairs.clear();
-            }
+            lam[g.out as usize] = masks[first + k];
         }
         Ok(())
     })?;
-    if !pairs.is_empty() {
-        sigma.extend(prep::and_shares(ch, ctx, &pairs, chunks)?);
-    }
-    if sigma.len() != n_and {
-        return Err(Error::SelfCheck(
-            "the program's steps do not cover its AND gates".into(),
-        ));
-    }
-    Ok((masks, sigma))
+    let sigma = Zeroizing::new(prep::and_shares(ch, ctx, &pairs, bucket, &shares)?);
+    Ok(Prepared {
+        masks,
+        pairs,
+        sigma,
+    })
 }
 
 fn m1_digest() -> blake3::Hasher {
@@ -256,10 +299,18 @@ fn m1_digest() -> blake3::Hasher {
     h
 }
 
-fn label_digest() -> blake3::Hasher {
+/// The digest of the evaluator's labels of a chunk's AND outputs (C1).
+fn label_digest(labels: &[Block]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(b"garbled evaluator labels v1");
-    h
+    h.update(crate::aes::blocks_as_bytes(labels));
+    *h.finalize().as_bytes()
+}
+
+/// An upper bound on the number of chunks of a run (each but the last holds at least
+/// [`prep::TRIPLE_CHUNK`] AND gates): the bucket size spreads the failure budget over them.
+fn chunks_bound(program: &Program) -> usize {
+    program.and_count() / prep::TRIPLE_CHUNK + 1
 }
 
 /// The garbler's side of one malicious run. `own` holds the garbler's input bits in wire order.
@@ -274,27 +325,25 @@ pub fn garbler_run<C: Channel>(
     let clock = std::time::Instant::now();
     let program = run.program;
     let n_in = program.input_count();
-    let n_and = program.and_count();
-    let (masks, sigma) = preprocess(ch, ctx, program)?;
+    let num_slots = program.num_slots() as usize;
+    let delta = ctx.delta.block();
+    // P1: the input wires' masks.
+    let masks = Zeroizing::new(prep::random_shares(ch, ctx, n_in)?);
     times.preprocessing += clock.elapsed();
     let clock = std::time::Instant::now();
-    let delta = ctx.delta.block();
 
     // I1: open r to the evaluator on its input wires; I2: it opens s on ours and sends its
     // masked values; I3: our masked values and every input label.
     let owners = run.wire_owners();
-    let theirs: Zeroizing<Vec<Auth>> = Zeroizing::new(
-        (0..n_in)
-            .filter(|&w| owners[w] == Party::Evaluator)
-            .map(|w| masks[w])
-            .collect(),
-    );
-    let ours: Zeroizing<Vec<Auth>> = Zeroizing::new(
-        (0..n_in)
-            .filter(|&w| owners[w] == Party::Garbler)
-            .map(|w| masks[w])
-            .collect(),
-    );
+    let pick = |party: Party| -> Zeroizing<Vec<Auth>> {
+        Zeroizing::new(
+            (0..n_in)
+                .filter(|&w| owners[w] == party)
+                .map(|w| masks[w])
+                .collect(),
+        )
+    };
+    let (ours, theirs) = (pick(Party::Garbler), pick(Party::Evaluator));
     if own.len() != ours.len() {
         return Err(Error::arg("wrong number of garbler input bits"));
     }
@@ -308,8 +357,8 @@ pub fn garbler_run<C: Channel>(
     let (mut next_own, mut next_their) = (0, 0);
     for &owner in &owners {
         if owner == Party::Garbler {
-            let k = next_own;
             next_own += 1;
+            let k = next_own - 1;
             hat_in.push(own[k] ^ ours[k].bit ^ s[k]);
         } else {
             next_their += 1;
@@ -342,145 +391,160 @@ pub fn garbler_run<C: Channel>(
     send_blocks(ch, &active)?;
     ch.flush()?;
     drop(active);
+    times.online += clock.elapsed();
 
-    // G1: garble and stream the tables.
-    let num_slots = program.num_slots() as usize;
-    let mut labels = Zeroizing::new(vec![Block::ZERO; num_slots]);
+    // Per chunk: P2 to P6, G1 (garble and stream the tables), C1 and C2 (the evaluator's
+    // masked values, checked against its labels, and our side of each gate's check).
     let mut lam = Zeroizing::new(vec![Auth::default(); num_slots]);
+    let mut labels = Zeroizing::new(vec![Block::ZERO; num_slots]);
+    let mut hat = vec![false; num_slots];
     labels[SLOT_ONE as usize] = delta;
+    hat[SLOT_ONE as usize] = true;
     for (i, &slot) in program.input_slots().iter().enumerate() {
-        labels[slot as usize] = label0[i];
         lam[slot as usize] = masks[i];
+        labels[slot as usize] = label0[i];
+        hat[slot as usize] = hat_in[i];
     }
-    let mut gamma0 = Zeroizing::new(Vec::with_capacity(n_and));
+    let bound = chunks_bound(program);
+    let mut m1 = m1_digest();
+    let mut and_base = 0usize;
     let mut hashes = Zeroizing::new(Vec::new());
+    let mut gamma0 = Zeroizing::new(Vec::new());
     let mut out_blocks = Vec::with_capacity(2 * TABLE_CHUNK);
     let mut out_bits = Vec::with_capacity(TABLE_CHUNK);
     let aes = Aes::fixed();
-    walk(program, |xors, ands, first| {
-        for g in xors {
-            labels[g.out as usize] = labels[g.a as usize] ^ labels[g.b as usize];
-            lam[g.out as usize] = lam[g.a as usize] ^ lam[g.b as usize];
-        }
-        if ands.is_empty() {
-            return Ok(());
-        }
-        hashes.clear();
-        for g in ands {
-            let (la, lb) = (labels[g.a as usize], labels[g.b as usize]);
-            hashes.extend_from_slice(&[la, la ^ delta, lb, lb ^ delta]);
-        }
-        aes.tccr(
-            &mut hashes,
-            Tweaks {
-                nonce: ctx.nonce,
-                first: run.tweak_first + 2 * first as u64,
-                shift: 1,
-            },
-        );
-        for (k, g) in ands.iter().enumerate() {
-            let h = &hashes[4 * k..4 * k + 4];
-            let (a, b) = (lam[g.a as usize], lam[g.b as usize]);
-            let gamma = masks[n_in + first + k];
-            let sg = sigma[first + k];
-            // The garbler's share of lambda*Delta_G: r*Delta_G ^ K_G[s].
-            let share = |x: Auth| delta.select(x.bit) ^ x.key;
-            let mut g0 = h[0] ^ h[1] ^ share(b);
-            let g1 = h[2] ^ h[3] ^ labels[g.a as usize] ^ share(a);
-            let l0 = h[0] ^ h[2] ^ share(sg) ^ share(gamma);
-            let mut colour = l0.lsb();
-            if first + k == 0 && ctx.cheat_once(Cheat::TableBit) {
-                g0 = g0 ^ Block::new(1);
+    for_each_chunk(program, |chunk| {
+        let clock = std::time::Instant::now();
+        let prep = prepare_chunk(ch, ctx, chunk, &mut lam, bound)?;
+        times.preprocessing += clock.elapsed();
+        let clock = std::time::Instant::now();
+        let n = chunk.ands.len();
+        gamma0.clear();
+        chunk.for_each_step(|xors, ands, first| {
+            for g in xors {
+                labels[g.out as usize] = labels[g.a as usize] ^ labels[g.b as usize];
             }
-            if first + k == 0 && ctx.cheat_once(Cheat::TableColour) {
-                colour = !colour;
+            if ands.is_empty() {
+                return Ok(());
             }
-            out_blocks.push(g0);
-            out_blocks.push(g1);
-            out_bits.push(colour);
-            gamma0.push(l0);
-            labels[g.out as usize] = l0;
-            lam[g.out as usize] = gamma;
-            if out_bits.len() == TABLE_CHUNK {
-                send_blocks(ch, &out_blocks)?;
-                ch.write_all(&pack_bits(&out_bits))?;
-                ch.flush()?;
-                out_blocks.clear();
-                out_bits.clear();
+            hashes.clear();
+            for g in ands {
+                let (la, lb) = (labels[g.a as usize], labels[g.b as usize]);
+                hashes.extend_from_slice(&[la, la ^ delta, lb, lb ^ delta]);
             }
+            aes.tccr(
+                &mut hashes,
+                Tweaks {
+                    nonce: ctx.nonce,
+                    first: run.tweak_first + 2 * (and_base + first) as u64,
+                    shift: 1,
+                },
+            );
+            for (k, g) in ands.iter().enumerate() {
+                let i = first + k;
+                let h = &hashes[4 * k..4 * k + 4];
+                let (a, b) = prep.pairs[i];
+                // The garbler's share of lambda*Delta_G: r*Delta_G ^ K_G[s].
+                let share = |x: Auth| delta.select(x.bit) ^ x.key;
+                let mut g0 = h[0] ^ h[1] ^ share(b);
+                let g1 = h[2] ^ h[3] ^ labels[g.a as usize] ^ share(a);
+                let l0 = h[0] ^ h[2] ^ share(prep.sigma[i]) ^ share(prep.masks[i]);
+                let mut colour = l0.lsb();
+                if and_base + i == 0 && ctx.cheat_once(Cheat::TableBit) {
+                    g0 = g0 ^ Block::new(1);
+                }
+                if and_base + i == 0 && ctx.cheat_once(Cheat::TableColour) {
+                    colour = !colour;
+                }
+                out_blocks.push(g0);
+                out_blocks.push(g1);
+                out_bits.push(colour);
+                gamma0.push(l0);
+                labels[g.out as usize] = l0;
+                if out_bits.len() == TABLE_CHUNK {
+                    send_blocks(ch, &out_blocks)?;
+                    ch.write_all(&pack_bits(&out_bits))?;
+                    out_blocks.clear();
+                    out_bits.clear();
+                }
+            }
+            Ok(())
+        })?;
+        if !out_bits.is_empty() {
+            send_blocks(ch, &out_blocks)?;
+            ch.write_all(&pack_bits(&out_bits))?;
+            out_blocks.clear();
+            out_bits.clear();
         }
+        ch.flush()?;
+        // C1: the evaluator's masked values of the chunk's AND outputs, proved by a digest of
+        // its labels (it cannot know the other label of any wire).
+        let hat_and = if n > 0 {
+            let mut packed = vec![0u8; n.div_ceil(8)];
+            ch.read_exact(&mut packed)?;
+            let mut claimed = [0u8; 32];
+            ch.read_exact(&mut claimed)?;
+            let hat_and = unpack_bits(&packed, n);
+            let expected: Zeroizing<Vec<Block>> = Zeroizing::new(
+                gamma0
+                    .iter()
+                    .zip(&hat_and)
+                    .map(|(&l, &h)| l ^ delta.select(h))
+                    .collect(),
+            );
+            let proved: bool =
+                subtle::ConstantTimeEq::ct_eq(&label_digest(&expected)[..], &claimed[..]).into();
+            if !proved && !ctx.cheated {
+                return Err(Error::Cheating(
+                    "the evaluator's masked values do not match the labels it holds".into(),
+                ));
+            }
+            hat_and
+        } else {
+            Vec::new()
+        };
+        // C2: the masked values of every wire, and our side of each gate's check.
+        chunk.for_each_step(|xors, ands, first| {
+            for g in xors {
+                hat[g.out as usize] = hat[g.a as usize] ^ hat[g.b as usize];
+            }
+            for (k, g) in ands.iter().enumerate() {
+                let i = first + k;
+                let (ha, hb) = (hat[g.a as usize], hat[g.b as usize]);
+                let (a, b) = prep.pairs[i];
+                let m = prep.sigma[i].mac ^ prep.masks[i].mac ^ b.mac.select(ha) ^ a.mac.select(hb);
+                m1.update(&m.to_bytes());
+                hat[g.out as usize] = hat_and[i];
+            }
+            Ok(())
+        })?;
+        and_base += n;
+        times.online += clock.elapsed();
         Ok(())
     })?;
-    if !out_bits.is_empty() {
-        send_blocks(ch, &out_blocks)?;
-        ch.write_all(&pack_bits(&out_bits))?;
-    }
-    ch.flush()?;
-    drop(labels);
-
-    // C1: the evaluator's masked values of the AND outputs, proved by a digest of its labels.
-    let mut packed = vec![0u8; n_and.div_ceil(8)];
-    ch.read_exact(&mut packed)?;
-    let hat_and = unpack_bits(&packed, n_and);
-    let mut claimed = [0u8; 32];
-    ch.read_exact(&mut claimed)?;
-    // C2: recompute the masked values of every wire and our side of each gate's check.
-    let mut hat = vec![false; num_slots];
-    hat[SLOT_ONE as usize] = true;
-    for (i, &slot) in program.input_slots().iter().enumerate() {
-        hat[slot as usize] = hat_in[i];
-        lam[slot as usize] = masks[i];
-    }
-    let mut m1 = m1_digest();
-    let mut seen = label_digest();
-    walk(program, |xors, ands, first| {
-        for g in xors {
-            hat[g.out as usize] = hat[g.a as usize] ^ hat[g.b as usize];
-            lam[g.out as usize] = lam[g.a as usize] ^ lam[g.b as usize];
-        }
-        for (k, g) in ands.iter().enumerate() {
-            let i = first + k;
-            let (ha, hb) = (hat[g.a as usize], hat[g.b as usize]);
-            let gamma = masks[n_in + i];
-            let m = sigma[i].mac
-                ^ gamma.mac
-                ^ lam[g.b as usize].mac.select(ha)
-                ^ lam[g.a as usize].mac.select(hb);
-            m1.update(&m.to_bytes());
-            seen.update(&(gamma0[i] ^ delta.select(hat_and[i])).to_bytes());
-            hat[g.out as usize] = hat_and[i];
-            lam[g.out as usize] = gamma;
-        }
-        Ok(())
-    })?;
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        &seen.finalize().as_bytes()[..],
-        &claimed[..],
-    )) && !ctx.cheated
-    {
-        return Err(Error::Cheating(
-            "the evaluator's masked values do not match the labels it holds".into(),
+    if and_base != program.and_count() {
+        return Err(Error::SelfCheck(
+            "the program's steps do not cover its AND gates".into(),
         ));
     }
+    let clock = std::time::Instant::now();
     // C3 and O1: our check digest, then our output mask shares of the evaluator's outputs.
     ch.write_all(m1.finalize().as_bytes())?;
     let reveal = run.wire_reveal();
     let out_slots = program.output_slots();
-    let for_them: Vec<Auth> = out_slots
-        .iter()
-        .zip(&reveal)
-        .filter(|(_, r)| r.to_evaluator())
-        .map(|(&s, _)| lam[s as usize])
-        .collect();
+    let outputs_for = |to: fn(Reveal) -> bool| -> Vec<Auth> {
+        out_slots
+            .iter()
+            .zip(&reveal)
+            .filter(|(_, r)| to(**r))
+            .map(|(&s, _)| lam[s as usize])
+            .collect()
+    };
+    let for_them = outputs_for(Reveal::to_evaluator);
     prep::send_open(ch, ctx, &for_them, Cheat::OutputShare)?;
     ch.flush()?;
     // O2: the evaluator's shares of our outputs.
-    let for_us: Vec<Auth> = out_slots
-        .iter()
-        .zip(&reveal)
-        .filter(|(_, r)| r.to_garbler())
-        .map(|(&s, _)| lam[s as usize])
-        .collect();
+    let for_us = outputs_for(Reveal::to_garbler);
     let their_s = prep::recv_open(ch, ctx, &for_us, "output mask shares")?;
     let mut next = 0;
     let out = out_slots
@@ -509,26 +573,23 @@ pub fn evaluator_run<C: Channel>(
     let clock = std::time::Instant::now();
     let program = run.program;
     let n_in = program.input_count();
-    let n_and = program.and_count();
-    let (masks, sigma) = preprocess(ch, ctx, program)?;
+    let num_slots = program.num_slots() as usize;
+    let delta_e = ctx.delta.block();
+    let masks = Zeroizing::new(prep::random_shares(ch, ctx, n_in)?);
     times.preprocessing += clock.elapsed();
     let clock = std::time::Instant::now();
-    let delta = ctx.delta.block();
 
     // I1 to I3.
     let owners = run.wire_owners();
-    let ours: Zeroizing<Vec<Auth>> = Zeroizing::new(
-        (0..n_in)
-            .filter(|&w| owners[w] == Party::Evaluator)
-            .map(|w| masks[w])
-            .collect(),
-    );
-    let theirs: Zeroizing<Vec<Auth>> = Zeroizing::new(
-        (0..n_in)
-            .filter(|&w| owners[w] == Party::Garbler)
-            .map(|w| masks[w])
-            .collect(),
-    );
+    let pick = |party: Party| -> Zeroizing<Vec<Auth>> {
+        Zeroizing::new(
+            (0..n_in)
+                .filter(|&w| owners[w] == party)
+                .map(|w| masks[w])
+                .collect(),
+        )
+    };
+    let (ours, theirs) = (pick(Party::Evaluator), pick(Party::Garbler));
     if own.len() != ours.len() {
         return Err(Error::arg("wrong number of evaluator input bits"));
     }
@@ -544,17 +605,18 @@ pub fn evaluator_run<C: Channel>(
     let their_hat = unpack_bits(&packed, theirs.len());
     let mut active = Zeroizing::new(vec![Block::ZERO; n_in]);
     recv_blocks(ch, &mut active)?;
+    times.online += clock.elapsed();
 
-    // G2: evaluate as the tables arrive; our side of each gate's check as we go.
-    let num_slots = program.num_slots() as usize;
-    let mut labels = Zeroizing::new(vec![Block::ZERO; num_slots]);
+    // Per chunk: P2 to P6, G2 (evaluate as the tables arrive, our side of each gate's check as
+    // we go), C1 (our masked values and the digest of our labels).
     let mut lam = Zeroizing::new(vec![Auth::default(); num_slots]);
+    let mut labels = Zeroizing::new(vec![Block::ZERO; num_slots]);
     let mut hat = vec![false; num_slots];
     hat[SLOT_ONE as usize] = true;
     let (mut next_own, mut next_their) = (0, 0);
     for (i, &slot) in program.input_slots().iter().enumerate() {
-        labels[slot as usize] = active[i];
         lam[slot as usize] = masks[i];
+        labels[slot as usize] = active[i];
         hat[slot as usize] = if owners[i] == Party::Evaluator {
             next_own += 1;
             our_hat[next_own - 1]
@@ -564,74 +626,90 @@ pub fn evaluator_run<C: Channel>(
         };
     }
     drop(active);
-    let mut reader = TableReader::new(n_and);
-    let mut hashes = Zeroizing::new(Vec::new());
+    let bound = chunks_bound(program);
     let mut m1 = m1_digest();
-    let mut seen = label_digest();
-    let mut hat_and = Vec::with_capacity(n_and);
+    let mut and_base = 0usize;
+    let mut hashes = Zeroizing::new(Vec::new());
+    let mut out_labels = Zeroizing::new(Vec::new());
+    let mut hat_and = Vec::new();
     let aes = Aes::fixed();
-    let delta_e = delta;
-    walk(program, |xors, ands, first| {
-        for g in xors {
-            labels[g.out as usize] = labels[g.a as usize] ^ labels[g.b as usize];
-            lam[g.out as usize] = lam[g.a as usize] ^ lam[g.b as usize];
-            hat[g.out as usize] = hat[g.a as usize] ^ hat[g.b as usize];
-        }
-        if ands.is_empty() {
-            return Ok(());
-        }
-        reader.ensure(ch, first, first + ands.len())?;
-        hashes.clear();
-        for g in ands {
-            hashes.extend_from_slice(&[labels[g.a as usize], labels[g.b as usize]]);
-        }
-        aes.tccr(
-            &mut hashes,
-            Tweaks {
-                nonce: ctx.nonce,
-                first: run.tweak_first + 2 * first as u64,
-                shift: 0,
-            },
-        );
-        for (k, g) in ands.iter().enumerate() {
-            let i = first + k;
-            let (g0, g1, colour) = reader.gate(i);
-            let (a, b) = (lam[g.a as usize], lam[g.b as usize]);
-            let (ha, hb) = (hat[g.a as usize], hat[g.b as usize]);
-            let la = labels[g.a as usize];
-            let gamma = masks[n_in + i];
-            let sg = sigma[i];
-            // Our shares of lambda*Delta_G are our MACs under Delta_G.
-            let label = hashes[2 * k]
-                ^ hashes[2 * k + 1]
-                ^ (g0 ^ b.mac).select(ha)
-                ^ (g1 ^ a.mac ^ la).select(hb)
-                ^ sg.mac
-                ^ gamma.mac;
-            let mut h = label.lsb() ^ colour;
-            // Our side of the gate's check under Delta_E: it equals the garbler's side exactly
-            // when the masked output is (ha ^ lambda_a)(hb ^ lambda_b) ^ lambda_out.
-            let t = (ha & hb) ^ h ^ (ha & b.bit) ^ (hb & a.bit) ^ sg.bit ^ gamma.bit;
-            let m = delta_e.select(t) ^ b.key.select(ha) ^ a.key.select(hb) ^ sg.key ^ gamma.key;
-            m1.update(&m.to_bytes());
-            seen.update(&label.to_bytes());
-            if i == 0 && ctx.cheat_once(Cheat::FalseMaskedValue) {
-                h = !h;
+    for_each_chunk(program, |chunk| {
+        let clock = std::time::Instant::now();
+        let prep = prepare_chunk(ch, ctx, chunk, &mut lam, bound)?;
+        times.preprocessing += clock.elapsed();
+        let clock = std::time::Instant::now();
+        let n = chunk.ands.len();
+        let mut reader = TableReader::new(n);
+        out_labels.clear();
+        hat_and.clear();
+        chunk.for_each_step(|xors, ands, first| {
+            for g in xors {
+                labels[g.out as usize] = labels[g.a as usize] ^ labels[g.b as usize];
+                hat[g.out as usize] = hat[g.a as usize] ^ hat[g.b as usize];
             }
-            hat_and.push(h);
-            labels[g.out as usize] = label;
-            lam[g.out as usize] = gamma;
-            hat[g.out as usize] = h;
+            if ands.is_empty() {
+                return Ok(());
+            }
+            reader.ensure(ch, first, first + ands.len())?;
+            hashes.clear();
+            for g in ands {
+                hashes.extend_from_slice(&[labels[g.a as usize], labels[g.b as usize]]);
+            }
+            aes.tccr(
+                &mut hashes,
+                Tweaks {
+                    nonce: ctx.nonce,
+                    first: run.tweak_first + 2 * (and_base + first) as u64,
+                    shift: 0,
+                },
+            );
+            for (k, g) in ands.iter().enumerate() {
+                let i = first + k;
+                let (g0, g1, colour) = reader.gate(i);
+                let (a, b) = prep.pairs[i];
+                let (ha, hb) = (hat[g.a as usize], hat[g.b as usize]);
+                let la = labels[g.a as usize];
+                let (gamma, sg) = (prep.masks[i], prep.sigma[i]);
+                // Our shares of lambda*Delta_G are our MACs under Delta_G.
+                let label = hashes[2 * k]
+                    ^ hashes[2 * k + 1]
+                    ^ (g0 ^ b.mac).select(ha)
+                    ^ (g1 ^ a.mac ^ la).select(hb)
+                    ^ sg.mac
+                    ^ gamma.mac;
+                let mut h = label.lsb() ^ colour;
+                // Our side of the gate's check under Delta_E: it equals the garbler's side
+                // exactly when the masked output is (ha ^ lambda_a)(hb ^ lambda_b) ^ lambda_out.
+                let t = (ha & hb) ^ h ^ (ha & b.bit) ^ (hb & a.bit) ^ sg.bit ^ gamma.bit;
+                let m =
+                    delta_e.select(t) ^ b.key.select(ha) ^ a.key.select(hb) ^ sg.key ^ gamma.key;
+                m1.update(&m.to_bytes());
+                if and_base + i == 0 && ctx.cheat_once(Cheat::FalseMaskedValue) {
+                    h = !h;
+                }
+                out_labels.push(label);
+                hat_and.push(h);
+                labels[g.out as usize] = label;
+                hat[g.out as usize] = h;
+            }
+            Ok(())
+        })?;
+        reader.finish()?;
+        if n > 0 {
+            ch.write_all(&pack_bits(&hat_and))?;
+            ch.write_all(&label_digest(&out_labels))?;
+            ch.flush()?;
         }
+        and_base += n;
+        times.online += clock.elapsed();
         Ok(())
     })?;
-    reader.finish()?;
-    drop(labels);
-
-    // C1: our masked values and the digest of our labels.
-    ch.write_all(&pack_bits(&hat_and))?;
-    ch.write_all(seen.finalize().as_bytes())?;
-    ch.flush()?;
+    if and_base != program.and_count() {
+        return Err(Error::SelfCheck(
+            "the program's steps do not cover its AND gates".into(),
+        ));
+    }
+    let clock = std::time::Instant::now();
     // C3: the garbler's side of the gate checks must equal ours.
     let mut theirs_m1 = [0u8; 32];
     ch.read_exact(&mut theirs_m1)?;
@@ -649,20 +727,18 @@ pub fn evaluator_run<C: Channel>(
     // O1: the garbler's shares of our output masks.
     let reveal = run.wire_reveal();
     let out_slots = program.output_slots();
-    let for_us: Vec<Auth> = out_slots
-        .iter()
-        .zip(&reveal)
-        .filter(|(_, r)| r.to_evaluator())
-        .map(|(&s, _)| lam[s as usize])
-        .collect();
+    let outputs_for = |to: fn(Reveal) -> bool| -> Vec<Auth> {
+        out_slots
+            .iter()
+            .zip(&reveal)
+            .filter(|(_, r)| to(**r))
+            .map(|(&s, _)| lam[s as usize])
+            .collect()
+    };
+    let for_us = outputs_for(Reveal::to_evaluator);
     let their_r = prep::recv_open(ch, ctx, &for_us, "output mask shares")?;
     // O2: our shares of the garbler's output masks, only now that the circuit checked out.
-    let for_them: Vec<Auth> = out_slots
-        .iter()
-        .zip(&reveal)
-        .filter(|(_, r)| r.to_garbler())
-        .map(|(&s, _)| lam[s as usize])
-        .collect();
+    let for_them = outputs_for(Reveal::to_garbler);
     prep::send_open(ch, ctx, &for_them, Cheat::FalseOutputShare)?;
     ch.flush()?;
     let mut next = 0;

@@ -130,11 +130,10 @@ fn receive<C: Channel>(ch: &mut C, ctx: &mut Ctx<'_>, bits: &[bool]) -> Result<V
 }
 
 fn mac_digest(macs: impl Iterator<Item = Block>) -> [u8; 32] {
+    let macs: Zeroizing<Vec<Block>> = Zeroizing::new(macs.collect());
     let mut h = blake3::Hasher::new();
     h.update(b"garbled auth open v1");
-    for m in macs {
-        h.update(&m.to_bytes());
-    }
+    h.update(crate::aes::blocks_as_bytes(&macs));
     *h.finalize().as_bytes()
 }
 
@@ -421,39 +420,39 @@ fn leaky_ands<C: Channel>(
     // Bit 1 of Delta_G ^ Delta_E is 1, so bit 1 of the S's opens d = ab ^ r.
     let d_ours: Vec<bool> = s.iter().map(|x| (x.value() >> 1) & 1 == 1).collect();
     let d_peer = exchange_bits(ch, ctx.me, &d_ours)?;
-    let mut h = blake3::Hasher::new();
-    h.update(b"garbled leaky and v1");
     for k in 0..n {
         let d = d_ours[k] ^ d_peer[k];
         out.push(r[k].plus(d, ctx.me, ctx.delta));
         // L = S ^ d*Delta is the same on both sides when everyone followed the protocol.
         s[k] = s[k] ^ delta.select(d);
-        h.update(&s[k].to_bytes());
     }
-    ctx.leaky_digest.update(h.finalize().as_bytes());
+    ctx.leaky_digest.update(b"garbled leaky and v1");
+    ctx.leaky_digest.update(crate::aes::blocks_as_bytes(&s));
     Ok(())
 }
 
 /// Authenticated shares of `x AND y` for each pair of shares in `pairs` (one AND gate each):
-/// leaky triples, the equality check, a coin-tossed bucketing, then a Beaver step onto `x, y`.
-/// `chunks` is how many such calls the run makes (for the bucket size).
+/// leaky triples from `shares` (`3 * bucket * pairs.len()` random shares), the equality check, a
+/// coin-tossed bucketing into buckets of `bucket`, then a Beaver step onto `x, y`.
 pub fn and_shares<C: Channel>(
     ch: &mut C,
     ctx: &mut Ctx<'_>,
     pairs: &[(Auth, Auth)],
-    chunks: usize,
+    bucket: usize,
+    shares: &[Auth],
 ) -> Result<Vec<Auth>> {
     let n = pairs.len();
     if n == 0 {
         return Ok(Vec::new());
     }
-    let bsize = bucket_size(n, chunks);
+    let bsize = bucket;
     let total = n * bsize;
-    // Leaky triples, their (a, b) and c.
-    let shares = Zeroizing::new(random_shares(ch, ctx, 3 * total)?);
+    if shares.len() != 3 * total || bsize < 2 {
+        return Err(Error::SelfCheck("wrong number of triple shares".into()));
+    }
     let mut c = Zeroizing::new(Vec::with_capacity(total));
     ctx.leaky_digest = blake3::Hasher::new();
-    leaky_ands(ch, ctx, &shares, &mut c)?;
+    leaky_ands(ch, ctx, shares, &mut c)?;
     let digest = *ctx.leaky_digest.finalize().as_bytes();
     equal_digests(ch, ctx, digest, "leaky AND equality")?;
     let (a, rest) = shares.split_at(total);
@@ -506,11 +505,21 @@ fn permutation(n: usize, seed: [u8; 32]) -> Vec<usize> {
     key.copy_from_slice(&seed[..16]);
     let mut prg = crate::aes::Prg::from_seed(key);
     let mut p: Vec<usize> = (0..n).collect();
+    let mut pool = vec![Block::ZERO; 1024];
+    let mut used = pool.len();
+    let mut next = move || {
+        if used == pool.len() {
+            prg.fill(&mut pool);
+            used = 0;
+        }
+        used += 1;
+        pool[used - 1].value() as u64
+    };
     for i in (1..n).rev() {
         let bound = (i + 1) as u64;
         let zone = u64::MAX - (u64::MAX % bound);
         let j = loop {
-            let v = prg.block().value() as u64;
+            let v = next();
             if v < zone {
                 break (v % bound) as usize;
             }
