@@ -380,3 +380,96 @@ fn a_selective_failure_attempt_aborts_independently_of_the_evaluators_input() {
     }
     assert!(rates[0].abs_diff(rates[1]) <= 25, "abort counts {rates:?}");
 }
+
+#[test]
+fn circuits_of_several_chunks_and_streamed_programs_compute_correctly() {
+    // Eleven AES-128 copies: 70 400 AND gates, more than one preprocessing chunk; compiled in
+    // memory and through the streaming compiler (segments read back from spool files).
+    let c = garbled::circuit::library::aes128_many(11).unwrap();
+    let memory = compile(&c).unwrap();
+    assert!(memory.and_count() > garbled::auth::prep::TRIPLE_CHUNK);
+    let text = garbled::circuit::bristol::to_fashion_string(&c);
+    let spool = garbled::spool::SpoolDir::new(None).unwrap();
+    let (streamed, _) = garbled::compile::stream::compile_bristol(
+        text.as_bytes(),
+        garbled::circuit::FormatChoice::Auto,
+        &garbled::circuit::Limits::default(),
+        &spool,
+    )
+    .unwrap();
+    assert!(streamed.is_streamed());
+    let inputs = random_inputs(&c, 5);
+    let expected: Vec<Option<Vec<bool>>> =
+        plain::eval_bits(&c, &inputs).unwrap().into_iter().map(Some).collect();
+    for p in [&memory, &streamed] {
+        let (g, e) = session(p, None, &two_party(&c), &[Reveal::Both], &inputs, None, None);
+        assert_eq!(g.unwrap(), expected);
+        assert_eq!(e.unwrap(), expected);
+    }
+}
+
+#[test]
+fn several_runs_share_a_session() {
+    let c = and_circuit();
+    let p = compile(&c).unwrap();
+    let options = SessionOptions::new(&p, two_party(&c), vec![Reveal::Both; 2])
+        .unwrap()
+        .with_runs(3)
+        .with_security(Security::Malicious);
+    let rows: Vec<Vec<Vec<bool>>> = (0..3).map(|s| random_inputs(&c, 40 + s)).collect();
+    let (gc, ec) = pair(Duration::from_secs(20));
+    std::thread::scope(|s| {
+        let (e_options, rows_e) = (options.clone(), rows.clone());
+        let p_ref = &p;
+        let evaluator = s.spawn(move || -> garbled::Result<Vec<Vec<Option<Vec<bool>>>>> {
+            let mut session = EvaluatorSession::start(ec, p_ref, e_options)?;
+            let mut all = Vec::new();
+            for r in &rows_e {
+                all.push(session.run(&r[1..2])?);
+            }
+            let stats = session.finish()?;
+            assert_eq!(stats.and_gates, 3 * p_ref.and_count() as u64);
+            assert!(stats.phases.preprocessing > Duration::ZERO);
+            Ok(all)
+        });
+        let mut session = GarblerSession::start(gc, &p, options).unwrap();
+        for r in &rows {
+            let want: Vec<Option<Vec<bool>>> =
+                plain::eval_bits(&c, r).unwrap().into_iter().map(Some).collect();
+            assert_eq!(session.run(&r[0..1]).unwrap(), want);
+        }
+        session.finish().unwrap();
+        let got = evaluator.join().unwrap().unwrap();
+        for (r, out) in rows.iter().zip(got) {
+            let want: Vec<Option<Vec<bool>>> =
+                plain::eval_bits(&c, r).unwrap().into_iter().map(Some).collect();
+            assert_eq!(out, want);
+        }
+    });
+}
+
+#[test]
+fn security_levels_must_match_and_three_halves_is_refused() {
+    let c = and_circuit();
+    let p = compile(&c).unwrap();
+    let base = SessionOptions::new(&p, two_party(&c), vec![Reveal::Both; 2]).unwrap();
+    let (gc, ec) = pair(Duration::from_secs(20));
+    let (g, e) = std::thread::scope(|s| {
+        let e_options = base.clone();
+        let p_ref = &p;
+        let evaluator = s.spawn(move || EvaluatorSession::start(ec, p_ref, e_options).map(|_| ()));
+        let g = GarblerSession::start(gc, &p, base.clone().with_security(Security::Malicious))
+            .map(|_| ());
+        (g, evaluator.join().unwrap())
+    });
+    for r in [g, e] {
+        let text = r.unwrap_err().to_string();
+        assert!(text.contains("security level differs"), "{text}");
+    }
+    let three = base
+        .with_scheme(garbled::garble::Scheme::ThreeHalves)
+        .with_security(Security::Malicious);
+    let (gc, _ec) = pair(Duration::from_secs(2));
+    let e = GarblerSession::start(gc, &p, three).map(|_| ()).unwrap_err();
+    assert!(e.to_string().contains("semi-honest only"), "{e}");
+}
