@@ -29,6 +29,51 @@ fn session(
     garbler_cheat: Option<Cheat>,
     evaluator_cheat: Option<Cheat>,
 ) -> (Out, Out) {
+    let (gc, ec) = pair(Duration::from_secs(20));
+    session_over(
+        gc,
+        ec,
+        program,
+        garbler_program,
+        owners,
+        reveal,
+        inputs,
+        garbler_cheat,
+        evaluator_cheat,
+    )
+}
+
+/// [`session`] over loopback TCP, as two hosts talk.
+fn session_tcp(
+    program: &Program,
+    owners: &[Party],
+    reveal: &[Reveal],
+    inputs: &[Vec<bool>],
+) -> (Out, Out) {
+    use garbled::net::tcp::{TcpChannel, Timeouts};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let timeouts = Timeouts::idle(Duration::from_secs(20));
+    let connect = std::thread::spawn(move || {
+        TcpChannel::connect(&addr, Duration::from_secs(10), timeouts).unwrap()
+    });
+    let gc = TcpChannel::accept(&listener, Duration::from_secs(10), timeouts).unwrap();
+    let ec = connect.join().unwrap();
+    session_over(gc, ec, program, None, owners, reveal, inputs, None, None)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn session_over<C: garbled::net::Channel + Send>(
+    gc: C,
+    ec: C,
+    program: &Program,
+    garbler_program: Option<&Program>,
+    owners: &[Party],
+    reveal: &[Reveal],
+    inputs: &[Vec<bool>],
+    garbler_cheat: Option<Cheat>,
+    evaluator_cheat: Option<Cheat>,
+) -> (Out, Out) {
     let options = SessionOptions::new(program, owners.to_vec(), reveal.to_vec())
         .unwrap()
         .with_security(Security::Malicious);
@@ -41,7 +86,6 @@ fn session(
             .collect()
     };
     let (g_in, e_in) = (mine(Party::Garbler), mine(Party::Evaluator));
-    let (gc, ec) = pair(Duration::from_secs(20));
     std::thread::scope(|s| {
         let e_options = options.clone();
         let evaluator = s.spawn(move || -> Out {
@@ -114,7 +158,7 @@ fn an_adder_and_a_comparison_compute_correctly() {
 }
 
 #[test]
-fn every_kit_circuit_matches_cleartext() {
+fn every_kit_circuit_matches_cleartext_over_tcp() {
     let Some((dir, vectors)) = vectors() else {
         return;
     };
@@ -399,10 +443,21 @@ fn circuits_of_several_chunks_and_streamed_programs_compute_correctly() {
     .unwrap();
     assert!(streamed.is_streamed());
     let inputs = random_inputs(&c, 5);
-    let expected: Vec<Option<Vec<bool>>> =
-        plain::eval_bits(&c, &inputs).unwrap().into_iter().map(Some).collect();
+    let expected: Vec<Option<Vec<bool>>> = plain::eval_bits(&c, &inputs)
+        .unwrap()
+        .into_iter()
+        .map(Some)
+        .collect();
     for p in [&memory, &streamed] {
-        let (g, e) = session(p, None, &two_party(&c), &[Reveal::Both], &inputs, None, None);
+        let (g, e) = session(
+            p,
+            None,
+            &two_party(&c),
+            &[Reveal::Both],
+            &inputs,
+            None,
+            None,
+        );
         assert_eq!(g.unwrap(), expected);
         assert_eq!(e.unwrap(), expected);
     }
@@ -434,15 +489,21 @@ fn several_runs_share_a_session() {
         });
         let mut session = GarblerSession::start(gc, &p, options).unwrap();
         for r in &rows {
-            let want: Vec<Option<Vec<bool>>> =
-                plain::eval_bits(&c, r).unwrap().into_iter().map(Some).collect();
+            let want: Vec<Option<Vec<bool>>> = plain::eval_bits(&c, r)
+                .unwrap()
+                .into_iter()
+                .map(Some)
+                .collect();
             assert_eq!(session.run(&r[0..1]).unwrap(), want);
         }
         session.finish().unwrap();
         let got = evaluator.join().unwrap().unwrap();
         for (r, out) in rows.iter().zip(got) {
-            let want: Vec<Option<Vec<bool>>> =
-                plain::eval_bits(&c, r).unwrap().into_iter().map(Some).collect();
+            let want: Vec<Option<Vec<bool>>> = plain::eval_bits(&c, r)
+                .unwrap()
+                .into_iter()
+                .map(Some)
+                .collect();
             assert_eq!(out, want);
         }
     });
@@ -470,6 +531,153 @@ fn security_levels_must_match_and_three_halves_is_refused() {
         .with_scheme(garbled::garble::Scheme::ThreeHalves)
         .with_security(Security::Malicious);
     let (gc, _ec) = pair(Duration::from_secs(2));
-    let e = GarblerSession::start(gc, &p, three).map(|_| ()).unwrap_err();
+    let e = GarblerSession::start(gc, &p, three)
+        .map(|_| ())
+        .unwrap_err();
     assert!(e.to_string().contains("semi-honest only"), "{e}");
+}
+
+mod cli {
+    use super::common::{free_port, garbled, spawn, stderr, stdout};
+
+    fn aes() -> String {
+        format!("{}/circuits/aes128.txt", env!("CARGO_MANIFEST_DIR"))
+    }
+    const KEY: &str = "0x2b7e151628aed2a6abf7158809cf4f3c";
+    const PLAINTEXT: &str = "0x3243f6a8885a308d313198a2e0370734";
+    const CIPHERTEXT: &str = "0x3925841d02dc09fbdc118597196a0b32";
+
+    fn keygen(dir: &std::path::Path, name: &str) -> (String, String) {
+        let path = dir.join(format!("{name}.pem"));
+        let o = garbled(&["keygen", "-o", path.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let fingerprint = stdout(&o).lines().last().unwrap().to_string();
+        (path.to_str().unwrap().to_string(), fingerprint)
+    }
+
+    /// Garbler and evaluator processes over TLS with the given security levels.
+    fn two_hosts(
+        garbler_security: &str,
+        evaluator_security: &str,
+    ) -> (std::process::Output, std::process::Output) {
+        let dir = std::env::temp_dir().join(format!(
+            "garbled-malicious-{}-{garbler_security}-{evaluator_security}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, a_fp) = keygen(&dir, "a");
+        let (b, b_fp) = keygen(&dir, "b");
+        let listen = format!("127.0.0.1:{}", free_port());
+        let g = spawn(&[
+            "run",
+            &aes(),
+            "--role",
+            "garbler",
+            "--listen",
+            &listen,
+            "--identity",
+            &a,
+            "--peer",
+            &b_fp,
+            "--input",
+            KEY,
+            "--timeout",
+            "20",
+            "--security",
+            garbler_security,
+        ]);
+        let e = garbled(&[
+            "run",
+            &aes(),
+            "--role",
+            "evaluator",
+            "--connect",
+            &listen,
+            "--identity",
+            &b,
+            "--peer",
+            &a_fp,
+            "--input",
+            PLAINTEXT,
+            "--timeout",
+            "20",
+            "--security",
+            evaluator_security,
+        ]);
+        let g = g.wait_with_output().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        (g, e)
+    }
+
+    #[test]
+    fn two_processes_compute_aes_128_with_malicious_security_over_tls() {
+        let (g, e) = two_hosts("malicious", "malicious");
+        assert!(g.status.success(), "{}", stderr(&g));
+        assert!(e.status.success(), "{}", stderr(&e));
+        assert_eq!(stdout(&g), format!("{CIPHERTEXT}\n"));
+        assert_eq!(stdout(&e), format!("{CIPHERTEXT}\n"));
+    }
+
+    #[test]
+    fn a_security_mismatch_is_named_on_both_sides_and_prints_no_output() {
+        let (g, e) = two_hosts("malicious", "semi-honest");
+        for o in [&g, &e] {
+            assert!(!o.status.success());
+            assert_eq!(stdout(o), "");
+            assert!(
+                stderr(o).contains("security level differs"),
+                "{}",
+                stderr(o)
+            );
+        }
+    }
+
+    #[test]
+    fn local_runs_and_comparisons_report_the_security_level() {
+        let o = garbled(&[
+            "run",
+            &aes(),
+            "--input",
+            KEY,
+            "--input",
+            PLAINTEXT,
+            "--security",
+            "malicious",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["outputs"][0], CIPHERTEXT);
+        assert_eq!(v["stats"]["security"], "malicious");
+        assert!(v["stats"]["phases"]["preprocessing_ms"].as_f64().unwrap() > 0.0);
+        let o = garbled(&[
+            "compare",
+            "--value",
+            "-5",
+            "--value",
+            "3",
+            "--signed",
+            "--bits",
+            "16",
+            "--security",
+            "malicious",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "less\n");
+        let o = garbled(&[
+            "run",
+            &aes(),
+            "--input",
+            KEY,
+            "--input",
+            PLAINTEXT,
+            "--security",
+            "malicious",
+            "--scheme",
+            "three-halves",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("semi-honest only"), "{}", stderr(&o));
+    }
 }
