@@ -81,6 +81,63 @@ pub fn setup_receiver<C: Channel + ?Sized>(
     receiver
 }
 
+/// Both OT directions at once, for malicious security where each party is a COT sender under
+/// its own Delta and a COT receiver under the peer's: two base-OT instances whose messages are
+/// interleaved, so that both parties compute at the same time. We are the base-OT receiver
+/// (choice bits = `delta`, giving the returned [`CotSender`]) in the instance keyed by
+/// `as_sender`, and the base-OT sender (giving the [`CotReceiver`]) in the one keyed by
+/// `as_receiver`. Both parties run the same schedule; every message is at most 8 KiB, so both
+/// may write before they read.
+pub fn setup_duplex<C: Channel + ?Sized>(
+    channel: &mut C,
+    delta: Delta,
+    as_sender: [u8; 32],
+    as_receiver: [u8; 32],
+    prg: &mut Prg,
+) -> Result<(CotSender, CotReceiver)> {
+    // 1. Our first message as base-OT sender; the peer's.
+    let (base_sender, first) = base::BaseOtSender::new(prg, as_receiver);
+    channel.write_all(&first)?;
+    channel.flush()?;
+    let mut peer_first = [0u8; base::FIRST_BYTES];
+    channel.read_exact(&mut peer_first)?;
+    // 2. Our reply as base-OT receiver; the peer's.
+    let choices: Zeroizing<Vec<bool>> =
+        Zeroizing::new((0..BASE_OTS).map(|j| delta.bit(j)).collect());
+    let (reply, base_receiver) = base::receive_reply(prg, as_sender, &peer_first, &choices)?;
+    channel.write_all(&reply)?;
+    channel.flush()?;
+    let mut peer_reply = vec![0u8; BASE_OTS * base::POINT_BYTES];
+    channel.read_exact(&mut peer_reply)?;
+    // 3. Our challenge as sender; the peer's.
+    let (sender_pending, challenge) = base_sender.finish(&peer_reply, BASE_OTS)?;
+    channel.write_all(&challenge)?;
+    channel.flush()?;
+    let mut receiver_pending = base_receiver.finish();
+    let mut peer_challenge = vec![0u8; BASE_OTS * base::DIGEST_BYTES];
+    channel.read_exact(&mut peer_challenge)?;
+    // 4. Our answer as receiver; the peer's.
+    channel.write_all(&receiver_pending.answer(&peer_challenge)?)?;
+    channel.flush()?;
+    let mut peer_answer = vec![0u8; BASE_OTS * base::DIGEST_BYTES];
+    channel.read_exact(&mut peer_answer)?;
+    // 5. Our openings as sender; the peer's.
+    let (mut pairs, openings) = sender_pending.verify(&peer_answer)?;
+    channel.write_all(&openings)?;
+    channel.flush()?;
+    let mut peer_openings = vec![0u8; 2 * BASE_OTS * base::DIGEST_BYTES];
+    channel.read_exact(&mut peer_openings)?;
+    let mut keys = receiver_pending.check(&peer_openings)?;
+    let sender = CotSender::new(delta, &keys, as_sender);
+    keys.zeroize();
+    let receiver = CotReceiver::new(&pairs, as_receiver);
+    for (k0, k1) in pairs.iter_mut() {
+        k0.zeroize();
+        k1.zeroize();
+    }
+    Ok((sender?, receiver?))
+}
+
 /// The garbler's side of `m` correlated OTs: returns the zero-labels `W0_i`, or
 /// `PeerMisbehaved` if the evaluator's message fails the consistency check.
 ///

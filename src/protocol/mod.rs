@@ -486,15 +486,22 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         } else {
             Delta::new(prg.block())
         };
-        let cot = ot::setup_sender(&mut channel, delta.clone(), session, &mut prg)?;
-        let auth = if malicious {
-            let receiver = ot::setup_receiver(&mut channel, reverse_session(session), &mut prg)?;
-            Some(AuthState {
+        let (cot, auth) = if malicious {
+            let (cot, receiver) = ot::setup_duplex(
+                &mut channel,
+                delta.clone(),
+                session,
+                reverse_session(session),
+                &mut prg,
+            )?;
+            let state = AuthState {
                 reverse: Reverse::Receiver(receiver),
                 leaky_counter: 0,
-            })
+            };
+            (cot, Some(state))
         } else {
-            None
+            let cot = ot::setup_sender(&mut channel, delta.clone(), session, &mut prg)?;
+            (cot, None)
         };
         let phases = Phases {
             handshake,
@@ -776,22 +783,23 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         let start = Instant::now();
         let (mut prg, nonce, session) = greet(&mut channel, program, &options, Party::Evaluator)?;
         let handshake = start.elapsed();
-        let cot = ot::setup_receiver(&mut channel, session, &mut prg)?;
-        let auth = if options.security == Security::Malicious {
+        let (cot, auth) = if options.security == Security::Malicious {
             // Bit 1 fixed to 0 (the garbler fixes its own to 1; see GarblerSession::start).
             let delta = Delta::new(Block::new(prg.block().value() & !2));
-            let sender = ot::setup_sender(
+            let (sender, cot) = ot::setup_duplex(
                 &mut channel,
                 delta.clone(),
                 reverse_session(session),
+                session,
                 &mut prg,
             )?;
-            Some(AuthState {
+            let state = AuthState {
                 reverse: Reverse::Sender(sender, delta, Prg::from_os()?),
                 leaky_counter: 0,
-            })
+            };
+            (cot, Some(state))
         } else {
-            None
+            (ot::setup_receiver(&mut channel, session, &mut prg)?, None)
         };
         let phases = Phases {
             handshake,
