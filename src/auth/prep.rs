@@ -457,40 +457,46 @@ pub fn and_shares<C: Channel>(
     equal_digests(ch, ctx, digest, "leaky AND equality")?;
     let (a, rest) = shares.split_at(total);
     let b = &rest[..total];
-    // The permutation is drawn only now, after every triple is fixed.
+    // The permutation is drawn only now, after every triple is fixed. The triples are gathered
+    // into bucket order once, so that the combining below reads memory in order.
     let seed = coin_toss(ch, ctx)?;
     let perm = permutation(total, seed);
-    // Bucket k: triples perm[kB .. kB + B]; the first keeps its b, the others fold in their a.
+    let gather = |v: &[Auth]| -> Zeroizing<Vec<Auth>> {
+        Zeroizing::new(perm.iter().map(|&t| v[t]).collect())
+    };
+    let (a, b, c) = (gather(a), gather(b), gather(&c));
+    // Bucket k: triples kB .. kB + B; the first keeps its b, the others fold in their a.
     let mut opens = Zeroizing::new(Vec::with_capacity(n * (bsize - 1) + 2 * n));
     let mut xs = Zeroizing::new(Vec::with_capacity(n));
-    for (k, bucket) in perm.chunks(bsize).enumerate() {
-        let first = bucket[0];
-        let mut x = a[first];
-        for &t in &bucket[1..] {
-            opens.push(b[first] ^ b[t]);
-            x = x ^ a[t];
+    for (a, b) in a.chunks(bsize).zip(b.chunks(bsize)) {
+        let mut x = a[0];
+        for j in 1..bsize {
+            opens.push(b[0] ^ b[j]);
+            x = x ^ a[j];
         }
         xs.push(x);
-        let _ = k;
     }
     // Beaver: open e1 = lambda_a ^ x, e2 = lambda_b ^ y in the same message.
-    for (k, bucket) in perm.chunks(bsize).enumerate() {
-        opens.push(pairs[k].0 ^ xs[k]);
-        opens.push(pairs[k].1 ^ b[bucket[0]]);
+    for (k, pair) in pairs.iter().enumerate() {
+        opens.push(pair.0 ^ xs[k]);
+        opens.push(pair.1 ^ b[k * bsize]);
     }
     let values = open_both(ch, ctx, &opens, "bucketing and Beaver openings")?;
     let (ds, es) = values.split_at(n * (bsize - 1));
     let mut out = Vec::with_capacity(n);
-    for (k, bucket) in perm.chunks(bsize).enumerate() {
-        let first = bucket[0];
+    for (k, ((a, c), ds)) in a
+        .chunks(bsize)
+        .zip(c.chunks(bsize))
+        .zip(ds.chunks(bsize - 1))
+        .enumerate()
+    {
         // z = (a_0 ^ ... ^ a_{B-1}) * b_0 = c_0 ^ sum_j (c_j ^ d_j a_j), d_j = b_0 ^ b_j.
-        let mut z = c[first];
-        for (j, &t) in bucket[1..].iter().enumerate() {
-            let d = ds[k * (bsize - 1) + j];
-            z = z ^ c[t] ^ a[t].times(d);
+        let mut z = c[0];
+        for j in 1..bsize {
+            z = z ^ c[j] ^ a[j].times(ds[j - 1]);
         }
         let (e1, e2) = (es[2 * k], es[2 * k + 1]);
-        let y = b[first];
+        let y = b[k * bsize];
         // sigma = z ^ e1*y ^ e2*x ^ e1*e2.
         let sigma = (z ^ y.times(e1) ^ xs[k].times(e2)).plus(e1 & e2, ctx.me, ctx.delta);
         out.push(sigma);
