@@ -126,6 +126,8 @@ pub struct Ctx<'a> {
     pub leaky_digest: blake3::Hasher,
     /// A deviation to play (tests only).
     pub cheat: &'a mut Option<Cheat>,
+    /// Buffers reused across chunks and runs.
+    pub scratch: &'a mut prep::Scratch,
     /// We played a deviation: like a real cheater, we then ignore our own checks' verdicts so
     /// that the honest side's checks are what the tests see.
     pub cheated: bool,
@@ -267,13 +269,27 @@ fn prepare_chunk<C: Channel>(
 ) -> Result<Prepared> {
     let n = chunk.ands.len();
     let bucket = prep::bucket_size(n, chunks_bound);
-    let triples = if n == 0 { 0 } else { n * bucket };
-    let mut shares = Zeroizing::new(if n == 0 {
-        Vec::new()
+    let mut shares = std::mem::take(&mut ctx.scratch.shares);
+    let result = prepare_with(ch, ctx, chunk, lam, n, bucket, &mut shares);
+    ctx.scratch.shares = shares;
+    result
+}
+
+fn prepare_with<C: Channel>(
+    ch: &mut C,
+    ctx: &mut Ctx<'_>,
+    chunk: &Chunk,
+    lam: &mut [Auth],
+    n: usize,
+    bucket: usize,
+    shares: &mut Vec<Auth>,
+) -> Result<Prepared> {
+    if n == 0 {
+        shares.clear();
     } else {
-        prep::random_shares(ch, ctx, n + 3 * triples)?
-    });
-    let masks = Zeroizing::new(shares.drain(..n).collect::<Vec<_>>());
+        prep::random_shares_into(ch, ctx, n + 3 * n * bucket, shares)?;
+    }
+    let masks = Zeroizing::new(shares[..n].to_vec());
     let mut pairs = Zeroizing::new(Vec::with_capacity(n));
     chunk.for_each_step(|xors, ands, first| {
         for g in xors {
@@ -285,7 +301,7 @@ fn prepare_chunk<C: Channel>(
         }
         Ok(())
     })?;
-    let sigma = Zeroizing::new(prep::and_shares(ch, ctx, &pairs, bucket, &shares)?);
+    let sigma = Zeroizing::new(prep::and_shares(ch, ctx, &pairs, bucket, &shares[n..])?);
     Ok(Prepared {
         masks,
         pairs,

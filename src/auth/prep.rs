@@ -25,7 +25,6 @@ use crate::aes::{Aes, Tweaks};
 use crate::block::{Block, Delta};
 use crate::error::{Error, Result};
 use crate::net::{Channel, pack_bits, recv_blocks, send_blocks, unpack_bits};
-use crate::ot;
 use crate::protocol::Party;
 
 /// Statistical security parameter: a cheating peer passes the triple checks unnoticed with
@@ -96,37 +95,159 @@ impl Auth {
     }
 }
 
+/// Buffers reused from one chunk to the next: allocating tens of megabytes afresh for every
+/// chunk cost a page fault per page (a third of the preprocessing time in a profile). Wiped when
+/// the session ends.
+#[derive(Default)]
+pub struct Scratch {
+    bytes: Vec<u8>,
+    bits: Vec<bool>,
+    keys: Vec<Block>,
+    macs: Vec<Block>,
+    u: Vec<Block>,
+    /// A chunk's random shares (masks and triples).
+    pub shares: Vec<Auth>,
+    bufs: Bufs,
+}
+
+/// The triple buffers of [`Scratch`], taken out while [`and_shares`] runs.
+#[derive(Default)]
+struct Bufs {
+    c: Vec<Auth>,
+    gathered: [Vec<Auth>; 3],
+    hashes: Vec<Block>,
+    evals: Vec<Block>,
+    s: Vec<Block>,
+    cs: Vec<Block>,
+}
+
+impl Drop for Bufs {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.c.zeroize();
+        for g in &mut self.gathered {
+            g.zeroize();
+        }
+        self.hashes.zeroize();
+        self.evals.zeroize();
+        self.s.zeroize();
+        self.cs.zeroize();
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.bytes.zeroize();
+        self.bits.zeroize();
+        self.keys.zeroize();
+        self.macs.zeroize();
+        self.u.zeroize();
+        self.shares.zeroize();
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scratch(<secret>)")
+    }
+}
+
 /// `n` random authenticated shares: one correlated-OT extension in each direction (the garbler's
 /// Delta keys the evaluator's bits, the evaluator's Delta the garbler's).
 pub fn random_shares<C: Channel>(ch: &mut C, ctx: &mut Ctx<'_>, n: usize) -> Result<Vec<Auth>> {
-    let mut bytes = Zeroizing::new(vec![0u8; n]);
-    ctx.prg.fill_bytes(&mut bytes);
-    let bits: Zeroizing<Vec<bool>> = Zeroizing::new(bytes.iter().map(|b| b & 1 == 1).collect());
-    let (keys, macs) = match ctx.me {
-        Party::Garbler => {
-            let keys = Zeroizing::new(ot::send(ch, ctx.send, n)?);
-            let macs = Zeroizing::new(receive(ch, ctx, &bits)?);
-            (keys, macs)
-        }
-        Party::Evaluator => {
-            let macs = Zeroizing::new(receive(ch, ctx, &bits)?);
-            let keys = Zeroizing::new(ot::send(ch, ctx.send, n)?);
-            (keys, macs)
-        }
-    };
-    Ok(bits
-        .iter()
-        .zip(keys.iter().zip(macs.iter()))
-        .map(|(&bit, (&key, &mac))| Auth { mac, key, bit })
-        .collect())
+    let mut out = Vec::new();
+    random_shares_into(ch, ctx, n, &mut out)?;
+    Ok(out)
 }
 
-fn receive<C: Channel>(ch: &mut C, ctx: &mut Ctx<'_>, bits: &[bool]) -> Result<Vec<Block>> {
-    let mut prepared = ot::prepare(ctx.recv, bits);
-    if ctx.cheat_once(Cheat::CotColumn) {
-        prepared.tamper();
+/// [`random_shares`] into `out` (cleared first), with the OT buffers of `ctx.scratch`.
+pub fn random_shares_into<C: Channel>(
+    ch: &mut C,
+    ctx: &mut Ctx<'_>,
+    n: usize,
+    out: &mut Vec<Auth>,
+) -> Result<()> {
+    let tamper = ctx.cheat_once(Cheat::CotColumn);
+    let scratch = &mut *ctx.scratch;
+    scratch.bytes.clear();
+    scratch.bytes.resize(n, 0);
+    ctx.prg.fill_bytes(&mut scratch.bytes);
+    scratch.bits.clear();
+    scratch.bits.extend(scratch.bytes.iter().map(|b| b & 1 == 1));
+    match ctx.me {
+        Party::Garbler => {
+            cot_send(ch, ctx.send, n, &mut scratch.keys, &mut scratch.u)?;
+            cot_receive(ch, ctx.recv, &scratch.bits, &mut scratch.macs, &mut scratch.u, tamper)?;
+        }
+        Party::Evaluator => {
+            cot_receive(ch, ctx.recv, &scratch.bits, &mut scratch.macs, &mut scratch.u, tamper)?;
+            cot_send(ch, ctx.send, n, &mut scratch.keys, &mut scratch.u)?;
+        }
     }
-    ot::send_prepared(ch, prepared)
+    out.clear();
+    out.extend(
+        scratch
+            .bits
+            .iter()
+            .zip(scratch.keys.iter().zip(&scratch.macs))
+            .map(|(&bit, (&key, &mac))| Auth { mac, key, bit }),
+    );
+    Ok(())
+}
+
+/// [`crate::ot::send`] into reused buffers: the checked extension's zero-labels (our keys).
+fn cot_send<C: Channel>(
+    ch: &mut C,
+    sender: &mut crate::ot::CotSender,
+    m: usize,
+    out: &mut Vec<Block>,
+    u: &mut Vec<Block>,
+) -> Result<()> {
+    use crate::ot::{BASE_OTS, CHUNK_OTS, checked_rows, tiles};
+    let rows = checked_rows(m);
+    out.clear();
+    let mut pending = sender.begin_check();
+    let mut done = 0;
+    while done < rows {
+        let len = (rows - done).min(CHUNK_OTS);
+        u.clear();
+        u.resize(BASE_OTS * tiles(len), Block::ZERO);
+        recv_blocks(ch, u)?;
+        sender.extend_checked_chunk(len, u, out, &mut pending)?;
+        done += len;
+    }
+    send_blocks(ch, &[pending.seed()])?;
+    ch.flush()?;
+    let mut check = [Block::ZERO; 2];
+    recv_blocks(ch, &mut check)?;
+    sender.finish_check(pending, m, out, check)
+}
+
+/// [`crate::ot::receive`] into reused buffers: the MACs of our `choices`.
+fn cot_receive<C: Channel>(
+    ch: &mut C,
+    receiver: &mut crate::ot::CotReceiver,
+    choices: &[bool],
+    out: &mut Vec<Block>,
+    u: &mut Vec<Block>,
+    tamper: bool,
+) -> Result<()> {
+    use crate::ot::{BASE_OTS, CHUNK_OTS};
+    let extension = receiver.extend_checked_reusing(choices, u, std::mem::take(out));
+    if tamper && let Some(first) = u.first_mut() {
+        *first = *first ^ Block::new(1);
+    }
+    for chunk in u.chunks(BASE_OTS * CHUNK_OTS / 128) {
+        send_blocks(ch, chunk)?;
+    }
+    ch.flush()?;
+    let mut seed = [Block::ZERO];
+    recv_blocks(ch, &mut seed)?;
+    let (check, labels) = extension.respond(seed[0]);
+    *out = labels;
+    send_blocks(ch, &check)?;
+    ch.flush()
 }
 
 fn mac_digest(macs: impl Iterator<Item = Block>) -> [u8; 32] {
@@ -351,7 +472,7 @@ fn leaky_ands<C: Channel>(
     ch: &mut C,
     ctx: &mut Ctx<'_>,
     abr: &[Auth],
-    out: &mut Vec<Auth>,
+    bufs: &mut Bufs,
 ) -> Result<()> {
     let n = abr.len() / 3;
     let (a, rest) = abr.split_at(n);
@@ -367,19 +488,18 @@ fn leaky_ands<C: Channel>(
     };
     let nonce = ctx.nonce ^ LEAKY_NONCE;
     // C = b*Delta ^ K[b_peer] ^ M[b]: the two parties' C sum to b*(Delta_G ^ Delta_E).
-    let c: Zeroizing<Vec<Block>> = Zeroizing::new(
-        b.iter()
-            .map(|s| delta.select(s.bit) ^ s.key ^ s.mac)
-            .collect(),
-    );
+    let c = &mut bufs.cs;
+    c.clear();
+    c.extend(b.iter().map(|s| delta.select(s.bit) ^ s.key ^ s.mac));
     // Our half gate on the peer's a-share: G = H(K) ^ H(K ^ Delta) ^ C.
-    let mut pairs = Zeroizing::new(Vec::with_capacity(2 * n));
+    let pairs = &mut bufs.hashes;
+    pairs.clear();
     for s in a {
         pairs.push(s.key);
         pairs.push(s.key ^ delta);
     }
     aes.tccr(
-        &mut pairs,
+        pairs,
         Tweaks {
             nonce,
             first: ours,
@@ -394,9 +514,11 @@ fn leaky_ands<C: Channel>(
     }
     let g_peer = exchange_blocks(ch, ctx.me, &g)?;
     // The peer's half gate on our a-share: E = H(M) ^ a*G_peer.
-    let mut e = Zeroizing::new(a.iter().map(|s| s.mac).collect::<Vec<_>>());
+    let e = &mut bufs.evals;
+    e.clear();
+    e.extend(a.iter().map(|s| s.mac));
     aes.tccr(
-        &mut e,
+        e,
         Tweaks {
             nonce,
             first: theirs,
@@ -404,22 +526,22 @@ fn leaky_ands<C: Channel>(
         },
     );
     // S = H(K) ^ E ^ K[r_peer] ^ M[r] ^ a*C ^ r*Delta; the two S sum to (ab ^ r)*(Delta_G^Delta_E).
-    let mut s: Zeroizing<Vec<Block>> = Zeroizing::new(
-        (0..n)
-            .map(|k| {
-                pairs[2 * k]
-                    ^ e[k]
-                    ^ g_peer[k].select(a[k].bit)
-                    ^ r[k].key
-                    ^ r[k].mac
-                    ^ c[k].select(a[k].bit)
-                    ^ delta.select(r[k].bit)
-            })
-            .collect(),
-    );
+    let s = &mut bufs.s;
+    s.clear();
+    s.extend((0..n).map(|k| {
+        pairs[2 * k]
+            ^ e[k]
+            ^ g_peer[k].select(a[k].bit)
+            ^ r[k].key
+            ^ r[k].mac
+            ^ c[k].select(a[k].bit)
+            ^ delta.select(r[k].bit)
+    }));
     // Bit 1 of Delta_G ^ Delta_E is 1, so bit 1 of the S's opens d = ab ^ r.
     let d_ours: Vec<bool> = s.iter().map(|x| (x.value() >> 1) & 1 == 1).collect();
     let d_peer = exchange_bits(ch, ctx.me, &d_ours)?;
+    let out = &mut bufs.c;
+    out.clear();
     for k in 0..n {
         let d = d_ours[k] ^ d_peer[k];
         out.push(r[k].plus(d, ctx.me, ctx.delta));
@@ -427,7 +549,7 @@ fn leaky_ands<C: Channel>(
         s[k] = s[k] ^ delta.select(d);
     }
     ctx.leaky_digest.update(b"garbled leaky and v1");
-    ctx.leaky_digest.update(crate::aes::blocks_as_bytes(&s));
+    ctx.leaky_digest.update(crate::aes::blocks_as_bytes(s));
     Ok(())
 }
 
@@ -450,9 +572,24 @@ pub fn and_shares<C: Channel>(
     if shares.len() != 3 * total || bsize < 2 {
         return Err(Error::SelfCheck("wrong number of triple shares".into()));
     }
-    let mut c = Zeroizing::new(Vec::with_capacity(total));
+    let mut bufs = std::mem::take(&mut ctx.scratch.bufs);
+    let result = bucket_and_combine(ch, ctx, pairs, bsize, shares, &mut bufs);
+    ctx.scratch.bufs = bufs;
+    result
+}
+
+fn bucket_and_combine<C: Channel>(
+    ch: &mut C,
+    ctx: &mut Ctx<'_>,
+    pairs: &[(Auth, Auth)],
+    bsize: usize,
+    shares: &[Auth],
+    bufs: &mut Bufs,
+) -> Result<Vec<Auth>> {
+    let n = pairs.len();
+    let total = n * bsize;
     ctx.leaky_digest = blake3::Hasher::new();
-    leaky_ands(ch, ctx, shares, &mut c)?;
+    leaky_ands(ch, ctx, shares, bufs)?;
     let digest = *ctx.leaky_digest.finalize().as_bytes();
     equal_digests(ch, ctx, digest, "leaky AND equality")?;
     let (a, rest) = shares.split_at(total);
@@ -461,10 +598,12 @@ pub fn and_shares<C: Channel>(
     // into bucket order once, so that the combining below reads memory in order.
     let seed = coin_toss(ch, ctx)?;
     let perm = permutation(total, seed);
-    let gather = |v: &[Auth]| -> Zeroizing<Vec<Auth>> {
-        Zeroizing::new(perm.iter().map(|&t| v[t]).collect())
-    };
-    let (a, b, c) = (gather(a), gather(b), gather(&c));
+    let [ga, gb, gc] = &mut bufs.gathered;
+    for (out, v) in [(&mut *ga, a), (&mut *gb, b), (&mut *gc, &bufs.c[..])] {
+        out.clear();
+        out.extend(perm.iter().map(|&t| v[t]));
+    }
+    let (a, b, c) = (&ga[..], &gb[..], &gc[..]);
     // Bucket k: triples kB .. kB + B; the first keeps its b, the others fold in their a.
     let mut opens = Zeroizing::new(Vec::with_capacity(n * (bsize - 1) + 2 * n));
     let mut xs = Zeroizing::new(Vec::with_capacity(n));

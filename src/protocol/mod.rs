@@ -457,6 +457,7 @@ struct AuthState {
     /// The garbler's receiver / the evaluator's sender.
     reverse: Reverse,
     leaky_counter: u64,
+    scratch: auth::prep::Scratch,
 }
 
 enum Reverse {
@@ -497,6 +498,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             let state = AuthState {
                 reverse: Reverse::Receiver(receiver),
                 leaky_counter: 0,
+                scratch: auth::prep::Scratch::default(),
             };
             (cot, Some(state))
         } else {
@@ -610,6 +612,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
                 leaky_counter: &mut state.leaky_counter,
                 leaky_digest: blake3::Hasher::new(),
                 cheat: &mut self.cheat,
+                scratch: &mut state.scratch,
                 cheated: false,
             };
             let run = auth::Run {
@@ -796,6 +799,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             let state = AuthState {
                 reverse: Reverse::Sender(sender, delta, Prg::from_os()?),
                 leaky_counter: 0,
+                scratch: auth::prep::Scratch::default(),
             };
             (cot, Some(state))
         } else {
@@ -919,6 +923,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
                 leaky_counter: &mut state.leaky_counter,
                 leaky_digest: blake3::Hasher::new(),
                 cheat: &mut self.cheat,
+                scratch: &mut state.scratch,
                 cheated: false,
             };
             let run = auth::Run {
