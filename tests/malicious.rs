@@ -173,15 +173,7 @@ fn every_kit_circuit_matches_cleartext_over_tcp() {
             .map(Some)
             .collect();
         let reveal = vec![Reveal::Both; expected.len()];
-        let (g, e) = session(
-            &program,
-            None,
-            &two_party(&circuit),
-            &reveal,
-            &inputs,
-            None,
-            None,
-        );
+        let (g, e) = session_tcp(&program, &two_party(&circuit), &reveal, &inputs);
         assert_eq!(g.unwrap(), expected, "{name}: garbler");
         assert_eq!(e.unwrap(), expected, "{name}: evaluator");
         checked += 1;
@@ -207,7 +199,7 @@ fn random_circuits_with_every_routing_match_cleartext() {
             .collect();
         let owners: Vec<Party> = (0..inputs.len())
             .map(|g| {
-                if (seed as usize + g) % 3 == 0 {
+                if (seed as usize + g).is_multiple_of(3) {
                     Party::Evaluator
                 } else {
                     Party::Garbler

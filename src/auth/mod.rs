@@ -395,13 +395,13 @@ pub fn garbler_run<C: Channel>(
             .collect(),
     );
     if !active.is_empty() && ctx.cheat_once(Cheat::InputLabel) {
-        active[0] = active[0] ^ Block::new(1 << 3);
+        active[0] ^= Block::new(1 << 3);
     }
     if let Some(w) = owners.iter().position(|&o| o == Party::Evaluator)
         && ctx.cheat_once(Cheat::SelectiveLabel)
         && hat_in[w]
     {
-        active[w] = active[w] ^ Block::new(1 << 3);
+        active[w] ^= Block::new(1 << 3);
     }
     ch.write_all(&pack_bits(&our_hat))?;
     send_blocks(ch, &active)?;
@@ -467,7 +467,7 @@ pub fn garbler_run<C: Channel>(
                 let l0 = h[0] ^ h[2] ^ share(prep.sigma[i]) ^ share(prep.masks[i]);
                 let mut colour = l0.lsb();
                 if and_base + i == 0 && ctx.cheat_once(Cheat::TableBit) {
-                    g0 = g0 ^ Block::new(1);
+                    g0 ^= Block::new(1);
                 }
                 if and_base + i == 0 && ctx.cheat_once(Cheat::TableColour) {
                     colour = !colour;

@@ -174,14 +174,30 @@ pub fn random_shares_into<C: Channel>(
     scratch.bytes.resize(n, 0);
     ctx.prg.fill_bytes(&mut scratch.bytes);
     scratch.bits.clear();
-    scratch.bits.extend(scratch.bytes.iter().map(|b| b & 1 == 1));
+    scratch
+        .bits
+        .extend(scratch.bytes.iter().map(|b| b & 1 == 1));
     match ctx.me {
         Party::Garbler => {
             cot_send(ch, ctx.send, n, &mut scratch.keys, &mut scratch.u)?;
-            cot_receive(ch, ctx.recv, &scratch.bits, &mut scratch.macs, &mut scratch.u, tamper)?;
+            cot_receive(
+                ch,
+                ctx.recv,
+                &scratch.bits,
+                &mut scratch.macs,
+                &mut scratch.u,
+                tamper,
+            )?;
         }
         Party::Evaluator => {
-            cot_receive(ch, ctx.recv, &scratch.bits, &mut scratch.macs, &mut scratch.u, tamper)?;
+            cot_receive(
+                ch,
+                ctx.recv,
+                &scratch.bits,
+                &mut scratch.macs,
+                &mut scratch.u,
+                tamper,
+            )?;
             cot_send(ch, ctx.send, n, &mut scratch.keys, &mut scratch.u)?;
         }
     }
@@ -236,7 +252,7 @@ fn cot_receive<C: Channel>(
     use crate::ot::{BASE_OTS, CHUNK_OTS};
     let extension = receiver.extend_checked_reusing(choices, u, std::mem::take(out));
     if tamper && let Some(first) = u.first_mut() {
-        *first = *first ^ Block::new(1);
+        *first ^= Block::new(1);
     }
     for chunk in u.chunks(BASE_OTS * CHUNK_OTS / 128) {
         send_blocks(ch, chunk)?;
@@ -510,7 +526,7 @@ fn leaky_ands<C: Channel>(
         .map(|k| pairs[2 * k] ^ pairs[2 * k + 1] ^ c[k])
         .collect();
     if !g.is_empty() && ctx.cheat_once(Cheat::LeakyAndMessage) {
-        g[0] = g[0] ^ Block::new(1 << 7);
+        g[0] ^= Block::new(1 << 7);
     }
     let g_peer = exchange_blocks(ch, ctx.me, &g)?;
     // The peer's half gate on our a-share: E = H(M) ^ a*G_peer.
@@ -546,7 +562,7 @@ fn leaky_ands<C: Channel>(
         let d = d_ours[k] ^ d_peer[k];
         out.push(r[k].plus(d, ctx.me, ctx.delta));
         // L = S ^ d*Delta is the same on both sides when everyone followed the protocol.
-        s[k] = s[k] ^ delta.select(d);
+        s[k] ^= delta.select(d);
     }
     ctx.leaky_digest.update(b"garbled leaky and v1");
     ctx.leaky_digest.update(crate::aes::blocks_as_bytes(s));

@@ -200,7 +200,7 @@ impl Prepared {
     #[doc(hidden)]
     pub fn tamper(&mut self) {
         if let Some(first) = self.message.first_mut() {
-            *first = *first ^ Block::new(1);
+            *first ^= Block::new(1);
         }
     }
 

@@ -461,8 +461,8 @@ struct AuthState {
 }
 
 enum Reverse {
-    Receiver(CotReceiver),
-    Sender(CotSender, Delta, Prg),
+    Receiver(Box<CotReceiver>),
+    Sender(Box<(CotSender, Delta, Prg)>),
 }
 
 /// The session id of the second base-OT instance (evaluator as the COT sender).
@@ -496,7 +496,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
                 &mut prg,
             )?;
             let state = AuthState {
-                reverse: Reverse::Receiver(receiver),
+                reverse: Reverse::Receiver(Box::new(receiver)),
                 leaky_counter: 0,
                 scratch: auth::prep::Scratch::default(),
             };
@@ -797,7 +797,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
                 &mut prg,
             )?;
             let state = AuthState {
-                reverse: Reverse::Sender(sender, delta, Prg::from_os()?),
+                reverse: Reverse::Sender(Box::new((sender, delta, Prg::from_os()?))),
                 leaky_counter: 0,
                 scratch: auth::prep::Scratch::default(),
             };
@@ -908,17 +908,17 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         let own =
             zeroize::Zeroizing::new(own_bits(program, &self.options, Party::Evaluator, inputs)?);
         if let Some(state) = self.auth.as_mut() {
-            let Reverse::Sender(sender, delta, prg) = &mut state.reverse else {
+            let Reverse::Sender(boxed) = &mut state.reverse else {
                 return Err(Error::SelfCheck(
                     "the evaluator holds a COT receiver".into(),
                 ));
             };
             let mut ctx = auth::Ctx {
                 me: Party::Evaluator,
-                delta,
-                send: sender,
+                delta: &boxed.1,
+                send: &mut boxed.0,
                 recv: &mut self.cot,
-                prg,
+                prg: &mut boxed.2,
                 nonce: self.tweaks.nonce,
                 leaky_counter: &mut state.leaky_counter,
                 leaky_digest: blake3::Hasher::new(),
