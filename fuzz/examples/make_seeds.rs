@@ -56,5 +56,31 @@ fn main() {
     write("garbler_peer", "honest_evaluator", &[&garbler_saw[..], end].concat());
     write("evaluator_peer", "honest_garbler", &[&evaluator_saw[..], end].concat());
     write("handshake", "honest_hello", &garbler_saw[..garbler_saw.len().min(512)]);
+
+    // A malicious session (compare, 4 bits): the role byte, then what that side received.
+    let circuit = library::generate("compare", 4, 2).unwrap();
+    let program = compile(&circuit).unwrap();
+    let options = SessionOptions::new(&program, vec![Party::Garbler, Party::Evaluator], vec![Reveal::Both; 2])
+        .unwrap()
+        .with_security(garbled::auth::Security::Malicious);
+    let (g, e) = pair(Duration::from_secs(10));
+    let (g, e) = (RecordingChannel::new(g), RecordingChannel::new(e));
+    let (garbler_saw, evaluator_saw) = std::thread::scope(|s| {
+        let (program, e_options) = (&program, options.clone());
+        let evaluator = s.spawn(move || {
+            let mut session = EvaluatorSession::start(e, program, e_options).unwrap();
+            session.run(&[vec![true; 4]]).unwrap();
+            let seen = session.channel().received().to_vec();
+            session.finish().unwrap();
+            seen
+        });
+        let mut session = GarblerSession::start(g, program, options.clone()).unwrap();
+        session.run(&[vec![false; 4]]).unwrap();
+        let seen = session.channel().received().to_vec();
+        session.finish().unwrap();
+        (seen, evaluator.join().unwrap())
+    });
+    write("malicious_peer", "honest_evaluator", &[&[0u8][..], &garbler_saw[..], end].concat());
+    write("malicious_peer", "honest_garbler", &[&[1u8][..], &evaluator_saw[..], end].concat());
     println!("seeds written under corpus/");
 }
