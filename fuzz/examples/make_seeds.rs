@@ -34,23 +34,7 @@ fn main() {
     let circuit = library::generate("compare", 8, 2).unwrap();
     let program = compile(&circuit).unwrap();
     let options = SessionOptions::new(&program, vec![Party::Garbler, Party::Evaluator], vec![Reveal::Both; 2]).unwrap();
-    let (g, e) = pair(Duration::from_secs(10));
-    let (g, e) = (RecordingChannel::new(g), RecordingChannel::new(e));
-    let (garbler_saw, evaluator_saw) = std::thread::scope(|s| {
-        let (program, e_options) = (&program, options.clone());
-        let evaluator = s.spawn(move || {
-            let mut session = EvaluatorSession::start(e, program, e_options).unwrap();
-            session.run(&[vec![true; 8]]).unwrap();
-            let seen = session.channel().received().to_vec();
-            session.finish().unwrap();
-            seen
-        });
-        let mut session = GarblerSession::start(g, program, options.clone()).unwrap();
-        session.run(&[vec![false; 8]]).unwrap();
-        let seen = session.channel().received().to_vec();
-        session.finish().unwrap();
-        (seen, evaluator.join().unwrap())
-    });
+    let (garbler_saw, evaluator_saw) = record(&program, options, 8);
     // The end markers arrive during finish: append them.
     let end = b"GARBEND\0";
     write("garbler_peer", "honest_evaluator", &[&garbler_saw[..], end].concat());
@@ -63,24 +47,30 @@ fn main() {
     let options = SessionOptions::new(&program, vec![Party::Garbler, Party::Evaluator], vec![Reveal::Both; 2])
         .unwrap()
         .with_security(garbled::auth::Security::Malicious);
+    let (garbler_saw, evaluator_saw) = record(&program, options, 4);
+    write("malicious_peer", "honest_evaluator", &[&[0u8][..], &garbler_saw[..], end].concat());
+    write("malicious_peer", "honest_garbler", &[&[1u8][..], &evaluator_saw[..], end].concat());
+    println!("seeds written under corpus/");
+}
+
+/// Runs one session in memory and returns what the garbler and the evaluator received (without
+/// the end markers, which arrive during `finish`).
+fn record(program: &garbled::compile::Program, options: SessionOptions, bits: usize) -> (Vec<u8>, Vec<u8>) {
     let (g, e) = pair(Duration::from_secs(10));
     let (g, e) = (RecordingChannel::new(g), RecordingChannel::new(e));
-    let (garbler_saw, evaluator_saw) = std::thread::scope(|s| {
-        let (program, e_options) = (&program, options.clone());
+    std::thread::scope(|s| {
+        let e_options = options.clone();
         let evaluator = s.spawn(move || {
             let mut session = EvaluatorSession::start(e, program, e_options).unwrap();
-            session.run(&[vec![true; 4]]).unwrap();
+            session.run(&[vec![true; bits]]).unwrap();
             let seen = session.channel().received().to_vec();
             session.finish().unwrap();
             seen
         });
-        let mut session = GarblerSession::start(g, program, options.clone()).unwrap();
-        session.run(&[vec![false; 4]]).unwrap();
+        let mut session = GarblerSession::start(g, program, options).unwrap();
+        session.run(&[vec![false; bits]]).unwrap();
         let seen = session.channel().received().to_vec();
         session.finish().unwrap();
         (seen, evaluator.join().unwrap())
-    });
-    write("malicious_peer", "honest_evaluator", &[&[0u8][..], &garbler_saw[..], end].concat());
-    write("malicious_peer", "honest_garbler", &[&[1u8][..], &evaluator_saw[..], end].concat());
-    println!("seeds written under corpus/");
+    })
 }

@@ -329,27 +329,26 @@ fn chunks_bound(program: &Program) -> usize {
     program.and_count() / prep::TRIPLE_CHUNK + 1
 }
 
-/// The garbler's side of one malicious run. `own` holds the garbler's input bits in wire order.
-/// Returns the output bits in wire order (`None` for outputs not revealed to the garbler).
-pub fn garbler_run<C: Channel>(
+/// The input wires' owners and masks (P1), split into ours and the peer's.
+struct Inputs {
+    owners: Vec<Party>,
+    masks: Zeroizing<Vec<Auth>>,
+    ours: Zeroizing<Vec<Auth>>,
+    theirs: Zeroizing<Vec<Auth>>,
+}
+
+/// P1 for the input wires, and the masks of our wires and the peer's (in wire order).
+fn input_masks<C: Channel>(
     ch: &mut C,
     ctx: &mut Ctx<'_>,
     run: &Run<'_>,
-    own: &[bool],
+    own_bits: usize,
     times: &mut RunTimes,
-) -> Result<Vec<Option<bool>>> {
+) -> Result<Inputs> {
     let clock = std::time::Instant::now();
-    let program = run.program;
-    let n_in = program.input_count();
-    let num_slots = program.num_slots() as usize;
-    let delta = ctx.delta.block();
-    // P1: the input wires' masks.
+    let n_in = run.program.input_count();
     let masks = Zeroizing::new(prep::random_shares(ch, ctx, n_in)?);
     times.preprocessing += clock.elapsed();
-    let clock = std::time::Instant::now();
-
-    // I1: open r to the evaluator on its input wires; I2: it opens s on ours and sends its
-    // masked values; I3: our masked values and every input label.
     let owners = run.wire_owners();
     let pick = |party: Party| -> Zeroizing<Vec<Auth>> {
         Zeroizing::new(
@@ -359,10 +358,82 @@ pub fn garbler_run<C: Channel>(
                 .collect(),
         )
     };
-    let (ours, theirs) = (pick(Party::Garbler), pick(Party::Evaluator));
-    if own.len() != ours.len() {
-        return Err(Error::arg("wrong number of garbler input bits"));
+    let me = ctx.me;
+    let peer = match me {
+        Party::Garbler => Party::Evaluator,
+        Party::Evaluator => Party::Garbler,
+    };
+    let (ours, theirs) = (pick(me), pick(peer));
+    if own_bits != ours.len() {
+        return Err(Error::arg(format!(
+            "{own_bits} input bits given for {} input wires of this party",
+            ours.len()
+        )));
     }
+    Ok(Inputs {
+        owners,
+        masks,
+        ours,
+        theirs,
+    })
+}
+
+/// The mask shares of the output wires `to` selects, in wire order.
+fn output_shares(run: &Run<'_>, lam: &[Auth], to: fn(Reveal) -> bool) -> Vec<Auth> {
+    run.program
+        .output_slots()
+        .iter()
+        .zip(run.wire_reveal())
+        .filter(|(_, r)| to(*r))
+        .map(|(&s, _)| lam[s as usize])
+        .collect()
+}
+
+/// The outputs `to` selects, `Lambda ^ our share ^ the peer's opened share`; `None` for others.
+fn decode_outputs(
+    run: &Run<'_>,
+    hat: &[bool],
+    lam: &[Auth],
+    to: fn(Reveal) -> bool,
+    peer: &[bool],
+) -> Vec<Option<bool>> {
+    let mut next = 0;
+    run.program
+        .output_slots()
+        .iter()
+        .zip(run.wire_reveal())
+        .map(|(&slot, r)| {
+            to(r).then(|| {
+                next += 1;
+                hat[slot as usize] ^ lam[slot as usize].bit ^ peer[next - 1]
+            })
+        })
+        .collect()
+}
+
+/// The garbler's side of one malicious run. `own` holds the garbler's input bits in wire order.
+/// Returns the output bits in wire order (`None` for outputs not revealed to the garbler).
+pub fn garbler_run<C: Channel>(
+    ch: &mut C,
+    ctx: &mut Ctx<'_>,
+    run: &Run<'_>,
+    own: &[bool],
+    times: &mut RunTimes,
+) -> Result<Vec<Option<bool>>> {
+    let program = run.program;
+    let n_in = program.input_count();
+    let num_slots = program.num_slots() as usize;
+    let delta = ctx.delta.block();
+    let Inputs {
+        owners,
+        masks,
+        ours,
+        theirs,
+    } = input_masks(ch, ctx, run, own.len(), times)?;
+    let clock = std::time::Instant::now();
+
+    // I1: open r to the evaluator on its input wires; I2: it opens s on ours and sends its
+    // masked values; I3: our masked values and every input label.
     prep::send_open(ch, ctx, &theirs, Cheat::OpenedShare)?;
     ch.flush()?;
     let s = Zeroizing::new(prep::recv_open(ch, ctx, &ours, "input mask shares")?);
@@ -546,33 +617,13 @@ pub fn garbler_run<C: Channel>(
     let clock = std::time::Instant::now();
     // C3 and O1: our check digest, then our output mask shares of the evaluator's outputs.
     ch.write_all(m1.finalize().as_bytes())?;
-    let reveal = run.wire_reveal();
-    let out_slots = program.output_slots();
-    let outputs_for = |to: fn(Reveal) -> bool| -> Vec<Auth> {
-        out_slots
-            .iter()
-            .zip(&reveal)
-            .filter(|(_, r)| to(**r))
-            .map(|(&s, _)| lam[s as usize])
-            .collect()
-    };
-    let for_them = outputs_for(Reveal::to_evaluator);
+    let for_them = output_shares(run, &lam, Reveal::to_evaluator);
     prep::send_open(ch, ctx, &for_them, Cheat::OutputShare)?;
     ch.flush()?;
     // O2: the evaluator's shares of our outputs.
-    let for_us = outputs_for(Reveal::to_garbler);
+    let for_us = output_shares(run, &lam, Reveal::to_garbler);
     let their_s = prep::recv_open(ch, ctx, &for_us, "output mask shares")?;
-    let mut next = 0;
-    let out = out_slots
-        .iter()
-        .zip(&reveal)
-        .map(|(&slot, r)| {
-            r.to_garbler().then(|| {
-                next += 1;
-                hat[slot as usize] ^ lam[slot as usize].bit ^ their_s[next - 1]
-            })
-        })
-        .collect();
+    let out = decode_outputs(run, &hat, &lam, Reveal::to_garbler, &their_s);
     times.online += clock.elapsed();
     Ok(out)
 }
@@ -586,29 +637,19 @@ pub fn evaluator_run<C: Channel>(
     own: &[bool],
     times: &mut RunTimes,
 ) -> Result<Vec<Option<bool>>> {
-    let clock = std::time::Instant::now();
     let program = run.program;
     let n_in = program.input_count();
     let num_slots = program.num_slots() as usize;
     let delta_e = ctx.delta.block();
-    let masks = Zeroizing::new(prep::random_shares(ch, ctx, n_in)?);
-    times.preprocessing += clock.elapsed();
+    let Inputs {
+        owners,
+        masks,
+        ours,
+        theirs,
+    } = input_masks(ch, ctx, run, own.len(), times)?;
     let clock = std::time::Instant::now();
 
     // I1 to I3.
-    let owners = run.wire_owners();
-    let pick = |party: Party| -> Zeroizing<Vec<Auth>> {
-        Zeroizing::new(
-            (0..n_in)
-                .filter(|&w| owners[w] == party)
-                .map(|w| masks[w])
-                .collect(),
-        )
-    };
-    let (ours, theirs) = (pick(Party::Evaluator), pick(Party::Garbler));
-    if own.len() != ours.len() {
-        return Err(Error::arg("wrong number of evaluator input bits"));
-    }
     let r = Zeroizing::new(prep::recv_open(ch, ctx, &ours, "input mask shares")?);
     let our_hat: Vec<bool> = (0..ours.len())
         .map(|k| own[k] ^ ours[k].bit ^ r[k])
@@ -741,33 +782,13 @@ pub fn evaluator_run<C: Channel>(
         ));
     }
     // O1: the garbler's shares of our output masks.
-    let reveal = run.wire_reveal();
-    let out_slots = program.output_slots();
-    let outputs_for = |to: fn(Reveal) -> bool| -> Vec<Auth> {
-        out_slots
-            .iter()
-            .zip(&reveal)
-            .filter(|(_, r)| to(**r))
-            .map(|(&s, _)| lam[s as usize])
-            .collect()
-    };
-    let for_us = outputs_for(Reveal::to_evaluator);
+    let for_us = output_shares(run, &lam, Reveal::to_evaluator);
     let their_r = prep::recv_open(ch, ctx, &for_us, "output mask shares")?;
     // O2: our shares of the garbler's output masks, only now that the circuit checked out.
-    let for_them = outputs_for(Reveal::to_garbler);
+    let for_them = output_shares(run, &lam, Reveal::to_garbler);
     prep::send_open(ch, ctx, &for_them, Cheat::FalseOutputShare)?;
     ch.flush()?;
-    let mut next = 0;
-    let out = out_slots
-        .iter()
-        .zip(&reveal)
-        .map(|(&slot, r)| {
-            r.to_evaluator().then(|| {
-                next += 1;
-                hat[slot as usize] ^ lam[slot as usize].bit ^ their_r[next - 1]
-            })
-        })
-        .collect();
+    let out = decode_outputs(run, &hat, &lam, Reveal::to_evaluator, &their_r);
     times.online += clock.elapsed();
     Ok(out)
 }

@@ -465,6 +465,36 @@ enum Reverse {
     Sender(Box<(CotSender, Delta, Prg)>),
 }
 
+/// A session's counters, updated after a malicious run (either side).
+struct Counters<'s, 'c> {
+    phases: &'s mut Phases,
+    tweaks: &'s mut TweakBase,
+    runs_done: &'s mut u64,
+    and_done: &'s mut u64,
+    progress: &'s mut Option<Progress<'c>>,
+}
+
+impl Counters<'_, '_> {
+    fn after_malicious_run(
+        self,
+        program: &Program,
+        runs: u64,
+        bits: Vec<Option<bool>>,
+        times: auth::RunTimes,
+    ) -> Vec<Option<Vec<bool>>> {
+        self.phases.preprocessing += times.preprocessing;
+        self.phases.gates += times.online;
+        *self.tweaks = self.tweaks.after(program.and_count());
+        *self.runs_done += 1;
+        *self.and_done += program.and_count() as u64;
+        let total = runs * program.and_count() as u64;
+        if let Some(p) = self.progress.as_mut() {
+            p((*self.and_done).min(total), total);
+        }
+        split_outputs(program, bits)
+    }
+}
+
 /// The session id of the second base-OT instance (evaluator as the COT sender).
 fn reverse_session(session: [u8; 32]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
@@ -623,7 +653,14 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             };
             let mut times = auth::RunTimes::default();
             let bits = auth::garbler_run(&mut self.channel, &mut ctx, &run, &own, &mut times)?;
-            return Ok(self.after_malicious_run(program, bits, times));
+            let counters = Counters {
+                phases: &mut self.phases,
+                tweaks: &mut self.tweaks,
+                runs_done: &mut self.runs_done,
+                and_done: &mut self.and_done,
+                progress: &mut self.progress,
+            };
+            return Ok(counters.after_malicious_run(program, self.options.runs, bits, times));
         }
         let evaluator_bits = self.options.input_bits(program, Party::Evaluator);
         let ch = &mut self.channel;
@@ -717,25 +754,6 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         self.runs_done += 1;
         self.and_done += program.and_count() as u64;
         Ok(split_outputs(program, bits))
-    }
-
-    fn after_malicious_run(
-        &mut self,
-        program: &Program,
-        bits: Vec<Option<bool>>,
-        times: auth::RunTimes,
-    ) -> Vec<Option<Vec<bool>>> {
-        self.phases.preprocessing += times.preprocessing;
-        self.phases.gates += times.online;
-        self.tweaks = self.tweaks.after(program.and_count());
-        self.runs_done += 1;
-        self.and_done += program.and_count() as u64;
-        let done = self.and_done;
-        let total = self.options.runs * program.and_count() as u64;
-        if let Some(p) = self.progress.as_mut() {
-            p(done.min(total), total);
-        }
-        split_outputs(program, bits)
     }
 
     /// Ends the session: exchanges the end markers and reports the statistics.
@@ -934,19 +952,14 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             };
             let mut times = auth::RunTimes::default();
             let bits = auth::evaluator_run(&mut self.channel, &mut ctx, &run, &own, &mut times)?;
-            self.phases.preprocessing += times.preprocessing;
-            self.phases.gates += times.online;
-            self.tweaks = self.tweaks.after(program.and_count());
-            self.runs_done += 1;
-            self.and_done += program.and_count() as u64;
-            let (done, total) = (
-                self.and_done,
-                self.options.runs * program.and_count() as u64,
-            );
-            if let Some(p) = self.progress.as_mut() {
-                p(done.min(total), total);
-            }
-            return Ok(split_outputs(program, bits));
+            let counters = Counters {
+                phases: &mut self.phases,
+                tweaks: &mut self.tweaks,
+                runs_done: &mut self.runs_done,
+                and_done: &mut self.and_done,
+                progress: &mut self.progress,
+            };
+            return Ok(counters.after_malicious_run(program, self.options.runs, bits, times));
         }
         let ch = &mut self.channel;
         let clock = Instant::now();
