@@ -177,30 +177,7 @@ pub fn random_shares_into<C: Channel>(
     scratch
         .bits
         .extend(scratch.bytes.iter().map(|b| b & 1 == 1));
-    match ctx.me {
-        Party::Garbler => {
-            cot_send(ch, ctx.send, n, &mut scratch.keys, &mut scratch.u)?;
-            cot_receive(
-                ch,
-                ctx.recv,
-                &scratch.bits,
-                &mut scratch.macs,
-                &mut scratch.u,
-                tamper,
-            )?;
-        }
-        Party::Evaluator => {
-            cot_receive(
-                ch,
-                ctx.recv,
-                &scratch.bits,
-                &mut scratch.macs,
-                &mut scratch.u,
-                tamper,
-            )?;
-            cot_send(ch, ctx.send, n, &mut scratch.keys, &mut scratch.u)?;
-        }
-    }
+    cot_both(ch, ctx.me, ctx.send, ctx.recv, scratch, n, tamper)?;
     out.clear();
     out.extend(
         scratch
@@ -212,58 +189,71 @@ pub fn random_shares_into<C: Channel>(
     Ok(())
 }
 
-/// [`crate::ot::send`] into reused buffers: the checked extension's zero-labels (our keys).
-fn cot_send<C: Channel>(
-    ch: &mut C,
-    sender: &mut crate::ot::CotSender,
-    m: usize,
-    out: &mut Vec<Block>,
-    u: &mut Vec<Block>,
-) -> Result<()> {
-    use crate::ot::{BASE_OTS, CHUNK_OTS, checked_rows, tiles};
-    let rows = checked_rows(m);
-    out.clear();
-    let mut pending = sender.begin_check();
-    let mut done = 0;
-    while done < rows {
-        let len = (rows - done).min(CHUNK_OTS);
-        u.clear();
-        u.resize(BASE_OTS * tiles(len), Block::ZERO);
-        recv_blocks(ch, u)?;
-        sender.extend_checked_chunk(len, u, out, &mut pending)?;
-        done += len;
-    }
-    send_blocks(ch, &[pending.seed()])?;
-    ch.flush()?;
-    let mut check = [Block::ZERO; 2];
-    recv_blocks(ch, &mut check)?;
-    sender.finish_check(pending, m, out, check)
-}
+/// Tiles of the OT message per piece of the interleaved exchange (32 KiB): small enough that
+/// both parties may write a piece before reading the peer's.
+const PIECE_TILES: usize = 16;
 
-/// [`crate::ot::receive`] into reused buffers: the MACs of our `choices`.
-fn cot_receive<C: Channel>(
+/// Correlated OTs in both directions at once, `n` each: our MACs for `scratch.bits` (we choose,
+/// the peer's Delta) and our keys for the peer's bits (our Delta), each extension KOS-checked
+/// exactly as [`crate::ot::send`] and [`crate::ot::receive`] do. Both parties compute their
+/// receiver message first, at the same time, then trade it piece by piece (the evaluator's piece
+/// first), each extending the peer's piece while the peer extends ours; then both challenges and
+/// both answers cross. Done one direction after the other, one party idled during each half.
+fn cot_both<C: Channel>(
     ch: &mut C,
+    me: Party,
+    sender: &mut crate::ot::CotSender,
     receiver: &mut crate::ot::CotReceiver,
-    choices: &[bool],
-    out: &mut Vec<Block>,
-    u: &mut Vec<Block>,
+    scratch: &mut Scratch,
+    n: usize,
     tamper: bool,
 ) -> Result<()> {
-    use crate::ot::{BASE_OTS, CHUNK_OTS};
-    let extension = receiver.extend_checked_reusing(choices, u, std::mem::take(out));
-    if tamper && let Some(first) = u.first_mut() {
+    use crate::ot::{BASE_OTS, checked_rows};
+    let rows = checked_rows(n);
+    let extension = receiver.extend_checked_reusing(
+        &scratch.bits,
+        &mut scratch.u,
+        std::mem::take(&mut scratch.macs),
+    );
+    if tamper && let Some(first) = scratch.u.first_mut() {
         *first ^= Block::new(1);
     }
-    for chunk in u.chunks(BASE_OTS * CHUNK_OTS / 128) {
-        send_blocks(ch, chunk)?;
+    let keys = &mut scratch.keys;
+    keys.clear();
+    let mut pending = sender.begin_check();
+    let mut piece = vec![Block::ZERO; BASE_OTS * PIECE_TILES];
+    let mut done = 0;
+    while done < rows {
+        let len = (rows - done).min(128 * PIECE_TILES);
+        let ours = &scratch.u[BASE_OTS * done / 128..BASE_OTS * (done + len) / 128];
+        let theirs = &mut piece[..BASE_OTS * len / 128];
+        match me {
+            Party::Evaluator => {
+                send_blocks(ch, ours)?;
+                ch.flush()?;
+                recv_blocks(ch, theirs)?;
+            }
+            Party::Garbler => {
+                recv_blocks(ch, theirs)?;
+                send_blocks(ch, ours)?;
+                ch.flush()?;
+            }
+        }
+        sender.extend_checked_chunk(len, theirs, keys, &mut pending)?;
+        done += len;
     }
+    // Both challenges, then both answers (16 and 32 bytes: both may write first).
+    send_blocks(ch, &[pending.seed()])?;
     ch.flush()?;
     let mut seed = [Block::ZERO];
     recv_blocks(ch, &mut seed)?;
-    let (check, labels) = extension.respond(seed[0]);
-    *out = labels;
-    send_blocks(ch, &check)?;
-    ch.flush()
+    let (answer, macs) = extension.respond(seed[0]);
+    scratch.macs = macs;
+    send_blocks(ch, &answer)?;
+    ch.flush()?;
+    let mut check = [Block::ZERO; 2];
+    recv_blocks(ch, &mut check)?;
+    sender.finish_check(pending, n, keys, check)
 }
 
 fn mac_digest(macs: impl Iterator<Item = Block>) -> [u8; 32] {
