@@ -38,6 +38,7 @@ const LEAKY_NONCE: u64 = 0x4c65_616b_7941_4e44;
 
 /// One authenticated share: our bit, its MAC under the peer's Delta, our key for the peer's bit.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, packed)]
 pub struct Auth {
     /// MAC of `bit` under the peer's Delta.
     pub mac: Block,
