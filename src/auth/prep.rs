@@ -722,8 +722,10 @@ mod tests {
             mac: Block::new(9),
             key: Block::new(5),
         };
+        // Fields are copied out first: `Auth` is packed, so no reference to one may be taken.
         let valid = |g: Auth, e: Auth| {
-            g.mac == e.key ^ de.block().select(g.bit) && e.mac == g.key ^ dg.block().select(e.bit)
+            let (gm, gk, em, ek) = (g.mac, g.key, e.mac, e.key);
+            gm == ek ^ de.block().select(g.bit) && em == gk ^ dg.block().select(e.bit)
         };
         assert!(valid(g, e));
         for c in [false, true] {
