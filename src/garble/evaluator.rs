@@ -1,5 +1,6 @@
 //! The batched half-gates evaluator.
 
+use super::garbler::ThreeHalvesPart;
 use super::{CHUNK, Cursor, Scheme, TweakBase, three_halves};
 
 /// Scratch blocks: two hash inputs per gate of a chunk, then the chunk's output labels.
@@ -23,6 +24,8 @@ pub struct Evaluator<'p> {
     scheme: Scheme,
     /// Three-halves: the unpacked tables of the current call.
     unpacked: Vec<three_halves::Tables>,
+    /// Three-halves: the output labels of a batch before they are stored.
+    outs: Vec<Block>,
 }
 
 impl std::fmt::Debug for Evaluator<'_> {
@@ -41,6 +44,7 @@ impl Drop for Evaluator<'_> {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.labels);
         zeroize::Zeroize::zeroize(&mut self.scratch);
+        zeroize::Zeroize::zeroize(&mut self.outs);
     }
 }
 
@@ -69,6 +73,7 @@ impl<'p> Evaluator<'p> {
             threads: 1,
             scheme: Scheme::HalfGates,
             unpacked: Vec::new(),
+            outs: Vec::new(),
         })
     }
 
@@ -160,6 +165,7 @@ impl<'p> Evaluator<'p> {
             scratch,
             unpacked,
             threads,
+            outs,
             ..
         } = self;
         let threads = *threads;
@@ -176,43 +182,30 @@ impl<'p> Evaluator<'p> {
                     |labels, gates, at, tabs| {
                         let mut scratch = vec![Block::ZERO; 4 * CHUNK];
                         let mut outs = Vec::with_capacity(gates.len());
-                        for (c, chunk) in gates.chunks(CHUNK).enumerate() {
-                            let k = c * CHUNK;
-                            let (hashes, here) = scratch.split_at_mut(3 * CHUNK);
-                            let here = &mut here[..chunk.len()];
-                            three_halves::eval_chunk(
-                                aes,
-                                hashes,
-                                labels,
-                                chunk,
-                                super::garbler::three_halves_tweaks(tweaks, first + at + k, 0),
-                                &tabs[k..k + chunk.len()],
-                                here,
-                            );
-                            outs.extend_from_slice(here);
-                        }
+                        let part = ThreeHalvesPart {
+                            aes,
+                            delta: Block::ZERO,
+                            tweaks,
+                            first: first + at,
+                        };
+                        part.evaluate(&mut scratch, labels, gates, tabs, &mut outs);
                         zeroize::Zeroize::zeroize(&mut scratch);
                         outs
                     },
                 );
                 return;
             }
-            for (c, chunk) in batch.chunks(CHUNK).enumerate() {
-                let at = c * CHUNK;
-                let (hashes, outs) = scratch.split_at_mut(3 * CHUNK);
-                let outs = &mut outs[..chunk.len()];
-                three_halves::eval_chunk(
-                    aes,
-                    hashes,
-                    labels,
-                    chunk,
-                    super::garbler::three_halves_tweaks(tweaks, first + at, 0),
-                    &unpacked[at..at + chunk.len()],
-                    outs,
-                );
-                for (g, w) in chunk.iter().zip(outs.iter()) {
-                    labels[g.out as usize] = *w;
-                }
+            let part = ThreeHalvesPart {
+                aes,
+                delta: Block::ZERO,
+                tweaks,
+                first,
+            };
+            outs.clear();
+            part.evaluate(scratch, labels, batch, unpacked, outs);
+            // The gates of a batch are independent: their outputs are stored after all of them.
+            for (g, w) in batch.iter().zip(outs.iter()) {
+                labels[g.out as usize] = *w;
             }
         });
         debug_assert_eq!(gates, capacity);

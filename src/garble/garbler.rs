@@ -24,6 +24,10 @@ pub struct Garbler<'p> {
     /// Three-halves: the random bits of `R_$` and the tables of the current call before packing.
     rand: Option<RandomBits>,
     staged: Vec<three_halves::Tables>,
+    /// Three-halves: the output zero-labels of a batch, and its random bits, before they are
+    /// stored.
+    outs: Vec<Block>,
+    bits: Vec<u8>,
 }
 
 impl std::fmt::Debug for Garbler<'_> {
@@ -42,6 +46,8 @@ impl Drop for Garbler<'_> {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.labels);
         zeroize::Zeroize::zeroize(&mut self.scratch);
+        zeroize::Zeroize::zeroize(&mut self.outs);
+        zeroize::Zeroize::zeroize(&mut self.bits);
         for t in self.staged.iter_mut() {
             *t = three_halves::Tables::default();
         }
@@ -80,6 +86,8 @@ impl<'p> Garbler<'p> {
             scheme: Scheme::HalfGates,
             rand: None,
             staged: Vec::new(),
+            outs: Vec::new(),
+            bits: Vec::new(),
         })
     }
 
@@ -173,6 +181,8 @@ impl<'p> Garbler<'p> {
             rand,
             staged,
             threads,
+            outs,
+            bits,
             ..
         } = self;
         let Some(rand) = rand.as_mut() else {
@@ -181,14 +191,14 @@ impl<'p> Garbler<'p> {
         let (d, threads) = (delta.block(), *threads);
         staged.clear();
         staged.resize(capacity, three_halves::Tables::default());
-        let mut bits = [0u8; CHUNK];
         let gates = cursor.advance(labels, capacity, |labels, batch, first, offset| {
             let n = batch.len();
             let staged = &mut staged[offset..offset + n];
+            // The random bits are drawn in gate order first, so the tables do not depend on a
+            // split across threads.
+            bits.clear();
+            bits.extend((0..n).map(|_| rand.next()));
             if threads > 1 && n >= super::PARALLEL_MIN {
-                // The random bits are drawn in gate order first, so the tables do not depend
-                // on the split.
-                let bits: Vec<u8> = (0..n).map(|_| rand.next()).collect();
                 let part = n.div_ceil(threads).max(1);
                 let extras = staged.chunks_mut(part).zip(bits.chunks(part));
                 super::split_batch(
@@ -199,50 +209,30 @@ impl<'p> Garbler<'p> {
                     |labels, gates, at, (tabs, bits)| {
                         let mut scratch = vec![Block::ZERO; 7 * CHUNK];
                         let mut outs = Vec::with_capacity(gates.len());
-                        for (c, chunk) in gates.chunks(CHUNK).enumerate() {
-                            let k = c * CHUNK;
-                            let (hashes, here) = scratch.split_at_mut(6 * CHUNK);
-                            let here = &mut here[..chunk.len()];
-                            three_halves::garble_chunk(
-                                aes,
-                                hashes,
-                                labels,
-                                chunk,
-                                d,
-                                three_halves_tweaks(tweaks, first + at + k, 1),
-                                &bits[k..k + chunk.len()],
-                                here,
-                                &mut tabs[k..k + chunk.len()],
-                            );
-                            outs.extend_from_slice(here);
-                        }
+                        let part = ThreeHalvesPart {
+                            aes,
+                            delta: d,
+                            tweaks,
+                            first: first + at,
+                        };
+                        part.garble(&mut scratch, labels, gates, bits, tabs, &mut outs);
                         zeroize::Zeroize::zeroize(&mut scratch);
                         outs
                     },
                 );
                 return;
             }
-            for (c, chunk) in batch.chunks(CHUNK).enumerate() {
-                let at = c * CHUNK;
-                for b in bits.iter_mut().take(chunk.len()) {
-                    *b = rand.next();
-                }
-                let (hashes, outs) = scratch.split_at_mut(6 * CHUNK);
-                let outs = &mut outs[..chunk.len()];
-                three_halves::garble_chunk(
-                    aes,
-                    hashes,
-                    labels,
-                    chunk,
-                    d,
-                    three_halves_tweaks(tweaks, first + at, 1),
-                    &bits[..chunk.len()],
-                    outs,
-                    &mut staged[at..at + chunk.len()],
-                );
-                for (g, w) in chunk.iter().zip(outs.iter()) {
-                    labels[g.out as usize] = *w;
-                }
+            let part = ThreeHalvesPart {
+                aes,
+                delta: d,
+                tweaks,
+                first,
+            };
+            outs.clear();
+            part.garble(scratch, labels, batch, bits, staged, outs);
+            // The gates of a batch are independent: their outputs are stored after all of them.
+            for (g, w) in batch.iter().zip(outs.iter()) {
+                labels[g.out as usize] = *w;
             }
         });
         let blocks = three_halves::blocks_for(gates);
@@ -278,6 +268,77 @@ impl<'p> Garbler<'p> {
     /// The free-XOR offset.
     pub fn delta(&self) -> &Delta {
         &self.delta
+    }
+}
+
+/// One thread's share of a three-halves AND batch: the hash, the key and the counter of its
+/// first gate. Serial and split batches run the same loop.
+pub(super) struct ThreeHalvesPart<'a> {
+    pub aes: &'a Aes,
+    /// The garbler's Delta (the evaluator passes zero: evaluating does not use it).
+    pub delta: Block,
+    pub tweaks: &'a TweakBase,
+    /// Index (in the run) of the first gate of `gates`.
+    pub first: usize,
+}
+
+impl ThreeHalvesPart<'_> {
+    /// Garbles `gates` ([`CHUNK`] at a time through `scratch`, 7 CHUNK blocks) with the random
+    /// bits `bits`, writing their tables to `tabs` and appending their output zero-labels to
+    /// `outs` in gate order.
+    fn garble(
+        &self,
+        scratch: &mut [Block],
+        labels: &[Block],
+        gates: &[SlotGate],
+        bits: &[u8],
+        tabs: &mut [three_halves::Tables],
+        outs: &mut Vec<Block>,
+    ) {
+        for (c, chunk) in gates.chunks(CHUNK).enumerate() {
+            let k = c * CHUNK;
+            let (hashes, here) = scratch.split_at_mut(6 * CHUNK);
+            let here = &mut here[..chunk.len()];
+            three_halves::garble_chunk(
+                self.aes,
+                hashes,
+                labels,
+                chunk,
+                self.delta,
+                three_halves_tweaks(self.tweaks, self.first + k, 1),
+                &bits[k..k + chunk.len()],
+                here,
+                &mut tabs[k..k + chunk.len()],
+            );
+            outs.extend_from_slice(here);
+        }
+    }
+
+    /// Evaluates `gates` ([`CHUNK`] at a time through `scratch`, 4 CHUNK blocks) with their
+    /// tables `tabs`, appending their output labels to `outs` in gate order.
+    pub(super) fn evaluate(
+        &self,
+        scratch: &mut [Block],
+        labels: &[Block],
+        gates: &[SlotGate],
+        tabs: &[three_halves::Tables],
+        outs: &mut Vec<Block>,
+    ) {
+        for (c, chunk) in gates.chunks(CHUNK).enumerate() {
+            let k = c * CHUNK;
+            let (hashes, here) = scratch.split_at_mut(3 * CHUNK);
+            let here = &mut here[..chunk.len()];
+            three_halves::eval_chunk(
+                self.aes,
+                hashes,
+                labels,
+                chunk,
+                three_halves_tweaks(self.tweaks, self.first + k, 0),
+                &tabs[k..k + chunk.len()],
+                here,
+            );
+            outs.extend_from_slice(here);
+        }
     }
 }
 
