@@ -122,8 +122,6 @@ pub struct Ctx<'a> {
     pub nonce: u64,
     /// The next leaky-AND tweak counter (continues across runs).
     pub leaky_counter: &'a mut u64,
-    /// The running digest of the current leaky-AND batch.
-    pub leaky_digest: blake3::Hasher,
     /// A deviation to play (tests only).
     pub cheat: &'a mut Option<Cheat>,
     /// Buffers reused across chunks and runs.
@@ -497,6 +495,7 @@ pub fn garbler_run<C: Channel>(
     let mut and_base = 0usize;
     let mut hashes = Zeroizing::new(Vec::new());
     let mut gamma0 = Zeroizing::new(Vec::new());
+    let mut checks = Zeroizing::new(Vec::new());
     let mut out_blocks = Vec::with_capacity(2 * TABLE_CHUNK);
     let mut out_bits = Vec::with_capacity(TABLE_CHUNK);
     let aes = Aes::fixed();
@@ -591,6 +590,7 @@ pub fn garbler_run<C: Channel>(
             Vec::new()
         };
         // C2: the masked values of every wire, and our side of each gate's check.
+        checks.clear();
         chunk.for_each_step(|xors, ands, first| {
             for g in xors {
                 hat[g.out as usize] = hat[g.a as usize] ^ hat[g.b as usize];
@@ -599,12 +599,14 @@ pub fn garbler_run<C: Channel>(
                 let i = first + k;
                 let (ha, hb) = (hat[g.a as usize], hat[g.b as usize]);
                 let (a, b) = prep.pairs[i];
-                let m = prep.sigma[i].mac ^ prep.masks[i].mac ^ b.mac.select(ha) ^ a.mac.select(hb);
-                m1.update(&m.to_bytes());
+                checks.push(
+                    prep.sigma[i].mac ^ prep.masks[i].mac ^ b.mac.select(ha) ^ a.mac.select(hb),
+                );
                 hat[g.out as usize] = hat_and[i];
             }
             Ok(())
         })?;
+        m1.update(crate::aes::blocks_as_bytes(&checks));
         and_base += n;
         times.online += clock.elapsed();
         Ok(())
@@ -688,7 +690,9 @@ pub fn evaluator_run<C: Channel>(
     let mut and_base = 0usize;
     let mut hashes = Zeroizing::new(Vec::new());
     let mut out_labels = Zeroizing::new(Vec::new());
+    let mut checks = Zeroizing::new(Vec::new());
     let mut hat_and = Vec::new();
+    let mut reader = TableReader::default();
     let aes = Aes::fixed();
     for_each_chunk(program, |chunk| {
         let clock = std::time::Instant::now();
@@ -696,9 +700,10 @@ pub fn evaluator_run<C: Channel>(
         times.preprocessing += clock.elapsed();
         let clock = std::time::Instant::now();
         let n = chunk.ands.len();
-        let mut reader = TableReader::new(n);
+        reader.reset(n);
         out_labels.clear();
         hat_and.clear();
+        checks.clear();
         chunk.for_each_step(|xors, ands, first| {
             for g in xors {
                 labels[g.out as usize] = labels[g.a as usize] ^ labels[g.b as usize];
@@ -740,7 +745,7 @@ pub fn evaluator_run<C: Channel>(
                 let t = (ha & hb) ^ h ^ (ha & b.bit) ^ (hb & a.bit) ^ sg.bit ^ gamma.bit;
                 let m =
                     delta_e.select(t) ^ b.key.select(ha) ^ a.key.select(hb) ^ sg.key ^ gamma.key;
-                m1.update(&m.to_bytes());
+                checks.push(m);
                 if and_base + i == 0 && ctx.cheat_once(Cheat::FalseMaskedValue) {
                     h = !h;
                 }
@@ -752,6 +757,7 @@ pub fn evaluator_run<C: Channel>(
             Ok(())
         })?;
         reader.finish()?;
+        m1.update(crate::aes::blocks_as_bytes(&checks));
         if n > 0 {
             ch.write_all(&pack_bits(&hat_and))?;
             ch.write_all(&label_digest(&out_labels))?;
@@ -795,6 +801,7 @@ pub fn evaluator_run<C: Channel>(
 
 /// The evaluator's window onto the streamed tables: the garbler writes [`TABLE_CHUNK`] gates at
 /// a time (two blocks per gate, then the colour bits packed).
+#[derive(Default)]
 struct TableReader {
     total: usize,
     /// Gate index of `blocks[0]`.
@@ -806,21 +813,24 @@ struct TableReader {
 }
 
 impl TableReader {
-    fn new(total: usize) -> Self {
-        TableReader {
-            total,
-            start: 0,
-            received: 0,
-            blocks: Vec::new(),
-            bits: Vec::new(),
-        }
+    /// Starts a chunk of `total` AND gates (the buffers are kept).
+    fn reset(&mut self, total: usize) {
+        self.total = total;
+        self.start = 0;
+        self.received = 0;
+        self.blocks.clear();
+        self.bits.clear();
     }
 
-    /// Makes gates `from .. upto` available, dropping those before `from` (batches come in
-    /// order, so no later batch reaches back).
+    /// Makes gates `from .. upto` available. Before a write is read, the gates before `from`
+    /// are dropped (batches come in order, so no later batch reaches back): once per write,
+    /// not once per batch.
     fn ensure<C: Channel>(&mut self, ch: &mut C, from: usize, upto: usize) -> Result<()> {
         if upto > self.total || from < self.start {
             return Err(Error::SelfCheck("AND gates out of order".into()));
+        }
+        if self.received >= upto {
+            return Ok(());
         }
         let drop = (from - self.start).min(self.bits.len());
         self.blocks.drain(..2 * drop);

@@ -190,8 +190,8 @@ pub fn random_shares_into<C: Channel>(
     Ok(())
 }
 
-/// Tiles of the OT message per piece of the interleaved exchange (32 KiB): small enough that
-/// both parties may write a piece before reading the peer's.
+/// Tiles of the OT message per piece of the interleaved exchange (32 KiB): each party extends the
+/// peer's piece while the peer extends ours.
 const PIECE_TILES: usize = 16;
 
 /// Correlated OTs in both directions at once, `n` each: our MACs for `scratch.bits` (we choose,
@@ -474,13 +474,14 @@ pub fn bucket_size(n: usize, chunks: usize) -> usize {
 
 /// `n` leaky AND triples `(a, b, c = a AND b)` from random shares (KRRW18 section 5, leaky AND
 /// from half-gates; the peer may learn our share of some `a` at the price of failing the
-/// equality check with probability 1/2 each). `abr` holds the `(a, b, r)` shares, `3n` of them.
+/// equality check with probability 1/2 each). `abr` holds the `(a, b, r)` shares, `3n` of them;
+/// the `c` shares go to `bufs.c`. Returns the digest of our `L` values for the equality check.
 fn leaky_ands<C: Channel>(
     ch: &mut C,
     ctx: &mut Ctx<'_>,
     abr: &[Auth],
     bufs: &mut Bufs,
-) -> Result<()> {
+) -> Result<[u8; 32]> {
     let n = abr.len() / 3;
     let (a, rest) = abr.split_at(n);
     let (b, r) = rest.split_at(n);
@@ -555,9 +556,10 @@ fn leaky_ands<C: Channel>(
         // L = S ^ d*Delta is the same on both sides when everyone followed the protocol.
         s[k] ^= delta.select(d);
     }
-    ctx.leaky_digest.update(b"garbled leaky and v1");
-    ctx.leaky_digest.update(crate::aes::blocks_as_bytes(s));
-    Ok(())
+    let mut digest = blake3::Hasher::new();
+    digest.update(b"garbled leaky and v1");
+    digest.update(crate::aes::blocks_as_bytes(s));
+    Ok(*digest.finalize().as_bytes())
 }
 
 /// Authenticated shares of `x AND y` for each pair of shares in `pairs` (one AND gate each):
@@ -595,9 +597,7 @@ fn bucket_and_combine<C: Channel>(
 ) -> Result<Vec<Auth>> {
     let n = pairs.len();
     let total = n * bsize;
-    ctx.leaky_digest = blake3::Hasher::new();
-    leaky_ands(ch, ctx, shares, bufs)?;
-    let digest = *ctx.leaky_digest.finalize().as_bytes();
+    let digest = leaky_ands(ch, ctx, shares, bufs)?;
     equal_digests(ch, ctx, digest, "leaky AND equality")?;
     let (a, rest) = shares.split_at(total);
     let b = &rest[..total];

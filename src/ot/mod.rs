@@ -195,15 +195,6 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Flips one bit of the message (the hostile-peer tests play a receiver that sends
-    /// inconsistent columns).
-    #[doc(hidden)]
-    pub fn tamper(&mut self) {
-        if let Some(first) = self.message.first_mut() {
-            *first ^= Block::new(1);
-        }
-    }
-
     /// The choice bits it was computed for.
     pub fn choices(&self) -> &[bool] {
         self.extension.choices()
