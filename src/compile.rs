@@ -430,6 +430,24 @@ impl<'p> Segments<'p> {
     }
 }
 
+/// Puts gate `i`, whose inputs reach AND level `base`, in its scheduling bucket and returns its
+/// level: XORs of level L go to bucket 2L, ANDs producing level L+1 to bucket 2L+1, and each pair
+/// of buckets becomes one step (XORs, then a batch of independent ANDs). The in-memory and the
+/// streaming compiler share it, so that they schedule alike.
+pub(crate) fn place_in_bucket(and: bool, base: u32, i: u32, buckets: &mut Vec<Vec<u32>>) -> u32 {
+    let (level, bucket) = if and {
+        (base + 1, 2 * base as usize + 1)
+    } else {
+        (base, 2 * base as usize)
+    };
+    let pairs_needed = 2 * (bucket / 2 + 1);
+    if buckets.len() < pairs_needed {
+        buckets.resize_with(pairs_needed, Vec::new);
+    }
+    buckets[bucket].push(i);
+    level
+}
+
 /// Feeds lists of u32 words to BLAKE3 in 64 KiB pieces.
 struct WordHasher {
     hasher: blake3::Hasher,
@@ -586,18 +604,7 @@ fn schedule(ops: &[Op], live: &[bool], first_op: u32) -> (Vec<u32>, Vec<Step>) {
             };
             let op = ops[i];
             let base = level_of(op.a).max(level_of(op.b));
-            // XORs of level L go to bucket 2L, ANDs producing level L+1 to bucket 2L+1.
-            let (l, bucket) = if op.and {
-                (base + 1, 2 * base as usize + 1)
-            } else {
-                (base, 2 * base as usize)
-            };
-            level[i] = l;
-            let pairs_needed = 2 * (bucket / 2 + 1);
-            if buckets.len() < pairs_needed {
-                buckets.resize_with(pairs_needed, Vec::new);
-            }
-            buckets[bucket].push(i as u32);
+            level[i] = place_in_bucket(op.and, base, i as u32, &mut buckets);
         }
         for pair in buckets.chunks_mut(2) {
             sort_by_xor_depth(&mut pair[0], ops, first_op, &mut xor_depth);

@@ -434,17 +434,7 @@ pub fn compile_bristol<R: BufRead>(
                 }
                 let level_of = |v: u32| local(v).map_or(0, |j| level[j]);
                 let l0 = level_of(a).max(level_of(b));
-                let (l, bucket) = if and {
-                    (l0 + 1, 2 * l0 as usize + 1)
-                } else {
-                    (l0, 2 * l0 as usize)
-                };
-                level[i] = l;
-                let pairs_needed = 2 * (bucket / 2 + 1);
-                if buckets.len() < pairs_needed {
-                    buckets.resize_with(pairs_needed, Vec::new);
-                }
-                buckets[bucket].push(i as u32);
+                level[i] = crate::compile::place_in_bucket(and, l0, i as u32, &mut buckets);
             }
             for pair in buckets.chunks_mut(2) {
                 // The XORs of a step by their depth within it (as `sort_by_xor_depth`).
