@@ -52,7 +52,7 @@ pub(crate) struct BenchArgs {
     /// With --e2e: the security of the end-to-end sessions: semi-honest, or malicious
     /// (authenticated garbling; the in-memory kernel figures stay those of semi-honest
     /// garbling).
-    #[arg(long, value_name = "LEVEL", default_value = "semi-honest", value_parser = ["semi-honest", "malicious"])]
+    #[arg(long, value_name = "LEVEL", default_value = "semi-honest", value_parser = ["semi-honest", "malicious"], requires = "e2e")]
     security: String,
 }
 
