@@ -195,9 +195,47 @@ fn every_known_answer_garbled() {
 
 /// The batched garbler produces exactly the reference garbler's tables and labels, on every AES
 /// backend, whatever the buffer size; the batched evaluator the reference evaluator's labels.
+/// Levels of AND gates of every width from 1 to 40, each level fed by the one before, so that
+/// the garbler hands its kernels batches of exactly those widths (every padded tail of the
+/// pipelined kernels).
+fn every_batch_width() -> Circuit {
+    const WIDEST: u32 = 40;
+    let mut gates = Vec::new();
+    let mut outputs = Vec::new();
+    let mut previous: Vec<u32> = (WIDEST..2 * WIDEST).collect();
+    let mut next = 2 * WIDEST;
+    for width in 1..=WIDEST {
+        let level: Vec<u32> = (0..width).map(|i| next + i).collect();
+        for (i, &out) in level.iter().enumerate() {
+            let b = previous[i % previous.len()];
+            gates.push(Gate::And {
+                a: i as u32,
+                b,
+                out,
+            });
+        }
+        next += width;
+        outputs.extend_from_slice(&level);
+        previous = level;
+    }
+    let width = outputs.len() as u32;
+    Circuit::new(
+        next,
+        vec![Group::new("x", WIDEST), Group::new("y", WIDEST)],
+        vec![Group::new("z", width)],
+        gates,
+        outputs,
+    )
+    .unwrap()
+}
+
 #[test]
 fn batched_garbler_matches_the_reference_on_every_backend() {
-    let mut circuits = vec![random_circuit(1, 3, 3000, 40), random_circuit(2, 2, 500, 7)];
+    let mut circuits = vec![
+        random_circuit(1, 3, 3000, 40),
+        random_circuit(2, 2, 500, 7),
+        every_batch_width(),
+    ];
     if let Some((dir, _)) = vectors() {
         circuits.push(load(&dir, "fashion/aes_128.txt"));
         circuits.push(load(&dir, "fashion/sha256.txt"));

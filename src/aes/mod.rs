@@ -393,6 +393,11 @@ impl Aes {
             Backend::Vaes => unsafe {
                 x86::vaes_garble_ands(&self.round_keys, labels, gates, delta, &tweaks, tables)
             },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Backend::AesNi => unsafe {
+                x86::aesni_garble_ands(&self.round_keys, labels, gates, delta, &tweaks, tables)
+            },
             _ => return false,
         }
         true
@@ -417,6 +422,11 @@ impl Aes {
             #[cfg(target_arch = "x86_64")]
             Backend::Vaes => unsafe {
                 x86::vaes_eval_ands(&self.round_keys, labels, gates, &tweaks, tables)
+            },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Backend::AesNi => unsafe {
+                x86::aesni_eval_ands(&self.round_keys, labels, gates, &tweaks, tables)
             },
             _ => return false,
         }
