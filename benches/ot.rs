@@ -38,6 +38,11 @@ fn extension(c: &mut Criterion) {
     group.bench_function("transpose_tile", |b| {
         b.iter(|| ot::transpose::transpose_tile(std::hint::black_box(&mut tile)))
     });
+    for (name, f) in ot::transpose::tile_transposes() {
+        group.bench_function(format!("transpose_tile_{name}"), |b| {
+            b.iter(|| f(std::hint::black_box(&mut tile)))
+        });
+    }
     let delta = Delta::new(prg.block());
     let pairs: Vec<(Block, Block)> = (0..ot::BASE_OTS)
         .map(|_| (prg.block(), prg.block()))

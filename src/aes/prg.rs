@@ -47,11 +47,8 @@ impl Prg {
 
     /// Fills `out` with pseudorandom blocks.
     pub fn fill(&mut self, out: &mut [Block]) {
-        for b in out.iter_mut() {
-            *b = Block::new(self.counter);
-            self.counter = self.counter.wrapping_add(1);
-        }
-        self.aes.encrypt_blocks(out);
+        self.aes.encrypt_counters(self.counter, out);
+        self.counter = self.counter.wrapping_add(out.len() as u128);
     }
 
     /// One pseudorandom block.

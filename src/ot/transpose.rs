@@ -41,13 +41,39 @@ fn transpose64(x: &mut [u64; 64]) {
 /// Transposes a 128x128 bit matrix in place: afterwards bit `j` of row `i` is what bit `i` of
 /// row `j` was.
 pub fn transpose_tile(rows: &mut [u128; 128]) {
-    // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 CPU has it.
     #[cfg(target_arch = "x86_64")]
-    unsafe {
-        sse2::transpose_tile(rows)
-    };
+    {
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU has AVX-512F and AVX-512BW (BW implies F).
+            unsafe { x86::transpose_avx512(rows) }
+        } else if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            unsafe { x86::transpose_avx2(rows) }
+        } else {
+            // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 CPU has it.
+            unsafe { x86::transpose_sse2(rows) }
+        }
+    }
     #[cfg(not(target_arch = "x86_64"))]
     transpose_tile_portable(rows);
+}
+
+/// The tile transpose of every width this CPU has, with its name (for tests and benchmarks).
+pub fn tile_transposes() -> Vec<(&'static str, fn(&mut [u128; 128]))> {
+    let mut all: Vec<(&'static str, fn(&mut [u128; 128]))> =
+        vec![("portable", transpose_tile_portable)];
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY (each wrapper): called only when the CPU has the listed features.
+        all.push(("sse2", |r| unsafe { x86::transpose_sse2(r) }));
+        if std::arch::is_x86_feature_detected!("avx2") {
+            all.push(("avx2", |r| unsafe { x86::transpose_avx2(r) }));
+        }
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            all.push(("avx512bw", |r| unsafe { x86::transpose_avx512(r) }));
+        }
+    }
+    all
 }
 
 /// The portable transpose: the tile is four 64x64 quadrants; each is transposed and the two
@@ -70,79 +96,171 @@ pub fn transpose_tile_portable(rows: &mut [u128; 128]) {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod sse2 {
+mod x86 {
     use core::arch::x86_64::*;
 
-    /// 16x16 byte transpose: afterwards byte `r` of `t[c]` is byte `c` of `r_in[r]`.
+    // The tile transpose on registers of 1, 2 or 4 lanes of 16 bytes (SSE2, AVX2, AVX-512BW).
+    // Lane `l` of a register holds a row of block `LANES*b + l` of 16 input rows; unpack
+    // instructions work lane by lane, so every lane runs the 16x16 byte transpose of its own
+    // block, and one `movemask` collects 16 bits of each of `LANES` consecutive blocks: the
+    // output row's bits `16*LANES*b ..` in one piece. A macro so that each width compiles with
+    // its own target features.
+    macro_rules! tile_transpose {
+        ($v:ty, $lanes:expr, $piece:ty, $load:expr, $movemask:expr, $slli:ident,
+         $zero:ident, $lo8:ident, $hi8:ident, $lo16:ident, $hi16:ident, $lo32:ident,
+         $hi32:ident, $lo64:ident, $hi64:ident, $rows:expr) => {{
+            const LANES: usize = $lanes;
+            const BLOCKS: usize = 8 / LANES;
+            let rows: &mut [u128; 128] = $rows;
+            // columns[c][b]: byte c of the rows of blocks LANES*b .. LANES*(b+1).
+            let mut columns = [[$zero(); BLOCKS]; 16];
+            let p = rows.as_ptr() as *const __m128i;
+            for b in 0..BLOCKS {
+                let r: [$v; 16] = core::array::from_fn(|i| $load(p, b, i));
+                // 16x16 byte transpose per lane: afterwards byte `r` of `t[c]` is byte `c`
+                // of `r[r]`.
+                let s: [$v; 16] = core::array::from_fn(|i| {
+                    let q = i % 8;
+                    if i < 8 {
+                        $lo8(r[2 * q], r[2 * q + 1])
+                    } else {
+                        $hi8(r[2 * q], r[2 * q + 1])
+                    }
+                });
+                // u[4h + q] (h = 0, 1 for columns 0-7; 2, 3 for 8-15): rows 4q..4q+4 of four
+                // columns.
+                let u: [$v; 16] = core::array::from_fn(|i| {
+                    let (h, q) = (i / 4, i % 4);
+                    let base = if h < 2 { 0 } else { 8 };
+                    let (x, y) = (s[base + 2 * q], s[base + 2 * q + 1]);
+                    if h % 2 == 0 { $lo16(x, y) } else { $hi16(x, y) }
+                });
+                for g in 0..4 {
+                    let gr = &u[4 * g..4 * g + 4];
+                    let v0 = $lo32(gr[0], gr[1]);
+                    let v1 = $hi32(gr[0], gr[1]);
+                    let v2 = $lo32(gr[2], gr[3]);
+                    let v3 = $hi32(gr[2], gr[3]);
+                    columns[4 * g][b] = $lo64(v0, v2);
+                    columns[4 * g + 1][b] = $hi64(v0, v2);
+                    columns[4 * g + 2][b] = $lo64(v1, v3);
+                    columns[4 * g + 3][b] = $hi64(v1, v3);
+                }
+            }
+            // Each output row is BLOCKS pieces of 16*LANES bits.
+            let mut pieces = [[0 as $piece; BLOCKS]; 128];
+            for (c, column) in columns.iter_mut().enumerate() {
+                // After k shifts, the top bit of every byte is its original bit 7 - k.
+                for k in 0..8 {
+                    let out = &mut pieces[8 * c + 7 - k];
+                    for (piece, x) in out.iter_mut().zip(column.iter_mut()) {
+                        *piece = $movemask(*x);
+                        *x = $slli::<1>(*x);
+                    }
+                }
+            }
+            for (row, p) in rows.iter_mut().zip(&pieces) {
+                let mut bytes = [0u8; 16];
+                for (b, v) in bytes.chunks_exact_mut(16 / BLOCKS).zip(p) {
+                    b.copy_from_slice(&v.to_le_bytes());
+                }
+                *row = u128::from_le_bytes(bytes);
+            }
+        }};
+    }
+
+    /// Row `i` of block `b` (of 16 rows).
     #[target_feature(enable = "sse2")]
     #[inline]
-    fn bytes16(r: &[__m128i; 16]) -> [__m128i; 16] {
-        let s: [__m128i; 16] = core::array::from_fn(|i| {
-            let p = i % 8;
-            if i < 8 {
-                _mm_unpacklo_epi8(r[2 * p], r[2 * p + 1])
-            } else {
-                _mm_unpackhi_epi8(r[2 * p], r[2 * p + 1])
-            }
-        });
-        // u[4h + q] (h = 0, 1 for columns 0-7; 2, 3 for 8-15): rows 4q..4q+4 of four columns.
-        let u: [__m128i; 16] = core::array::from_fn(|i| {
-            let (h, q) = (i / 4, i % 4);
-            let base = if h < 2 { 0 } else { 8 };
-            let (x, y) = (s[base + 2 * q], s[base + 2 * q + 1]);
-            if h % 2 == 0 {
-                _mm_unpacklo_epi16(x, y)
-            } else {
-                _mm_unpackhi_epi16(x, y)
-            }
-        });
-        let mut t = [_mm_setzero_si128(); 16];
-        for g in 0..4 {
-            let gr = &u[4 * g..4 * g + 4];
-            let v0 = _mm_unpacklo_epi32(gr[0], gr[1]);
-            let v1 = _mm_unpackhi_epi32(gr[0], gr[1]);
-            let v2 = _mm_unpacklo_epi32(gr[2], gr[3]);
-            let v3 = _mm_unpackhi_epi32(gr[2], gr[3]);
-            t[4 * g] = _mm_unpacklo_epi64(v0, v2);
-            t[4 * g + 1] = _mm_unpackhi_epi64(v0, v2);
-            t[4 * g + 2] = _mm_unpacklo_epi64(v1, v3);
-            t[4 * g + 3] = _mm_unpackhi_epi64(v1, v3);
+    fn load1(p: *const __m128i, b: usize, i: usize) -> __m128i {
+        // SAFETY: the tile holds 128 rows; 16b + i < 128.
+        unsafe { _mm_loadu_si128(p.add(16 * b + i)) }
+    }
+
+    /// Row `i` of blocks `2b` and `2b + 1`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn load2(p: *const __m128i, b: usize, i: usize) -> __m256i {
+        // SAFETY: the tile holds 128 rows; 32b + 16 + i < 128.
+        unsafe { _mm256_loadu2_m128i(p.add(32 * b + 16 + i), p.add(32 * b + i)) }
+    }
+
+    /// Row `i` of blocks `4b .. 4b + 4`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn load4(p: *const __m128i, b: usize, i: usize) -> __m512i {
+        // SAFETY: the tile holds 128 rows; 64b + 48 + i < 128.
+        unsafe {
+            let low = _mm256_loadu2_m128i(p.add(64 * b + 16 + i), p.add(64 * b + i));
+            let high = _mm256_loadu2_m128i(p.add(64 * b + 48 + i), p.add(64 * b + 32 + i));
+            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(low), high)
         }
-        t
     }
 
     #[target_feature(enable = "sse2")]
-    pub(super) fn transpose_tile(rows: &mut [u128; 128]) {
-        // columns[c][b]: byte c of rows 16b .. 16b+16.
-        let mut columns = [[_mm_setzero_si128(); 8]; 16];
-        let p = rows.as_ptr() as *const __m128i;
-        for b in 0..8 {
-            // SAFETY: `rows` holds 128 u128 values; 16b + i < 128.
-            let r: [__m128i; 16] =
-                core::array::from_fn(|i| unsafe { _mm_loadu_si128(p.add(16 * b + i)) });
-            for (column, v) in columns.iter_mut().zip(bytes16(&r)) {
-                column[b] = v;
-            }
-        }
-        // Each output row is eight 16-bit pieces, one per block of 16 input rows.
-        let mut pieces = [[0u16; 8]; 128];
-        for (c, column) in columns.iter_mut().enumerate() {
-            // After k shifts, the top bit of every byte is its original bit 7 - k.
-            for k in 0..8 {
-                let out = &mut pieces[8 * c + 7 - k];
-                for (piece, x) in out.iter_mut().zip(column.iter_mut()) {
-                    *piece = _mm_movemask_epi8(*x) as u16;
-                    *x = _mm_slli_epi64::<1>(*x);
-                }
-            }
-        }
-        for (row, p) in rows.iter_mut().zip(&pieces) {
-            let mut bytes = [0u8; 16];
-            for (b, v) in bytes.chunks_exact_mut(2).zip(p) {
-                b.copy_from_slice(&v.to_le_bytes());
-            }
-            *row = u128::from_le_bytes(bytes);
-        }
+    pub(super) fn transpose_sse2(rows: &mut [u128; 128]) {
+        tile_transpose!(
+            __m128i,
+            1,
+            u16,
+            load1,
+            |x| _mm_movemask_epi8(x) as u16,
+            _mm_slli_epi64,
+            _mm_setzero_si128,
+            _mm_unpacklo_epi8,
+            _mm_unpackhi_epi8,
+            _mm_unpacklo_epi16,
+            _mm_unpackhi_epi16,
+            _mm_unpacklo_epi32,
+            _mm_unpackhi_epi32,
+            _mm_unpacklo_epi64,
+            _mm_unpackhi_epi64,
+            rows
+        )
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn transpose_avx2(rows: &mut [u128; 128]) {
+        tile_transpose!(
+            __m256i,
+            2,
+            u32,
+            load2,
+            |x| _mm256_movemask_epi8(x) as u32,
+            _mm256_slli_epi64,
+            _mm256_setzero_si256,
+            _mm256_unpacklo_epi8,
+            _mm256_unpackhi_epi8,
+            _mm256_unpacklo_epi16,
+            _mm256_unpackhi_epi16,
+            _mm256_unpacklo_epi32,
+            _mm256_unpackhi_epi32,
+            _mm256_unpacklo_epi64,
+            _mm256_unpackhi_epi64,
+            rows
+        )
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn transpose_avx512(rows: &mut [u128; 128]) {
+        tile_transpose!(
+            __m512i,
+            4,
+            u64,
+            load4,
+            _mm512_movepi8_mask,
+            _mm512_slli_epi64,
+            _mm512_setzero_si512,
+            _mm512_unpacklo_epi8,
+            _mm512_unpackhi_epi8,
+            _mm512_unpacklo_epi16,
+            _mm512_unpackhi_epi16,
+            _mm512_unpacklo_epi32,
+            _mm512_unpackhi_epi32,
+            _mm512_unpacklo_epi64,
+            _mm512_unpackhi_epi64,
+            rows
+        )
     }
 }
 
@@ -193,17 +311,26 @@ mod tests {
     }
 
     #[test]
-    fn fast_and_portable_transposes_agree() {
+    fn every_width_agrees_with_the_portable_transpose() {
         let mut prg = Prg::from_seed([7; 16]);
+        let widths = tile_transposes();
+        #[cfg(target_arch = "x86_64")]
+        assert!(widths.len() >= 2, "x86-64 always has the SSE2 transpose");
         for _ in 0..20 {
             let mut a = [0u128; 128];
             for r in a.iter_mut() {
                 *r = prg.block().value();
             }
+            let mut expected = a;
+            transpose_tile_portable(&mut expected);
+            for (name, f) in &widths {
+                let mut b = a;
+                f(&mut b);
+                assert_eq!(b, expected, "{name}");
+            }
             let mut b = a;
-            transpose_tile(&mut a);
-            transpose_tile_portable(&mut b);
-            assert_eq!(a, b);
+            transpose_tile(&mut b);
+            assert_eq!(b, expected, "the dispatching transpose");
         }
     }
 
