@@ -58,10 +58,12 @@ pub fn transpose_tile(rows: &mut [u128; 128]) {
     transpose_tile_portable(rows);
 }
 
+/// A tile transpose.
+pub type TileTranspose = fn(&mut [u128; 128]);
+
 /// The tile transpose of every width this CPU has, with its name (for tests and benchmarks).
-pub fn tile_transposes() -> Vec<(&'static str, fn(&mut [u128; 128]))> {
-    let mut all: Vec<(&'static str, fn(&mut [u128; 128]))> =
-        vec![("portable", transpose_tile_portable)];
+pub fn tile_transposes() -> Vec<(&'static str, TileTranspose)> {
+    let mut all: Vec<(&'static str, TileTranspose)> = vec![("portable", transpose_tile_portable)];
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY (each wrapper): called only when the CPU has the listed features.
