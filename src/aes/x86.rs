@@ -736,6 +736,48 @@ fn eval_finish_xmm(labels: &mut [Block], g: &SlotGate, [ha, hb]: [__m128i; 2], t
     store_block(&mut labels[g.out as usize], _mm_xor_si128(wg, we));
 }
 
+// A batch of AND gates through the AES-NI pipeline: `$regs` registers per gate from
+// `$load(g)`, `$per` consecutive registers sharing a tweak, the last unit padded with copies of
+// the last gate (as in the VAES kernels), and `$finish(n, g, h)` given gate `n`'s hashes.
+macro_rules! aesni_batch {
+    ($k:expr, $t:expr, $gates:expr, $regs:expr, $per:expr,
+     |$g:ident| $load:block, |$n:ident, $fg:ident, $h:ident| $finish:block) => {{
+        const R: usize = $regs;
+        const PER_UNIT: usize = XUNIT / R;
+        let gates: &[SlotGate] = $gates;
+        let (tweak, step) = tweak_xmm($t);
+        let units = gates.len().div_ceil(PER_UNIT);
+        let last = gates.len().saturating_sub(1);
+        aesni_pipeline!(
+            $k,
+            tweak,
+            step,
+            $per,
+            XUNIT,
+            units,
+            |u| {
+                let mut x = [_mm_setzero_si128(); XUNIT];
+                for i in 0..PER_UNIT {
+                    let $g = &gates[(u * PER_UNIT + i).min(last)];
+                    let regs: [__m128i; R] = $load;
+                    x[R * i..R * (i + 1)].copy_from_slice(&regs);
+                }
+                x
+            },
+            |u, h| {
+                for i in 0..PER_UNIT {
+                    let $n = u * PER_UNIT + i;
+                    if $n < gates.len() {
+                        let $fg = &gates[$n];
+                        let $h: [__m128i; R] = core::array::from_fn(|r| h[R * i + r]);
+                        $finish
+                    }
+                }
+            }
+        );
+    }};
+}
+
 /// Garbles a batch of independent AND gates with AES-NI (see `crate::garble` for the formulas).
 #[target_feature(enable = "sse2,aes")]
 pub(super) fn aesni_garble_ands(
@@ -749,42 +791,20 @@ pub(super) fn aesni_garble_ands(
     assert_eq!(tables.len(), 2 * gates.len());
     let k = load_keys_xmm(keys);
     let d = load_block(&delta);
-    // Registers 4i..4i+4 are A0, A1 (counter first + 2i) and B0, B1 (first + 2i + 1) of gate
-    // i: two registers per counter.
-    let (tweak, step) = tweak_xmm(t);
-    const PER_UNIT: usize = XUNIT / 4;
-    // The last unit is padded with copies of the last gate, as in the VAES kernel.
-    let units = gates.len().div_ceil(PER_UNIT);
-    let last = gates.len().saturating_sub(1);
-    aesni_pipeline!(
+    // A gate's registers are A0, A1 (counter first + 2i) and B0, B1 (first + 2i + 1): two
+    // registers per counter.
+    aesni_batch!(
         &k,
-        tweak,
-        step,
+        t,
+        gates,
+        4,
         2,
-        XUNIT,
-        units,
-        |u| {
-            let mut x = [_mm_setzero_si128(); XUNIT];
-            for i in 0..PER_UNIT {
-                let g = &gates[(u * PER_UNIT + i).min(last)];
-                let a0 = load_block(&labels[g.a as usize]);
-                let b0 = load_block(&labels[g.b as usize]);
-                x[4 * i] = a0;
-                x[4 * i + 1] = _mm_xor_si128(a0, d);
-                x[4 * i + 2] = b0;
-                x[4 * i + 3] = _mm_xor_si128(b0, d);
-            }
-            x
+        |g| {
+            let a0 = load_block(&labels[g.a as usize]);
+            let b0 = load_block(&labels[g.b as usize]);
+            [a0, _mm_xor_si128(a0, d), b0, _mm_xor_si128(b0, d)]
         },
-        |u, h| {
-            for i in 0..PER_UNIT {
-                let n = u * PER_UNIT + i;
-                if n < gates.len() {
-                    let hashes = [h[4 * i], h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]];
-                    garble_finish_xmm(labels, &gates[n], hashes, d, &mut tables[2 * n..2 * n + 2]);
-                }
-            }
-        }
+        |n, g, h| { garble_finish_xmm(labels, g, h, d, &mut tables[2 * n..2 * n + 2]) }
     );
 }
 
@@ -799,36 +819,20 @@ pub(super) fn aesni_eval_ands(
 ) {
     assert_eq!(tables.len(), 2 * gates.len());
     let k = load_keys_xmm(keys);
-    // Registers 2i and 2i+1 are A and B of gate i, hashed under first + 2i and first + 2i + 1.
-    let (tweak, step) = tweak_xmm(t);
-    const PER_UNIT: usize = XUNIT / 2;
-    let units = gates.len().div_ceil(PER_UNIT);
-    let last = gates.len().saturating_sub(1);
-    aesni_pipeline!(
+    // A gate's registers are A and B, hashed under first + 2i and first + 2i + 1.
+    aesni_batch!(
         &k,
-        tweak,
-        step,
+        t,
+        gates,
+        2,
         1,
-        XUNIT,
-        units,
-        |u| {
-            let mut x = [_mm_setzero_si128(); XUNIT];
-            for i in 0..PER_UNIT {
-                let g = &gates[(u * PER_UNIT + i).min(last)];
-                x[2 * i] = load_block(&labels[g.a as usize]);
-                x[2 * i + 1] = load_block(&labels[g.b as usize]);
-            }
-            x
+        |g| {
+            [
+                load_block(&labels[g.a as usize]),
+                load_block(&labels[g.b as usize]),
+            ]
         },
-        |u, h| {
-            for i in 0..PER_UNIT {
-                let n = u * PER_UNIT + i;
-                if n < gates.len() {
-                    let hashes = [h[2 * i], h[2 * i + 1]];
-                    eval_finish_xmm(labels, &gates[n], hashes, &tables[2 * n..2 * n + 2]);
-                }
-            }
-        }
+        |n, g, h| { eval_finish_xmm(labels, g, h, &tables[2 * n..2 * n + 2]) }
     );
 }
 
