@@ -77,15 +77,7 @@ fn session_over<C: garbled::net::Channel + Send>(
     let options = SessionOptions::new(program, owners.to_vec(), reveal.to_vec())
         .unwrap()
         .with_security(Security::Malicious);
-    let mine = |party: Party| -> Vec<Vec<bool>> {
-        owners
-            .iter()
-            .zip(inputs)
-            .filter(|(o, _)| **o == party)
-            .map(|(_, v)| v.clone())
-            .collect()
-    };
-    let (g_in, e_in) = (mine(Party::Garbler), mine(Party::Evaluator));
+    let (g_in, e_in) = split_by_owner(owners, inputs);
     std::thread::scope(|s| {
         let e_options = options.clone();
         let evaluator = s.spawn(move || -> Out {

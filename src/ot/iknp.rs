@@ -238,7 +238,7 @@ impl CotReceiver {
     pub fn extend_into(&mut self, choices: &[bool], u: &mut Vec<Block>, out: &mut Vec<Block>) {
         let m = choices.len();
         let n = tiles(m);
-        // Every block of `u` is written below: only its length is set here (zero-filling a
+        // Every block of `u` is written below, so a reused `u` is only resized (zero-filling a
         // megabyte per chunk was a tenth of the extension's time), and the outputs are appended
         // tile by tile.
         u.resize(BASE_OTS * n, Block::ZERO);

@@ -277,18 +277,10 @@ pub fn run_over_tcp(
     (Seen, garbled::protocol::SessionStats),
 )> {
     use garbled::net::tcp::{TcpChannel, Timeouts};
-    use garbled::protocol::{Party, SessionOptions, run_evaluator, run_garbler};
+    use garbled::protocol::{SessionOptions, run_evaluator, run_garbler};
     use std::time::Duration;
     let options = SessionOptions::new(program, owners.to_vec(), reveal.to_vec())?;
-    let mine = |party: Party| -> Vec<Vec<bool>> {
-        owners
-            .iter()
-            .zip(inputs)
-            .filter(|(o, _)| **o == party)
-            .map(|(_, v)| v.clone())
-            .collect()
-    };
-    let (g_in, e_in) = (mine(Party::Garbler), mine(Party::Evaluator));
+    let (g_in, e_in) = split_by_owner(owners, inputs);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let addr = listener.local_addr().unwrap().to_string();
     let timeouts = Timeouts::idle(Duration::from_secs(20));
@@ -342,4 +334,21 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The input groups of each party, in order: `(garbler's, evaluator's)`.
+pub fn split_by_owner(
+    owners: &[garbled::protocol::Party],
+    inputs: &[Vec<bool>],
+) -> (Vec<Vec<bool>>, Vec<Vec<bool>>) {
+    use garbled::protocol::Party;
+    let mine = |party: Party| -> Vec<Vec<bool>> {
+        owners
+            .iter()
+            .zip(inputs)
+            .filter(|(o, _)| **o == party)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    (mine(Party::Garbler), mine(Party::Evaluator))
 }
