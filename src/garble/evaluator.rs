@@ -23,7 +23,7 @@ pub struct Evaluator<'p> {
     threads: usize,
     scheme: Scheme,
     /// Three-halves: the unpacked tables of the current call.
-    unpacked: Vec<three_halves::Tables>,
+    unpacked: three_halves::Staged,
     /// Three-halves: the output labels of a batch before they are stored.
     outs: Vec<Block>,
 }
@@ -72,7 +72,7 @@ impl<'p> Evaluator<'p> {
             scratch: vec![Block::ZERO; SCRATCH],
             threads: 1,
             scheme: Scheme::HalfGates,
-            unpacked: Vec::new(),
+            unpacked: three_halves::Staged::default(),
             outs: Vec::new(),
         })
     }
@@ -156,7 +156,7 @@ impl<'p> Evaluator<'p> {
         let remaining = self.program.and_count() - self.cursor.and_done();
         let capacity = Scheme::ThreeHalves.capacity(tables.len(), remaining);
         let blocks = three_halves::blocks_for(capacity);
-        three_halves::unpack(&tables[..blocks], capacity, &mut self.unpacked);
+        self.unpacked.unpack(&tables[..blocks], capacity);
         let Evaluator {
             labels,
             aes,
@@ -171,14 +171,15 @@ impl<'p> Evaluator<'p> {
         let threads = *threads;
         let gates = cursor.advance(labels, capacity, |labels, batch, first, offset| {
             let n = batch.len();
-            let unpacked = &unpacked[offset..offset + n];
+            let halves = &unpacked.halves[3 * offset..3 * (offset + n)];
+            let z = &unpacked.z[offset..offset + n];
             if threads > 1 && n >= super::PARALLEL_MIN {
                 let part = n.div_ceil(threads).max(1);
                 super::split_batch(
                     labels,
                     batch,
                     threads,
-                    unpacked.chunks(part),
+                    halves.chunks(3 * part).zip(z.chunks(part)),
                     |labels, gates, at, tabs| {
                         let mut scratch = vec![Block::ZERO; 4 * CHUNK];
                         let mut outs = Vec::with_capacity(gates.len());
@@ -202,7 +203,7 @@ impl<'p> Evaluator<'p> {
                 first,
             };
             outs.clear();
-            part.evaluate(scratch, labels, batch, unpacked, outs);
+            part.evaluate(scratch, labels, batch, (halves, z), outs);
             // The gates of a batch are independent: their outputs are stored after all of them.
             for (g, w) in batch.iter().zip(outs.iter()) {
                 labels[g.out as usize] = *w;

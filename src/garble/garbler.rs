@@ -23,7 +23,7 @@ pub struct Garbler<'p> {
     scheme: Scheme,
     /// Three-halves: the random bits of `R_$` and the tables of the current call before packing.
     rand: Option<RandomBits>,
-    staged: Vec<three_halves::Tables>,
+    staged: three_halves::Staged,
     /// Three-halves: the output zero-labels of a batch, and its random bits, before they are
     /// stored.
     outs: Vec<Block>,
@@ -48,9 +48,7 @@ impl Drop for Garbler<'_> {
         zeroize::Zeroize::zeroize(&mut self.scratch);
         zeroize::Zeroize::zeroize(&mut self.outs);
         zeroize::Zeroize::zeroize(&mut self.bits);
-        for t in self.staged.iter_mut() {
-            *t = three_halves::Tables::default();
-        }
+        self.staged.wipe();
     }
 }
 
@@ -85,7 +83,7 @@ impl<'p> Garbler<'p> {
             threads: 1,
             scheme: Scheme::HalfGates,
             rand: None,
-            staged: Vec::new(),
+            staged: three_halves::Staged::default(),
             outs: Vec::new(),
             bits: Vec::new(),
         })
@@ -189,24 +187,27 @@ impl<'p> Garbler<'p> {
             return 0;
         };
         let (d, threads) = (delta.block(), *threads);
-        staged.clear();
-        staged.resize(capacity, three_halves::Tables::default());
+        staged.reset(capacity);
         let gates = cursor.advance(labels, capacity, |labels, batch, first, offset| {
             let n = batch.len();
-            let staged = &mut staged[offset..offset + n];
+            let halves = &mut staged.halves[3 * offset..3 * (offset + n)];
+            let z = &mut staged.z[offset..offset + n];
             // The random bits are drawn in gate order first, so the tables do not depend on a
             // split across threads.
             bits.clear();
             bits.extend((0..n).map(|_| rand.next()));
             if threads > 1 && n >= super::PARALLEL_MIN {
                 let part = n.div_ceil(threads).max(1);
-                let extras = staged.chunks_mut(part).zip(bits.chunks(part));
+                let extras = halves
+                    .chunks_mut(3 * part)
+                    .zip(z.chunks_mut(part))
+                    .zip(bits.chunks(part));
                 super::split_batch(
                     labels,
                     batch,
                     threads,
                     extras,
-                    |labels, gates, at, (tabs, bits)| {
+                    |labels, gates, at, ((halves, z), bits)| {
                         let mut scratch = vec![Block::ZERO; 7 * CHUNK];
                         let mut outs = Vec::with_capacity(gates.len());
                         let part = ThreeHalvesPart {
@@ -215,7 +216,7 @@ impl<'p> Garbler<'p> {
                             tweaks,
                             first: first + at,
                         };
-                        part.garble(&mut scratch, labels, gates, bits, tabs, &mut outs);
+                        part.garble(&mut scratch, labels, gates, bits, (halves, z), &mut outs);
                         zeroize::Zeroize::zeroize(&mut scratch);
                         outs
                     },
@@ -229,14 +230,14 @@ impl<'p> Garbler<'p> {
                 first,
             };
             outs.clear();
-            part.garble(scratch, labels, batch, bits, staged, outs);
+            part.garble(scratch, labels, batch, bits, (halves, z), outs);
             // The gates of a batch are independent: their outputs are stored after all of them.
             for (g, w) in batch.iter().zip(outs.iter()) {
                 labels[g.out as usize] = *w;
             }
         });
         let blocks = three_halves::blocks_for(gates);
-        three_halves::pack(&staged[..gates], &mut tables[..blocks]);
+        staged.pack(gates, &mut tables[..blocks]);
         blocks
     }
 
@@ -284,7 +285,7 @@ pub(super) struct ThreeHalvesPart<'a> {
 
 impl ThreeHalvesPart<'_> {
     /// Garbles `gates` ([`CHUNK`] at a time through `scratch`, 7 CHUNK blocks) with the random
-    /// bits `bits`, writing their tables to `tabs` and appending their output zero-labels to
+    /// bits `bits`, writing their tables to `halves` (three a gate) and `z`, and appending their output zero-labels to
     /// `outs` in gate order.
     fn garble(
         &self,
@@ -292,7 +293,7 @@ impl ThreeHalvesPart<'_> {
         labels: &[Block],
         gates: &[SlotGate],
         bits: &[u8],
-        tabs: &mut [three_halves::Tables],
+        (halves, z): (&mut [u64], &mut [u8]),
         outs: &mut Vec<Block>,
     ) {
         for (c, chunk) in gates.chunks(CHUNK).enumerate() {
@@ -308,20 +309,21 @@ impl ThreeHalvesPart<'_> {
                 three_halves_tweaks(self.tweaks, self.first + k, 1),
                 &bits[k..k + chunk.len()],
                 here,
-                &mut tabs[k..k + chunk.len()],
+                &mut halves[3 * k..3 * (k + chunk.len())],
+                &mut z[k..k + chunk.len()],
             );
             outs.extend_from_slice(here);
         }
     }
 
     /// Evaluates `gates` ([`CHUNK`] at a time through `scratch`, 4 CHUNK blocks) with their
-    /// tables `tabs`, appending their output labels to `outs` in gate order.
+    /// tables (`halves`, three a gate, and `z`), appending their output labels to `outs` in gate order.
     pub(super) fn evaluate(
         &self,
         scratch: &mut [Block],
         labels: &[Block],
         gates: &[SlotGate],
-        tabs: &[three_halves::Tables],
+        (halves, z): (&[u64], &[u8]),
         outs: &mut Vec<Block>,
     ) {
         for (c, chunk) in gates.chunks(CHUNK).enumerate() {
@@ -334,7 +336,10 @@ impl ThreeHalvesPart<'_> {
                 labels,
                 chunk,
                 three_halves_tweaks(self.tweaks, self.first + k, 0),
-                &tabs[k..k + chunk.len()],
+                (
+                    &halves[3 * k..3 * (k + chunk.len())],
+                    &z[k..k + chunk.len()],
+                ),
                 here,
             );
             outs.extend_from_slice(here);

@@ -218,99 +218,102 @@ pub fn get(tables: &[Block], n: usize, w: usize) -> Tables {
     t
 }
 
-/// Packs the tables of a run of gates starting at a group boundary into `out`, which holds
-/// [`blocks_for`]`(tables.len())` blocks: the same layout as [`put`], a group at a time.
-pub fn pack(tables: &[Tables], out: &mut [Block]) {
-    for (q, group) in tables.chunks(GROUP).enumerate() {
-        let base = q * GROUP_BLOCKS;
-        let m = group.len();
-        let halves = (3 * m).div_ceil(2);
-        let (hb, rest) = out[base..].split_at_mut(halves);
-        // Two gates fill three blocks.
-        let mut pairs = group.chunks_exact(2);
-        let mut blocks = hb.chunks_exact_mut(3);
-        for (p, b) in (&mut pairs).zip(&mut blocks) {
-            let (x, y) = (&p[0].g, &p[1].g);
-            b[0] = Block::from_halves(x[1], x[0]);
-            b[1] = Block::from_halves(y[0], x[2]);
-            b[2] = Block::from_halves(y[2], y[1]);
-        }
-        if let [t] = pairs.remainder() {
-            let len = hb.len();
-            let b = &mut hb[len - 2..];
-            b[0] = Block::from_halves(t.g[1], t.g[0]);
-            b[1] = Block::from_halves(0, t.g[2]);
-        }
-        let bits = &mut rest[..(5 * m).div_ceil(128)];
-        let mut words = [0u128; 5];
-        for (x, t) in group.iter().enumerate() {
-            let (w, s) = ((5 * x) / 128, (5 * x) % 128);
-            let v = u128::from(t.z & 31);
-            words[w] |= v << s;
-            if s > 123 {
-                words[w + 1] |= v >> (128 - s);
-            }
-        }
-        for (b, w) in bits.iter_mut().zip(words) {
-            *b = Block(w);
-        }
-    }
+/// The tables of a call's gates before packing (garbler) or after unpacking (evaluator): three
+/// halves per gate, gate after gate, and the five control bits of each gate in a byte. The
+/// batched kernels read and write these flat arrays; [`Staged::pack`] and [`Staged::unpack`]
+/// convert to and from the wire layout of [`put`].
+#[derive(Debug, Default)]
+pub(crate) struct Staged {
+    pub(crate) halves: Vec<u64>,
+    pub(crate) z: Vec<u8>,
 }
 
-/// Unpacks what [`pack`] wrote for `n` gates into `tables` (cleared first).
-pub fn unpack(packed: &[Block], n: usize, tables: &mut Vec<Tables>) {
-    tables.clear();
-    tables.reserve(n);
-    let mut left = n;
-    let mut base = 0;
-    while left > 0 {
-        let m = left.min(GROUP);
-        let halves = (3 * m).div_ceil(2);
-        let hb = &packed[base..base + halves];
-        let bits = &packed[base + halves..base + halves + (5 * m).div_ceil(128)];
-        let mut words = [0u128; 6];
-        for (w, b) in words.iter_mut().zip(bits) {
-            *w = b.0;
-        }
-        let z = |x: usize| -> u8 {
-            let (w, s) = ((5 * x) / 128, (5 * x) % 128);
-            let mut v = words[w] >> s;
-            if s > 123 {
-                v |= words[w + 1] << (128 - s);
+impl Staged {
+    /// Room for `n` gates (contents unspecified until written).
+    pub(crate) fn reset(&mut self, n: usize) {
+        self.halves.clear();
+        self.halves.resize(3 * n, 0);
+        self.z.clear();
+        self.z.resize(n, 0);
+    }
+
+    /// Packs the first `n` gates (a run starting at a group boundary) into `out`, which holds
+    /// [`blocks_for`]`(n)` blocks: the layout of [`put`], a group at a time. Two gates' halves
+    /// fill three blocks in order, so the halves are copied as they are.
+    pub(crate) fn pack(&self, n: usize, out: &mut [Block]) {
+        for (q, (halves, z)) in self.halves[..3 * n]
+            .chunks(3 * GROUP)
+            .zip(self.z[..n].chunks(GROUP))
+            .enumerate()
+        {
+            let base = q * GROUP_BLOCKS;
+            let m = z.len();
+            let blocks = (3 * m).div_ceil(2);
+            let (hb, rest) = out[base..].split_at_mut(blocks);
+            let pairs = halves.chunks_exact(2);
+            if let [last] = pairs.remainder() {
+                hb[blocks - 1] = Block::from_halves(0, *last);
             }
-            (v & 31) as u8
-        };
-        // Three blocks hold two gates.
-        let mut blocks = hb.chunks_exact(3);
-        let mut x = 0;
-        for b in &mut blocks {
-            let (b0, b1, b2) = (b[0].0, b[1].0, b[2].0);
-            tables.push(Tables {
-                g: [b0 as u64, (b0 >> 64) as u64, b1 as u64],
-                z: z(x),
-            });
-            tables.push(Tables {
-                g: [(b1 >> 64) as u64, b2 as u64, (b2 >> 64) as u64],
-                z: z(x + 1),
-            });
-            x += 2;
+            for (b, pair) in hb.iter_mut().zip(pairs) {
+                *b = Block::from_halves(pair[1], pair[0]);
+            }
+            let mut words = [0u128; 5];
+            for (x, &bits) in z.iter().enumerate() {
+                let (w, s) = ((5 * x) / 128, (5 * x) % 128);
+                let v = u128::from(bits & 31);
+                words[w] |= v << s;
+                if s > 123 {
+                    words[w + 1] |= v >> (128 - s);
+                }
+            }
+            for (b, w) in rest[..(5 * m).div_ceil(128)].iter_mut().zip(words) {
+                *b = Block(w);
+            }
         }
-        if x < m {
-            let b = blocks.remainder();
-            tables.push(Tables {
-                g: [b[0].0 as u64, (b[0].0 >> 64) as u64, b[1].0 as u64],
-                z: z(x),
-            });
+    }
+
+    /// Unpacks what [`Staged::pack`] wrote for `n` gates.
+    pub(crate) fn unpack(&mut self, packed: &[Block], n: usize) {
+        self.halves.clear();
+        self.z.clear();
+        let mut base = 0;
+        for m in (0..n).step_by(GROUP).map(|at| (n - at).min(GROUP)) {
+            let blocks = (3 * m).div_ceil(2);
+            let done = self.halves.len();
+            self.halves.extend(
+                packed[base..base + blocks]
+                    .iter()
+                    .flat_map(|b| [b.0 as u64, (b.0 >> 64) as u64]),
+            );
+            // An odd count of halves: the last block's high half is padding.
+            self.halves.truncate(done + 3 * m);
+            let bits = &packed[base + blocks..base + blocks + (5 * m).div_ceil(128)];
+            let mut words = [0u128; 6];
+            for (w, b) in words.iter_mut().zip(bits) {
+                *w = b.0;
+            }
+            self.z.extend((0..m).map(|x| {
+                let (w, s) = ((5 * x) / 128, (5 * x) % 128);
+                let mut v = words[w] >> s;
+                if s > 123 {
+                    v |= words[w + 1] << (128 - s);
+                }
+                (v & 31) as u8
+            }));
+            base += GROUP_BLOCKS;
         }
-        left -= m;
-        base += GROUP_BLOCKS;
+    }
+
+    /// Overwrites the contents (the garbler's drop).
+    pub(crate) fn wipe(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.halves);
+        zeroize::Zeroize::zeroize(&mut self.z);
     }
 }
 
 /// Garbles a chunk of at most [`super::CHUNK`] independent AND gates: hashes the six labels of
-/// every gate in one batch, then combines. `first` is the program-wide index of the chunk's
-/// first gate within the call's run of `n` gates starting at `offset`; `rand(k)` gives gate
-/// `k`'s two random bits.
+/// every gate in one batch, then combines. `rand[k]` holds gate `k`'s two random bits; the
+/// tables go to `halves` (three per gate) and `z`, the output zero-labels to `outs`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn garble_chunk(
     aes: &Aes,
@@ -321,44 +324,44 @@ pub(crate) fn garble_chunk(
     tweaks: Tweaks,
     rand: &[u8],
     outs: &mut [Block],
-    tables: &mut [Tables],
+    halves: &mut [u64],
+    z: &mut [u8],
 ) {
     let scratch = &mut scratch[..6 * chunk.len()];
     for (g, s) in chunk.iter().zip(scratch.chunks_exact_mut(6)) {
         let (a0, b0) = (labels[g.a as usize], labels[g.b as usize]);
-        let ab0 = a0 ^ b0;
-        // Colour order: the label of colour c at position c.
-        let (fa, fb, fab) = (a0.lsb(), b0.lsb(), ab0.lsb());
-        s[0] = a0 ^ d.select(fa);
-        s[1] = s[0] ^ d;
-        s[2] = b0 ^ d.select(fb);
-        s[3] = s[2] ^ d;
-        s[4] = ab0 ^ d.select(fab);
-        s[5] = s[4] ^ d;
+        // Colour order: the label of colour c at position c. The colour-0 label of `A ^ B` is
+        // the sum of those of `A` and `B`.
+        let (ac, bc) = (a0 ^ d.select(a0.lsb()), b0 ^ d.select(b0.lsb()));
+        s[0] = ac;
+        s[1] = ac ^ d;
+        s[2] = bc;
+        s[3] = bc ^ d;
+        s[4] = ac ^ bc;
+        s[5] = ac ^ bc ^ d;
     }
     aes.tccr(scratch, Tweaks { shift: 1, ..tweaks });
-    for (((g, h), (w, t)), &r) in chunk
-        .iter()
-        .zip(scratch.chunks_exact(6))
-        .zip(outs.iter_mut().zip(tables.iter_mut()))
-        .zip(rand)
-    {
+    #[cfg(target_arch = "x86_64")]
+    sse::garble_combine(labels, chunk, d, scratch, rand, outs, halves, z);
+    #[cfg(not(target_arch = "x86_64"))]
+    for (k, (g, h)) in chunk.iter().zip(scratch.chunks_exact(6)).enumerate() {
         let h: &[Block; 6] = h.try_into().expect("six hashes");
-        let (c, tab) = garble_gate(labels[g.a as usize], labels[g.b as usize], d, h, r);
-        *w = c;
-        *t = tab;
+        let (c, tab) = garble_gate(labels[g.a as usize], labels[g.b as usize], d, h, rand[k]);
+        outs[k] = c;
+        halves[3 * k..3 * k + 3].copy_from_slice(&tab.g);
+        z[k] = tab.z;
     }
 }
 
 /// Evaluates a chunk of at most [`super::CHUNK`] gates: the three hashes of every gate in one
-/// batch, then the decoding.
+/// batch, then the decoding with the tables `halves` (three per gate) and `z`.
 pub(crate) fn eval_chunk(
     aes: &Aes,
     scratch: &mut [Block],
     labels: &[Block],
     chunk: &[SlotGate],
     tweaks: Tweaks,
-    tables: &[Tables],
+    (halves, z): (&[u64], &[u8]),
     outs: &mut [Block],
 ) {
     let scratch = &mut scratch[..3 * chunk.len()];
@@ -369,20 +372,271 @@ pub(crate) fn eval_chunk(
         s[2] = a ^ b;
     }
     aes.tccr(scratch, Tweaks { shift: 0, ..tweaks });
-    for (((g, h), t), w) in chunk
-        .iter()
-        .zip(scratch.chunks_exact(3))
-        .zip(tables)
-        .zip(outs.iter_mut())
-    {
-        *w = eval_gate(
+    #[cfg(target_arch = "x86_64")]
+    sse::eval_combine(labels, chunk, scratch, halves, z, outs);
+    #[cfg(not(target_arch = "x86_64"))]
+    for (k, (g, h)) in chunk.iter().zip(scratch.chunks_exact(3)).enumerate() {
+        let t = Tables {
+            g: [halves[3 * k], halves[3 * k + 1], halves[3 * k + 2]],
+            z: z[k],
+        };
+        outs[k] = eval_gate(
             labels[g.a as usize],
             labels[g.b as usize],
             h[0],
             h[1],
             h[2],
-            t,
+            &t,
         );
+    }
+}
+
+/// The garbler's and the evaluator's per-gate formulas ([`garble_gate`], [`eval_gate`]) on
+/// 128-bit registers: a label's halves `(L, R)` sit in the two lanes of one register, so the
+/// rows of the matrices `S1`, `S2` and `Rp` become lane shuffles and each formula one vector
+/// expression for both halves (the scalar versions handle 64 bits at a time). Masks come from the
+/// bits by negation; nothing branches on a secret bit.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)] // SSE2 intrinsics (the x86-64 baseline: no run-time check needed)
+mod sse {
+    use super::{Block, SlotGate};
+    use core::arch::x86_64::*;
+
+    #[inline(always)]
+    fn ld(b: &Block) -> __m128i {
+        // SAFETY: a `Block` is 16 aligned bytes.
+        unsafe { _mm_load_si128(b as *const Block as *const __m128i) }
+    }
+
+    /// Masks (all ones or zero in both lanes) from bits 0 and 1 of `r`.
+    #[inline(always)]
+    fn bit_masks(r: u8) -> (__m128i, __m128i) {
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        unsafe {
+            let rv = _mm_cvtsi32_si128(i32::from(r));
+            (
+                _mm_shuffle_epi32(_mm_srai_epi32(_mm_slli_epi32(rv, 31), 31), 0),
+                _mm_shuffle_epi32(_mm_srai_epi32(_mm_slli_epi32(rv, 30), 31), 0),
+            )
+        }
+    }
+
+    /// The two halves swapped.
+    #[inline(always)]
+    fn swap(x: __m128i) -> __m128i {
+        // SAFETY: as above.
+        unsafe { _mm_shuffle_epi32(x, 0x4e) }
+    }
+
+    #[inline(always)]
+    fn xor(a: __m128i, b: __m128i) -> __m128i {
+        // SAFETY: as above.
+        unsafe { _mm_xor_si128(a, b) }
+    }
+
+    #[inline(always)]
+    fn and(a: __m128i, b: __m128i) -> __m128i {
+        // SAFETY: as above.
+        unsafe { _mm_and_si128(a, b) }
+    }
+
+    #[inline(always)]
+    fn low_lanes(a: __m128i, b: __m128i) -> __m128i {
+        // SAFETY: as above.
+        unsafe { _mm_unpacklo_epi64(a, b) }
+    }
+
+    #[inline(always)]
+    fn low64(x: __m128i) -> u64 {
+        // SAFETY: as above.
+        unsafe { _mm_cvtsi128_si64(x) as u64 }
+    }
+
+    /// Bit 127 (a hash's mask bit).
+    #[inline(always)]
+    fn top(x: __m128i) -> u64 {
+        // SAFETY: as above.
+        unsafe { (_mm_movemask_pd(_mm_castsi128_pd(x)) as u64) >> 1 }
+    }
+
+    /// `S1 . y` and `S2 . y` for `y = (A_L, A_R, B_L, B_R)`, as (row 0, row 1) lane pairs:
+    /// `(A_L^A_R^B_L, A_L^B_R)` and `(A_L^B_R, A_R^B_L^B_R)`.
+    #[inline(always)]
+    fn s1_s2(a: __m128i, b: __m128i) -> (__m128i, __m128i) {
+        let x = xor(a, swap(b)); // (A_L^B_R, A_R^B_L)
+        // SAFETY: as above.
+        let (a_low, b_high) =
+            unsafe { (_mm_move_epi64(a), _mm_and_si128(b, _mm_set_epi64x(-1, 0))) };
+        (xor(swap(x), a_low), xor(x, b_high))
+    }
+
+    /// All ones in both lanes if the low bit of `x` is set (a label's colour), else zero.
+    #[inline(always)]
+    fn colour_mask(x: __m128i) -> __m128i {
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        unsafe { _mm_shuffle_epi32(_mm_srai_epi32(_mm_slli_epi32(x, 31), 31), 0) }
+    }
+
+    /// `!m & x`.
+    #[inline(always)]
+    fn andnot(m: __m128i, x: __m128i) -> __m128i {
+        // SAFETY: as above.
+        unsafe { _mm_andnot_si128(m, x) }
+    }
+
+    /// [`super::garble_gate`] for every gate of a chunk, from the six hashes per gate in
+    /// `hashes`. Every mask is derived from four: `MA`, `MB` (the colours of the zero-labels,
+    /// i.e. `alpha`, `beta`) and `R0`, `R1` (the random bits), e.g. `mask(r0 ^ !alpha) =
+    /// !(R0 ^ MA)`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn garble_combine(
+        labels: &[Block],
+        chunk: &[SlotGate],
+        d: Block,
+        hashes: &[Block],
+        rand: &[u8],
+        outs: &mut [Block],
+        halves: &mut [u64],
+        z: &mut [u8],
+    ) {
+        let n = chunk.len();
+        let (hashes, rand, outs) = (&hashes[..6 * n], &rand[..n], &mut outs[..n]);
+        let (halves, z) = (&mut halves[..3 * n], &mut z[..n]);
+        // SAFETY (for the block): SSE2 is available; every access below is a checked index
+        // or a load of a `Block`.
+        unsafe {
+            let dv = ld(&d);
+            let (dl, dr) = (d.0 as u64, (d.0 >> 64) as u64);
+            // (dR, dL^dR), (dL^dR, dL) and (0, dL): the Delta terms of the (1, 1) and (1, 0)
+            // equations.
+            let k1 = _mm_set_epi64x((dl ^ dr) as i64, dr as i64);
+            let k2 = _mm_set_epi64x(dl as i64, (dl ^ dr) as i64);
+            let d_high = _mm_slli_si128(dv, 8);
+            for (k, (((g, h), t), out)) in chunk
+                .iter()
+                .zip(hashes.chunks_exact(6))
+                .zip(halves.chunks_exact_mut(3))
+                .zip(outs.iter_mut())
+                .enumerate()
+            {
+                let (a0, b0) = (ld(&labels[g.a as usize]), ld(&labels[g.b as usize]));
+                let h: [__m128i; 6] = [
+                    ld(&h[0]),
+                    ld(&h[1]),
+                    ld(&h[2]),
+                    ld(&h[3]),
+                    ld(&h[4]),
+                    ld(&h[5]),
+                ];
+                let r = rand[k];
+                let (r0, r1) = bit_masks(r);
+                let (ma, mb) = (colour_mask(a0), colour_mask(b0));
+                // The colour-0 labels (P, Q) and (U, V).
+                let a = xor(a0, and(dv, ma));
+                let b = xor(b0, and(dv, mb));
+                let (s1, s2) = s1_s2(a, b);
+                let hab0 = low_lanes(h[4], h[4]);
+                // (U, Q): the fixed part Rp at colour pair (0, 0).
+                let uq = low_lanes(b, swap(a));
+                let c0 = xor(
+                    xor(xor(low_lanes(h[0], h[2]), hab0), uq),
+                    xor(xor(and(s1, r0), and(s2, r1)), and(dv, and(ma, mb))),
+                );
+                let g01 = xor(
+                    xor(
+                        xor(c0, andnot(_mm_or_si128(ma, mb), dv)),
+                        xor(low_lanes(h[1], h[3]), hab0),
+                    ),
+                    xor(
+                        andnot(xor(r0, ma), xor(s1, k1)),
+                        andnot(xor(r1, mb), xor(s2, k2)),
+                    ),
+                );
+                // G2 in the high lane: C0_R ^ !a b dR ^ hB0 ^ hAB1 ^ Q ^ dR ^ ...
+                let g2 = xor(
+                    xor(
+                        xor(c0, andnot(ma, and(mb, dv))),
+                        xor(_mm_slli_si128(xor(h[2], h[5]), 8), xor(a, dv)),
+                    ),
+                    xor(
+                        andnot(xor(r0, mb), xor(s1, d_high)),
+                        and(xor(xor(r1, ma), mb), xor(s2, dv)),
+                    ),
+                );
+                _mm_store_si128(out as *mut Block as *mut __m128i, c0);
+                _mm_storeu_si128(t.as_mut_ptr() as *mut __m128i, g01);
+                t[2] = low64(swap(g2));
+                // The hashes' mask bits, two at a time: (m0, m2), (m1, m3), (m4, m5).
+                let top2 = |x: __m128i, y: __m128i| {
+                    _mm_movemask_pd(_mm_castsi128_pd(_mm_unpackhi_epi64(x, y))) as u8
+                };
+                let (p02, p13, p45) = (top2(h[0], h[2]), top2(h[1], h[3]), top2(h[4], h[5]));
+                // (!alpha, !beta) as two bits.
+                let nab = (_mm_movemask_pd(_mm_castsi128_pd(_mm_unpacklo_epi64(
+                    _mm_slli_epi64(a0, 63),
+                    _mm_slli_epi64(b0, 63),
+                ))) as u8)
+                    ^ 3;
+                z[k] = ((r ^ p02 ^ ((p45 & 1) * 3)) & 3)
+                    | ((nab ^ p02 ^ p13) & 3) << 2
+                    | ((nab ^ (nab >> 1) ^ p45 ^ (p45 >> 1)) & 1) << 4;
+            }
+        }
+    }
+
+    /// [`super::eval_gate`] for every gate of a chunk, from the three hashes per gate in
+    /// `hashes`.
+    pub(super) fn eval_combine(
+        labels: &[Block],
+        chunk: &[SlotGate],
+        hashes: &[Block],
+        halves: &[u64],
+        z: &[u8],
+        outs: &mut [Block],
+    ) {
+        let n = chunk.len();
+        let (hashes, halves, z, outs) =
+            (&hashes[..3 * n], &halves[..3 * n], &z[..n], &mut outs[..n]);
+        // SAFETY (for the block): SSE2 is available; every access is a checked index or a load
+        // of a `Block`.
+        unsafe {
+            for ((((g, h), t), &zz), out) in chunk
+                .iter()
+                .zip(hashes.chunks_exact(3))
+                .zip(halves.chunks_exact(3))
+                .zip(z)
+                .zip(outs.iter_mut())
+            {
+                let (a, b) = (ld(&labels[g.a as usize]), ld(&labels[g.b as usize]));
+                let (ha, hb, hab) = (ld(&h[0]), ld(&h[1]), ld(&h[2]));
+                // The colours (i, j) and the hashes' mask bits (m(hA), m(hB)), two bits each.
+                let ij = _mm_movemask_pd(_mm_castsi128_pd(_mm_unpacklo_epi64(
+                    _mm_slli_epi64(a, 63),
+                    _mm_slli_epi64(b, 63),
+                ))) as u8;
+                let m = _mm_movemask_pd(_mm_castsi128_pd(_mm_unpackhi_epi64(ha, hb))) as u8;
+                let mab = top(hab) as u8;
+                let kz4 = (ij ^ (ij >> 1)) & (zz >> 4) & 1;
+                // (r0, r1) = (z0, z1) ^ (i z2, j z3) ^ k z4 ^ (m(hA), m(hB)) ^ m(hAB).
+                let r = (zz ^ (ij & (zz >> 2)) ^ m ^ ((kz4 ^ mab) * 3)) & 3;
+                let (r0, r1) = bit_masks(r);
+                let (mi, mj) = (colour_mask(a), colour_mask(b));
+                let (s1, s2) = s1_s2(a, b);
+                // (i, j) as lane masks; Rp: B_L in row 0 when i = 0, A_R in row 1 when j = 0.
+                let lanes = low_lanes(mi, mj);
+                let rp = andnot(lanes, low_lanes(b, swap(a)));
+                let g01 = _mm_loadu_si128(t.as_ptr() as *const __m128i);
+                let g2 = _mm_set1_epi64x(t[2] as i64);
+                let c = xor(
+                    xor(
+                        xor(and(g01, lanes), and(g2, xor(mi, mj))),
+                        xor(low_lanes(ha, hb), low_lanes(hab, hab)),
+                    ),
+                    xor(rp, xor(and(s1, r0), and(s2, r1))),
+                );
+                _mm_store_si128(out as *mut Block as *mut __m128i, c);
+            }
+        }
     }
 }
 
@@ -430,6 +684,89 @@ mod tests {
         }
     }
 
+    /// The chunk functions (SSE2 on x86-64) give the per-gate formulas' labels and tables, for
+    /// every chunk length up to a full chunk.
+    #[test]
+    fn chunks_equal_the_per_gate_formulas() {
+        let mut prg = Prg::from_seed([5; 16]);
+        let aes = Aes::fixed();
+        let d = Block(prg.block().0 | 1);
+        let mut labels = vec![Block::ZERO; 64];
+        prg.fill(&mut labels);
+        let tweaks = Tweaks {
+            nonce: 17,
+            first: 300,
+            shift: 0,
+        };
+        for n in [1usize, 2, 7, 64, super::super::CHUNK] {
+            let chunk: Vec<SlotGate> = (0..n as u32)
+                .map(|k| SlotGate {
+                    a: (k * 7) % 64,
+                    b: (k * 13 + 5) % 64,
+                    out: 0,
+                })
+                .collect();
+            let rand: Vec<u8> = (0..n).map(|k| (k * 5 % 4) as u8).collect();
+            let mut scratch = vec![Block::ZERO; 6 * n];
+            let (mut outs, mut halves, mut z) = (vec![Block::ZERO; n], vec![0; 3 * n], vec![0; n]);
+            garble_chunk(
+                aes,
+                &mut scratch,
+                &labels,
+                &chunk,
+                d,
+                tweaks,
+                &rand,
+                &mut outs,
+                &mut halves,
+                &mut z,
+            );
+            // The evaluator holds the label of value 1 on every third slot, 0 elsewhere.
+            let active: Vec<Block> = labels
+                .iter()
+                .enumerate()
+                .map(|(s, &l)| l ^ d.select(s % 3 == 1))
+                .collect();
+            let mut eval_outs = vec![Block::ZERO; n];
+            eval_chunk(
+                aes,
+                &mut scratch,
+                &active,
+                &chunk,
+                tweaks,
+                (&halves, &z),
+                &mut eval_outs,
+            );
+            for (k, g) in chunk.iter().enumerate() {
+                let (a0, b0) = (labels[g.a as usize], labels[g.b as usize]);
+                let t = |c: u64| Block::from_halves(17, 300 + 3 * k as u64 + c);
+                let mut h = [Block::ZERO; 6];
+                for c in 0..2u64 {
+                    let col = |x: Block| x ^ d.select(x.lsb() ^ (c == 1));
+                    h[c as usize] = aes.tccr_one(col(a0), t(0));
+                    h[2 + c as usize] = aes.tccr_one(col(b0), t(1));
+                    h[4 + c as usize] = aes.tccr_one(col(a0 ^ b0), t(2));
+                }
+                let (c0, tab) = garble_gate(a0, b0, d, &h, rand[k]);
+                assert_eq!(outs[k], c0, "n {n}, gate {k}: output label");
+                assert_eq!(&halves[3 * k..3 * k + 3], &tab.g, "n {n}, gate {k}: halves");
+                assert_eq!(z[k], tab.z, "n {n}, gate {k}: control bits");
+                let (a, b) = (active[g.a as usize], active[g.b as usize]);
+                let want = eval_gate(
+                    a,
+                    b,
+                    aes.tccr_one(a, t(0)),
+                    aes.tccr_one(b, t(1)),
+                    aes.tccr_one(a ^ b, t(2)),
+                    &tab,
+                );
+                assert_eq!(eval_outs[k], want, "n {n}, gate {k}: evaluated label");
+                let (va, vb) = (g.a % 3 == 1, g.b % 3 == 1);
+                assert_eq!(want, c0 ^ d.select(va & vb), "n {n}, gate {k}: decodes");
+            }
+        }
+    }
+
     #[test]
     fn packing_is_dense_and_round_trips() {
         assert_eq!(blocks_for(128), 197);
@@ -466,12 +803,19 @@ mod tests {
             for (w, t) in all.iter().enumerate() {
                 put(&mut by_gate, n, w, t);
             }
+            let mut staged = Staged::default();
+            staged.reset(n);
+            for (k, t) in all.iter().enumerate() {
+                staged.halves[3 * k..3 * k + 3].copy_from_slice(&t.g);
+                staged.z[k] = t.z;
+            }
             let mut by_group = vec![Block::ZERO; blocks_for(n)];
-            pack(&all, &mut by_group);
+            staged.pack(n, &mut by_group);
             assert!(by_gate == by_group, "n {n}: pack differs from put");
-            let mut back = Vec::new();
-            unpack(&by_group, n, &mut back);
-            assert!(back == all, "n {n}: unpack");
+            let mut back = Staged::default();
+            back.unpack(&by_group, n);
+            assert!(back.halves == staged.halves, "n {n}: unpacked halves");
+            assert!(back.z == staged.z, "n {n}: unpacked control bits");
         }
         // 24.625 bytes per gate in full groups.
         assert_eq!(16 * blocks_for(128 * 1000), 128 * 1000 * 197 / 8);
