@@ -283,3 +283,27 @@ fn running_other_inputs_than_the_prepared_ones_is_refused() {
         assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
     });
 }
+
+/// Tables longer than one write (32768 AND gates) are garbled and evaluated on a helper thread
+/// while the connection carries the previous chunk; the outputs are those of cleartext, for
+/// both schemes, and the byte counts those of the one-thread loop (32 bytes per AND gate plus
+/// the rest).
+#[test]
+fn runs_longer_than_one_table_chunk_match_cleartext() {
+    let circuit = garbled::circuit::library::aes128_many(6).unwrap();
+    let program = compile(&circuit).unwrap();
+    assert!(program.and_count() > 32768, "{}", program.and_count());
+    let inputs = random_inputs(&circuit, 61);
+    let expected: Vec<Option<Vec<bool>>> = plain::eval_bits(&circuit, &inputs)
+        .unwrap()
+        .into_iter()
+        .map(Some)
+        .collect();
+    let owners = [Party::Garbler, Party::Evaluator];
+    let reveal = vec![Reveal::Both; expected.len()];
+    let ((g, g_stats), (e, e_stats)) = run_over_tcp(&program, &owners, &reveal, &inputs).unwrap();
+    assert_eq!(g, expected);
+    assert_eq!(e, expected);
+    assert!(g_stats.bytes_sent >= 32 * program.and_count() as u64);
+    assert_eq!(g_stats.bytes_sent, e_stats.bytes_received);
+}

@@ -451,3 +451,38 @@ fn listen_accepts_a_bare_port_and_ipv6() {
         assert!(g.wait_with_output().unwrap().status.success());
     }
 }
+
+/// A local run over loopback TLS whose tables span several writes (38 400 AND gates, more than
+/// one 32 768-gate chunk): the tables are garbled and evaluated on helper threads while the
+/// connection encrypts and decrypts the previous chunk. Both schemes give the cleartext result,
+/// as does the plaintext run.
+#[test]
+fn tables_longer_than_one_write_over_tls_match_cleartext() {
+    let dir = temp_dir("long");
+    let file = dir.join("aes6.txt");
+    let o = garbled(&[
+        "gen",
+        "aes128",
+        "--count",
+        "6",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = file.to_str().unwrap();
+    let o = garbled(&["eval", file, "--input", KEY, "--input", PLAINTEXT]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let expected = stdout(&o);
+    for extra in [
+        &["--scheme", "half-gates"][..],
+        &["--scheme", "three-halves"],
+        &["--insecure"],
+    ] {
+        let mut args = vec!["run", file, "--input", KEY, "--input", PLAINTEXT];
+        args.extend_from_slice(extra);
+        let o = garbled(&args);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), expected, "{extra:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

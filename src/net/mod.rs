@@ -46,6 +46,12 @@ pub trait Channel {
     fn expect_eof(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Whether sending and receiving cost this process work beyond the kernel's copies (TLS
+    /// encrypts and decrypts every byte): then the protocol garbles (or evaluates) on a helper
+    /// thread while this one moves the tables, even on a machine with two cores.
+    fn encrypts(&self) -> bool {
+        false
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for &mut C {
@@ -66,6 +72,9 @@ impl<C: Channel + ?Sized> Channel for &mut C {
     }
     fn expect_eof(&mut self) -> Result<()> {
         (**self).expect_eof()
+    }
+    fn encrypts(&self) -> bool {
+        (**self).encrypts()
     }
 }
 
@@ -188,5 +197,8 @@ impl Channel for Connection {
     }
     fn expect_eof(&mut self) -> Result<()> {
         both!(self, c => c.expect_eof())
+    }
+    fn encrypts(&self) -> bool {
+        matches!(self, Connection::Tls(_))
     }
 }

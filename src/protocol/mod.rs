@@ -301,6 +301,118 @@ pub type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
 const TABLE_CHUNK: usize = 1 << 15;
 /// The end-of-session marker.
 const END: [u8; 8] = *b"GARBEND\0";
+/// Table buffers of [`TABLE_CHUNK`] gates in flight when the tables of a run span more than one:
+/// one being garbled (or evaluated), one on the wire, one spare.
+const PIPELINE_BUFFERS: usize = 3;
+
+/// Whether a run's tables are garbled (evaluated) on a helper thread while this thread moves
+/// them: when they span more than one chunk, and either the channel encrypts (its CPU work then
+/// overlaps garbling) or the machine has more than two cores. Measured on this project's
+/// 2-core machine, with both parties sharing the two cores: over TLS the helper raised AES-128
+/// x 1000 from a median of 18.7 to 19.4 million AND gates per second; over plaintext TCP it
+/// lowered it from 23.9 to 21.8 (four busy threads on two cores), so there it stays off.
+fn pipelined<C: Channel + ?Sized>(channel: &C, and_count: usize) -> bool {
+    and_count > TABLE_CHUNK
+        && (channel.encrypts() || std::thread::available_parallelism().is_ok_and(|n| n.get() > 2))
+}
+
+/// Garbles on a helper thread while this thread writes the tables, [`PIPELINE_BUFFERS`] buffers
+/// of `blocks` blocks going round between the two: garbling the next chunk no longer waits for
+/// the previous one to reach the socket (with TLS: to be encrypted), so the two overlap. The
+/// tables and their order on the wire are those of the one-thread loop. A failed write stops
+/// the helper (its queue closes) and is returned.
+fn garble_pipelined(
+    garbler: &mut Garbler<'_>,
+    blocks: usize,
+    mut write: impl FnMut(&[Block]) -> Result<()>,
+) -> Result<()> {
+    use std::sync::mpsc::sync_channel;
+    let (full_tx, full_rx) = sync_channel::<(Vec<Block>, usize)>(PIPELINE_BUFFERS);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<Block>>(PIPELINE_BUFFERS);
+    for _ in 0..PIPELINE_BUFFERS {
+        // The queue has room for every buffer.
+        let _ = empty_tx.send(vec![Block::ZERO; blocks]);
+    }
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            while let Ok(mut buf) = empty_rx.recv() {
+                let n = garbler.garble(&mut buf);
+                let last = garbler.is_done();
+                if full_tx.send((buf, n)).is_err() || last {
+                    break;
+                }
+            }
+        });
+        let mut result = Ok(());
+        for (buf, n) in full_rx.iter() {
+            result = write(&buf[..n]);
+            if result.is_err() {
+                break;
+            }
+            // Once the helper has garbled the last chunk it no longer takes buffers back.
+            let _ = empty_tx.send(buf);
+        }
+        drop(empty_tx);
+        drop(full_rx);
+        let joined = worker.join();
+        result?;
+        joined.map_err(|_| Error::SelfCheck("the garbling thread panicked".into()))
+    })
+}
+
+/// The evaluator's side of [`garble_pipelined`]: this thread reads chunk after chunk of
+/// `chunks` (their sizes in blocks) while a helper thread evaluates the previous ones;
+/// `evaluated(k)` is called, in order, as chunk `k` has been evaluated. A failed read stops the
+/// helper after the chunks already read and is returned.
+fn evaluate_pipelined(
+    evaluator: &mut Evaluator<'_>,
+    chunks: &[usize],
+    mut read: impl FnMut(&mut [Block]) -> Result<()>,
+    mut evaluated: impl FnMut(usize),
+) -> Result<()> {
+    use std::sync::mpsc::sync_channel;
+    let blocks = chunks.iter().copied().max().unwrap_or(0);
+    let (full_tx, full_rx) = sync_channel::<(Vec<Block>, usize)>(PIPELINE_BUFFERS);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<Block>>(PIPELINE_BUFFERS);
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            for (buf, n) in full_rx.iter() {
+                let used = evaluator.evaluate(&buf[..n]);
+                debug_assert_eq!(used, n, "chunks hold whole gates");
+                // This thread holds the receiving end until the helper is done.
+                let _ = empty_tx.send(buf);
+            }
+        });
+        let mut result = Ok(());
+        let mut finished = 0;
+        for (k, &n) in chunks.iter().enumerate() {
+            let mut buf = if k < PIPELINE_BUFFERS {
+                vec![Block::ZERO; blocks]
+            } else {
+                match empty_rx.recv() {
+                    Ok(buf) => {
+                        evaluated(finished);
+                        finished += 1;
+                        buf
+                    }
+                    Err(_) => break, // the helper stopped: its join says why
+                }
+            };
+            result = read(&mut buf[..n]);
+            if result.is_err() || full_tx.send((buf, n)).is_err() {
+                break;
+            }
+        }
+        drop(full_tx);
+        for _ in empty_rx.iter() {
+            evaluated(finished);
+            finished += 1;
+        }
+        let joined = worker.join();
+        result?;
+        joined.map_err(|_| Error::SelfCheck("the evaluating thread panicked".into()))
+    })
+}
 
 /// The handshake of either side: our generator, the session nonce and the session id.
 fn greet<C: Channel>(
@@ -700,19 +812,30 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             .map(|g| g.with_threads(self.threads).with_scheme(scheme, rand));
         zeroize::Zeroize::zeroize(&mut zero);
         let mut garbler = garbler?;
-        let mut tables = vec![Block::ZERO; scheme.blocks_for(TABLE_CHUNK)];
+        let blocks = scheme.blocks_for(TABLE_CHUNK);
+        let helper = pipelined(ch, program.and_count());
         let total = self.options.runs * program.and_count() as u64;
         let mut done = self.runs_done * program.and_count() as u64;
         let mut left = program.and_count();
-        while !garbler.is_done() {
-            let n = garbler.garble(&mut tables);
-            send_blocks(ch, &tables[..n])?;
+        let progress = &mut self.progress;
+        let mut write = |tables: &[Block]| -> Result<()> {
+            send_blocks(ch, tables)?;
             ch.flush()?;
             let gates = left.min(TABLE_CHUNK);
             left -= gates;
             done += gates as u64;
-            if let Some(p) = self.progress.as_mut() {
+            if let Some(p) = progress.as_mut() {
                 p(done, total);
+            }
+            Ok(())
+        };
+        if helper {
+            garble_pipelined(&mut garbler, blocks, write)?;
+        } else {
+            let mut tables = vec![Block::ZERO; blocks];
+            while !garbler.is_done() {
+                let n = garbler.garble(&mut tables);
+                write(&tables[..n])?;
             }
         }
         self.phases.gates += clock.elapsed();
@@ -1010,21 +1133,35 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         zeroize::Zeroize::zeroize(&mut theirs);
         zeroize::Zeroize::zeroize(&mut active);
         let mut evaluator = evaluator?;
-        let mut tables = vec![Block::ZERO; scheme.blocks_for(TABLE_CHUNK)];
         // The garbler sends TABLE_CHUNK gates at a time, the last piece what is left.
-        let mut remaining = program.and_count();
+        let gates: Vec<usize> = (0..program.and_count())
+            .step_by(TABLE_CHUNK)
+            .map(|at| (program.and_count() - at).min(TABLE_CHUNK))
+            .collect();
         let total = self.options.runs * program.and_count() as u64;
         let mut done = self.runs_done * program.and_count() as u64;
-        while remaining > 0 {
-            let gates = remaining.min(TABLE_CHUNK);
-            let n = scheme.blocks_for(gates);
-            recv_blocks(ch, &mut tables[..n])?;
-            let used = evaluator.evaluate(&tables[..n]);
-            debug_assert_eq!(used, n, "chunks hold whole gates");
-            remaining -= gates;
-            done += gates as u64;
-            if let Some(p) = self.progress.as_mut() {
+        let progress = &mut self.progress;
+        let mut evaluated = |k: usize| {
+            done += gates[k] as u64;
+            if let Some(p) = progress.as_mut() {
                 p(done, total);
+            }
+        };
+        let blocks: Vec<usize> = gates.iter().map(|&g| scheme.blocks_for(g)).collect();
+        if pipelined(ch, program.and_count()) {
+            evaluate_pipelined(
+                &mut evaluator,
+                &blocks,
+                |tables| recv_blocks(ch, tables),
+                evaluated,
+            )?;
+        } else {
+            let mut tables = vec![Block::ZERO; blocks.first().copied().unwrap_or(0)];
+            for (k, &n) in blocks.iter().enumerate() {
+                recv_blocks(ch, &mut tables[..n])?;
+                let used = evaluator.evaluate(&tables[..n]);
+                debug_assert_eq!(used, n, "chunks hold whole gates");
+                evaluated(k);
             }
         }
         evaluator.evaluate(&[]);
@@ -1101,4 +1238,135 @@ pub fn run_evaluator<C: Channel>(
     let mut session = EvaluatorSession::start(channel, program, options)?;
     let outputs = session.run(inputs)?;
     Ok((outputs, session.finish()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A program of three table chunks, a garbler and an evaluator for it with matching labels.
+    fn parties(program: &Program, scheme: Scheme) -> (Garbler<'_>, Evaluator<'_>) {
+        let mut prg = Prg::from_seed([9; 16]);
+        let delta = Delta::new(prg.block());
+        let zero: Vec<ZeroLabel> = (0..program.input_count())
+            .map(|_| ZeroLabel(prg.block()))
+            .collect();
+        let active: Vec<ActiveLabel> = zero
+            .iter()
+            .enumerate()
+            .map(|(i, z)| z.encode(i % 3 == 0, &delta))
+            .collect();
+        let tweaks = TweakBase { nonce: 5, first: 0 };
+        let rand = Prg::from_seed([4; 16]);
+        let garbler = Garbler::new(program, delta, &zero, tweaks)
+            .unwrap()
+            .with_scheme(scheme, rand);
+        let evaluator = Evaluator::new(program, &active, tweaks)
+            .unwrap()
+            .with_scheme(scheme);
+        (garbler, evaluator)
+    }
+
+    fn program() -> Program {
+        let circuit = crate::circuit::library::aes128_many(12).unwrap();
+        let program = crate::compile::compile(&circuit).unwrap();
+        assert!(program.and_count() > 2 * TABLE_CHUNK);
+        program
+    }
+
+    /// The chunk sizes (in blocks) the garbler writes for `program`.
+    fn chunks(program: &Program, scheme: Scheme) -> Vec<usize> {
+        (0..program.and_count())
+            .step_by(TABLE_CHUNK)
+            .map(|at| scheme.blocks_for((program.and_count() - at).min(TABLE_CHUNK)))
+            .collect()
+    }
+
+    /// The helper threads write and evaluate the same tables, in the same pieces, as the
+    /// one-thread loops, and report every evaluated chunk in order.
+    #[test]
+    fn pipelined_tables_equal_the_one_thread_loop() {
+        let program = program();
+        for scheme in [Scheme::HalfGates, Scheme::ThreeHalves] {
+            let (mut garbler, mut evaluator) = parties(&program, scheme);
+            let mut tables = vec![Block::ZERO; scheme.blocks_for(TABLE_CHUNK)];
+            let mut serial = Vec::new();
+            while !garbler.is_done() {
+                let n = garbler.garble(&mut tables);
+                serial.push(tables[..n].to_vec());
+            }
+            for chunk in &serial {
+                evaluator.evaluate(chunk);
+            }
+            evaluator.evaluate(&[]);
+            let serial_out = evaluator.output_labels().unwrap();
+
+            let (mut garbler, mut evaluator) = parties(&program, scheme);
+            let mut written = Vec::new();
+            garble_pipelined(&mut garbler, scheme.blocks_for(TABLE_CHUNK), |t| {
+                written.push(t.to_vec());
+                Ok(())
+            })
+            .unwrap();
+            assert!(written == serial, "{scheme}: written tables");
+            assert_eq!(
+                written.iter().map(Vec::len).collect::<Vec<_>>(),
+                chunks(&program, scheme)
+            );
+            let mut next = written.iter();
+            let mut order = Vec::new();
+            evaluate_pipelined(
+                &mut evaluator,
+                &chunks(&program, scheme),
+                |out| {
+                    out.copy_from_slice(next.next().expect("a chunk to read"));
+                    Ok(())
+                },
+                |k| order.push(k),
+            )
+            .unwrap();
+            evaluator.evaluate(&[]);
+            assert_eq!(order, (0..written.len()).collect::<Vec<_>>());
+            assert!(evaluator.output_labels().unwrap() == serial_out, "{scheme}");
+        }
+    }
+
+    /// A write or a read that fails mid-run ends the helper and returns that error, with no
+    /// hang; the chunks evaluated before it are the only ones reported.
+    #[test]
+    fn a_failed_write_or_read_stops_the_helper() {
+        let program = program();
+        let scheme = Scheme::HalfGates;
+        let (mut garbler, mut evaluator) = parties(&program, scheme);
+        let mut writes = 0;
+        let result = garble_pipelined(&mut garbler, scheme.blocks_for(TABLE_CHUNK), |_| {
+            writes += 1;
+            if writes == 2 {
+                Err(Error::PeerClosed("test".into()))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(matches!(result, Err(Error::PeerClosed(_))), "{result:?}");
+        assert_eq!(writes, 2);
+
+        let mut reads = 0;
+        let mut reported = Vec::new();
+        let result = evaluate_pipelined(
+            &mut evaluator,
+            &chunks(&program, scheme),
+            |_| {
+                reads += 1;
+                if reads == 3 {
+                    Err(Error::PeerClosed("test".into()))
+                } else {
+                    Ok(())
+                }
+            },
+            |k| reported.push(k),
+        );
+        assert!(matches!(result, Err(Error::PeerClosed(_))), "{result:?}");
+        assert_eq!(reads, 3);
+        assert_eq!(reported, vec![0, 1]);
+    }
 }
