@@ -484,10 +484,111 @@ mod sse {
         unsafe { _mm_andnot_si128(m, x) }
     }
 
+    /// The garbler's constants of a session's Delta: `D`, `(dR, dL^dR)`, `(dL^dR, dL)` and
+    /// `(0, dL)`, the Delta terms of the (1, 1) and (1, 0) equations.
+    #[derive(Clone, Copy)]
+    struct GarbleConsts {
+        d: __m128i,
+        k1: __m128i,
+        k2: __m128i,
+        d_high: __m128i,
+    }
+
+    impl GarbleConsts {
+        fn new(d: Block) -> Self {
+            let (dl, dr) = (d.0 as u64, (d.0 >> 64) as u64);
+            // SAFETY: SSE2 is part of the x86-64 baseline.
+            unsafe {
+                let dv = ld(&d);
+                GarbleConsts {
+                    d: dv,
+                    k1: _mm_set_epi64x((dl ^ dr) as i64, dr as i64),
+                    k2: _mm_set_epi64x(dl as i64, (dl ^ dr) as i64),
+                    d_high: _mm_slli_si128(dv, 8),
+                }
+            }
+        }
+    }
+
+    /// [`super::garble_gate`] for one gate with zero-labels `a0`, `b0`, its six hashes in colour
+    /// order and its random bits `r`: returns the output zero-label, `(G0, G1)` in one register,
+    /// `G2` and the control bits. Every mask is derived from four: `MA`, `MB` (the colours of
+    /// the zero-labels, i.e. `alpha`, `beta`) and `R0`, `R1` (the random bits), e.g.
+    /// `mask(r0 ^ !alpha) = !(R0 ^ MA)`.
+    #[inline(always)]
+    fn garble_one(
+        c: &GarbleConsts,
+        a0: __m128i,
+        b0: __m128i,
+        h: [__m128i; 6],
+        r: u8,
+    ) -> (__m128i, __m128i, u64, u8) {
+        let dv = c.d;
+        let (r0, r1) = bit_masks(r);
+        let (ma, mb) = (colour_mask(a0), colour_mask(b0));
+        // The colour-0 labels (P, Q) and (U, V).
+        let a = xor(a0, and(dv, ma));
+        let b = xor(b0, and(dv, mb));
+        let (s1, s2) = s1_s2(a, b);
+        let hab0 = low_lanes(h[4], h[4]);
+        // (U, Q): the fixed part Rp at colour pair (0, 0).
+        let uq = low_lanes(b, swap(a));
+        // SAFETY (for the block): SSE2 is part of the x86-64 baseline.
+        unsafe {
+            let c0 = xor(
+                xor(xor(low_lanes(h[0], h[2]), hab0), uq),
+                xor(xor(and(s1, r0), and(s2, r1)), and(dv, and(ma, mb))),
+            );
+            let g01 = xor(
+                xor(
+                    xor(c0, andnot(_mm_or_si128(ma, mb), dv)),
+                    xor(low_lanes(h[1], h[3]), hab0),
+                ),
+                xor(
+                    andnot(xor(r0, ma), xor(s1, c.k1)),
+                    andnot(xor(r1, mb), xor(s2, c.k2)),
+                ),
+            );
+            // G2 in the high lane: C0_R ^ !a b dR ^ hB0 ^ hAB1 ^ Q ^ dR ^ ...
+            let g2 = xor(
+                xor(
+                    xor(c0, andnot(ma, and(mb, dv))),
+                    xor(_mm_slli_si128(xor(h[2], h[5]), 8), xor(a, dv)),
+                ),
+                xor(
+                    andnot(xor(r0, mb), xor(s1, c.d_high)),
+                    and(xor(xor(r1, ma), mb), xor(s2, dv)),
+                ),
+            );
+            // The hashes' mask bits, two at a time: (m0, m2), (m1, m3), (m4, m5).
+            let top2 = |x: __m128i, y: __m128i| {
+                _mm_movemask_pd(_mm_castsi128_pd(_mm_unpackhi_epi64(x, y))) as u8
+            };
+            let (p02, p13, p45) = (top2(h[0], h[2]), top2(h[1], h[3]), top2(h[4], h[5]));
+            // (!alpha, !beta) as two bits.
+            let nab = (_mm_movemask_pd(_mm_castsi128_pd(_mm_unpacklo_epi64(
+                _mm_slli_epi64(a0, 63),
+                _mm_slli_epi64(b0, 63),
+            ))) as u8)
+                ^ 3;
+            let z = ((r ^ p02 ^ ((p45 & 1) * 3)) & 3)
+                | ((nab ^ p02 ^ p13) & 3) << 2
+                | ((nab ^ (nab >> 1) ^ p45 ^ (p45 >> 1)) & 1) << 4;
+            (c0, g01, low64(swap(g2)), z)
+        }
+    }
+
+    /// Writes `(G0, G1)` and `G2` to a gate's three halves.
+    #[inline(always)]
+    fn put_halves(t: &mut [u64], g01: __m128i, g2: u64) {
+        let t = &mut t[..3];
+        // SAFETY: `t` holds three u64, the first two 16 writable bytes.
+        unsafe { _mm_storeu_si128(t.as_mut_ptr() as *mut __m128i, g01) };
+        t[2] = g2;
+    }
+
     /// [`super::garble_gate`] for every gate of a chunk, from the six hashes per gate in
-    /// `hashes`. Every mask is derived from four: `MA`, `MB` (the colours of the zero-labels,
-    /// i.e. `alpha`, `beta`) and `R0`, `R1` (the random bits), e.g. `mask(r0 ^ !alpha) =
-    /// !(R0 ^ MA)`.
+    /// `hashes`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn garble_combine(
         labels: &[Block],
@@ -502,85 +603,70 @@ mod sse {
         let n = chunk.len();
         let (hashes, rand, outs) = (&hashes[..6 * n], &rand[..n], &mut outs[..n]);
         let (halves, z) = (&mut halves[..3 * n], &mut z[..n]);
-        // SAFETY (for the block): SSE2 is available; every access below is a checked index
-        // or a load of a `Block`.
+        let consts = GarbleConsts::new(d);
+        for (((((g, h), t), out), zk), &r) in chunk
+            .iter()
+            .zip(hashes.chunks_exact(6))
+            .zip(halves.chunks_exact_mut(3))
+            .zip(outs.iter_mut())
+            .zip(z.iter_mut())
+            .zip(rand)
+        {
+            let h = [
+                ld(&h[0]),
+                ld(&h[1]),
+                ld(&h[2]),
+                ld(&h[3]),
+                ld(&h[4]),
+                ld(&h[5]),
+            ];
+            let (a0, b0) = (ld(&labels[g.a as usize]), ld(&labels[g.b as usize]));
+            let (c0, g01, g2, bits) = garble_one(&consts, a0, b0, h, r);
+            st(out, c0);
+            put_halves(t, g01, g2);
+            *zk = bits;
+        }
+    }
+
+    /// Stores a register into a block.
+    #[inline(always)]
+    fn st(b: &mut Block, v: __m128i) {
+        // SAFETY: a `Block` is 16 aligned writable bytes.
+        unsafe { _mm_store_si128(b as *mut Block as *mut __m128i, v) }
+    }
+
+    /// [`super::eval_gate`] for one gate: labels `a`, `b`, hashes `ha`, `hb`, `hab`, the
+    /// gate's three halves and control bits.
+    #[inline(always)]
+    fn eval_one(a: __m128i, b: __m128i, [ha, hb, hab]: [__m128i; 3], t: &[u64], zz: u8) -> __m128i {
+        let t = &t[..3];
+        // SAFETY (for the block): SSE2 is part of the x86-64 baseline; `t` holds 24 bytes.
         unsafe {
-            let dv = ld(&d);
-            let (dl, dr) = (d.0 as u64, (d.0 >> 64) as u64);
-            // (dR, dL^dR), (dL^dR, dL) and (0, dL): the Delta terms of the (1, 1) and (1, 0)
-            // equations.
-            let k1 = _mm_set_epi64x((dl ^ dr) as i64, dr as i64);
-            let k2 = _mm_set_epi64x(dl as i64, (dl ^ dr) as i64);
-            let d_high = _mm_slli_si128(dv, 8);
-            for (k, (((g, h), t), out)) in chunk
-                .iter()
-                .zip(hashes.chunks_exact(6))
-                .zip(halves.chunks_exact_mut(3))
-                .zip(outs.iter_mut())
-                .enumerate()
-            {
-                let (a0, b0) = (ld(&labels[g.a as usize]), ld(&labels[g.b as usize]));
-                let h: [__m128i; 6] = [
-                    ld(&h[0]),
-                    ld(&h[1]),
-                    ld(&h[2]),
-                    ld(&h[3]),
-                    ld(&h[4]),
-                    ld(&h[5]),
-                ];
-                let r = rand[k];
-                let (r0, r1) = bit_masks(r);
-                let (ma, mb) = (colour_mask(a0), colour_mask(b0));
-                // The colour-0 labels (P, Q) and (U, V).
-                let a = xor(a0, and(dv, ma));
-                let b = xor(b0, and(dv, mb));
-                let (s1, s2) = s1_s2(a, b);
-                let hab0 = low_lanes(h[4], h[4]);
-                // (U, Q): the fixed part Rp at colour pair (0, 0).
-                let uq = low_lanes(b, swap(a));
-                let c0 = xor(
-                    xor(xor(low_lanes(h[0], h[2]), hab0), uq),
-                    xor(xor(and(s1, r0), and(s2, r1)), and(dv, and(ma, mb))),
-                );
-                let g01 = xor(
-                    xor(
-                        xor(c0, andnot(_mm_or_si128(ma, mb), dv)),
-                        xor(low_lanes(h[1], h[3]), hab0),
-                    ),
-                    xor(
-                        andnot(xor(r0, ma), xor(s1, k1)),
-                        andnot(xor(r1, mb), xor(s2, k2)),
-                    ),
-                );
-                // G2 in the high lane: C0_R ^ !a b dR ^ hB0 ^ hAB1 ^ Q ^ dR ^ ...
-                let g2 = xor(
-                    xor(
-                        xor(c0, andnot(ma, and(mb, dv))),
-                        xor(_mm_slli_si128(xor(h[2], h[5]), 8), xor(a, dv)),
-                    ),
-                    xor(
-                        andnot(xor(r0, mb), xor(s1, d_high)),
-                        and(xor(xor(r1, ma), mb), xor(s2, dv)),
-                    ),
-                );
-                _mm_store_si128(out as *mut Block as *mut __m128i, c0);
-                _mm_storeu_si128(t.as_mut_ptr() as *mut __m128i, g01);
-                t[2] = low64(swap(g2));
-                // The hashes' mask bits, two at a time: (m0, m2), (m1, m3), (m4, m5).
-                let top2 = |x: __m128i, y: __m128i| {
-                    _mm_movemask_pd(_mm_castsi128_pd(_mm_unpackhi_epi64(x, y))) as u8
-                };
-                let (p02, p13, p45) = (top2(h[0], h[2]), top2(h[1], h[3]), top2(h[4], h[5]));
-                // (!alpha, !beta) as two bits.
-                let nab = (_mm_movemask_pd(_mm_castsi128_pd(_mm_unpacklo_epi64(
-                    _mm_slli_epi64(a0, 63),
-                    _mm_slli_epi64(b0, 63),
-                ))) as u8)
-                    ^ 3;
-                z[k] = ((r ^ p02 ^ ((p45 & 1) * 3)) & 3)
-                    | ((nab ^ p02 ^ p13) & 3) << 2
-                    | ((nab ^ (nab >> 1) ^ p45 ^ (p45 >> 1)) & 1) << 4;
-            }
+            // The colours (i, j) and the hashes' mask bits (m(hA), m(hB)), two bits each.
+            let ij = _mm_movemask_pd(_mm_castsi128_pd(_mm_unpacklo_epi64(
+                _mm_slli_epi64(a, 63),
+                _mm_slli_epi64(b, 63),
+            ))) as u8;
+            let m = _mm_movemask_pd(_mm_castsi128_pd(_mm_unpackhi_epi64(ha, hb))) as u8;
+            let mab = top(hab) as u8;
+            let kz4 = (ij ^ (ij >> 1)) & (zz >> 4) & 1;
+            // (r0, r1) = (z0, z1) ^ (i z2, j z3) ^ k z4 ^ (m(hA), m(hB)) ^ m(hAB).
+            let r = (zz ^ (ij & (zz >> 2)) ^ m ^ ((kz4 ^ mab) * 3)) & 3;
+            let (r0, r1) = bit_masks(r);
+            let (mi, mj) = (colour_mask(a), colour_mask(b));
+            let (s1, s2) = s1_s2(a, b);
+            // (i, j) as lane masks; Rp: B_L in row 0 when i = 0, A_R in row 1 when j = 0.
+            let lanes = low_lanes(mi, mj);
+            let rp = andnot(lanes, low_lanes(b, swap(a)));
+            let g01 = _mm_loadu_si128(t.as_ptr() as *const __m128i);
+            let g2 = _mm_set1_epi64x(t[2] as i64);
+            xor(
+                xor(
+                    xor(and(g01, lanes), and(g2, xor(mi, mj))),
+                    xor(low_lanes(ha, hb), low_lanes(hab, hab)),
+                ),
+                xor(rp, xor(and(s1, r0), and(s2, r1))),
+            )
         }
     }
 
@@ -595,47 +681,17 @@ mod sse {
         outs: &mut [Block],
     ) {
         let n = chunk.len();
-        let (hashes, halves, z, outs) =
-            (&hashes[..3 * n], &halves[..3 * n], &z[..n], &mut outs[..n]);
-        // SAFETY (for the block): SSE2 is available; every access is a checked index or a load
-        // of a `Block`.
-        unsafe {
-            for ((((g, h), t), &zz), out) in chunk
-                .iter()
-                .zip(hashes.chunks_exact(3))
-                .zip(halves.chunks_exact(3))
-                .zip(z)
-                .zip(outs.iter_mut())
-            {
-                let (a, b) = (ld(&labels[g.a as usize]), ld(&labels[g.b as usize]));
-                let (ha, hb, hab) = (ld(&h[0]), ld(&h[1]), ld(&h[2]));
-                // The colours (i, j) and the hashes' mask bits (m(hA), m(hB)), two bits each.
-                let ij = _mm_movemask_pd(_mm_castsi128_pd(_mm_unpacklo_epi64(
-                    _mm_slli_epi64(a, 63),
-                    _mm_slli_epi64(b, 63),
-                ))) as u8;
-                let m = _mm_movemask_pd(_mm_castsi128_pd(_mm_unpackhi_epi64(ha, hb))) as u8;
-                let mab = top(hab) as u8;
-                let kz4 = (ij ^ (ij >> 1)) & (zz >> 4) & 1;
-                // (r0, r1) = (z0, z1) ^ (i z2, j z3) ^ k z4 ^ (m(hA), m(hB)) ^ m(hAB).
-                let r = (zz ^ (ij & (zz >> 2)) ^ m ^ ((kz4 ^ mab) * 3)) & 3;
-                let (r0, r1) = bit_masks(r);
-                let (mi, mj) = (colour_mask(a), colour_mask(b));
-                let (s1, s2) = s1_s2(a, b);
-                // (i, j) as lane masks; Rp: B_L in row 0 when i = 0, A_R in row 1 when j = 0.
-                let lanes = low_lanes(mi, mj);
-                let rp = andnot(lanes, low_lanes(b, swap(a)));
-                let g01 = _mm_loadu_si128(t.as_ptr() as *const __m128i);
-                let g2 = _mm_set1_epi64x(t[2] as i64);
-                let c = xor(
-                    xor(
-                        xor(and(g01, lanes), and(g2, xor(mi, mj))),
-                        xor(low_lanes(ha, hb), low_lanes(hab, hab)),
-                    ),
-                    xor(rp, xor(and(s1, r0), and(s2, r1))),
-                );
-                _mm_store_si128(out as *mut Block as *mut __m128i, c);
-            }
+        let (hashes, halves, z) = (&hashes[..3 * n], &halves[..3 * n], &z[..n]);
+        for ((((g, h), t), &zz), out) in chunk
+            .iter()
+            .zip(hashes.chunks_exact(3))
+            .zip(halves.chunks_exact(3))
+            .zip(z)
+            .zip(outs[..n].iter_mut())
+        {
+            let (a, b) = (ld(&labels[g.a as usize]), ld(&labels[g.b as usize]));
+            let c = eval_one(a, b, [ld(&h[0]), ld(&h[1]), ld(&h[2])], t, zz);
+            st(out, c);
         }
     }
 }
