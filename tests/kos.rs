@@ -12,7 +12,9 @@ use garbled::circuit::builder::Builder;
 use garbled::compile::{Program, compile};
 use garbled::net::memory::{MemoryChannel, pair};
 use garbled::net::{Channel, Traffic};
-use garbled::protocol::{EvaluatorSession, GarblerSession, Party, Reveal, SessionOptions};
+use garbled::protocol::{
+    EvaluatorSession, GarblerSession, Party, Reveal, Security, SessionOptions,
+};
 
 /// The evaluator's side of the wire, flipping bits of its first IKNP message.
 struct Cheater {
@@ -80,13 +82,21 @@ fn program() -> Program {
 fn session(
     flips: Vec<(usize, std::ops::Range<usize>)>,
 ) -> (garbled::Result<Vec<bool>>, garbled::Result<Vec<bool>>, u64) {
+    session_with(Security::SemiHonest, flips)
+}
+
+fn session_with(
+    security: Security,
+    flips: Vec<(usize, std::ops::Range<usize>)>,
+) -> (garbled::Result<Vec<bool>>, garbled::Result<Vec<bool>>, u64) {
     let p = program();
     let options = SessionOptions::new(
         &p,
         vec![Party::Garbler, Party::Evaluator],
         vec![Reveal::Both],
     )
-    .unwrap();
+    .unwrap()
+    .with_security(security);
     let (g, e) = pair(Duration::from_secs(5));
     let received_after = Arc::new(Mutex::new(0));
     let cheater = Cheater {
@@ -150,4 +160,25 @@ fn the_same_harness_without_flips_computes_the_answer() {
     assert_eq!(evaluator.unwrap(), vec![false; 16]);
     // Labels and 16 tables of 32 bytes reached the evaluator this time.
     assert!(received_after > 16 + 16 * 32);
+}
+
+/// In a malicious session the evaluator's COT sender (the second direction) is bootstrapped
+/// from the first direction: [`BASE_OTS`](garbled::ot::BASE_OTS) checked OTs whose choice bits
+/// are the evaluator's Delta. The evaluator's first extension message is that bootstrap, right
+/// after the one base OT; flipping its columns (which would tell it bits of the garbler's
+/// Delta, and through the seeds the garbler's side of the second direction) fails the same
+/// consistency check before anything else is sent, and without flips the session computes.
+#[test]
+fn flipped_columns_of_the_malicious_bootstrap_are_caught() {
+    let flips: Vec<_> = (0..=40).map(|column| (column, 0..16)).collect();
+    let (garbler, evaluator, received_after) = session_with(Security::Malicious, flips);
+    match garbler {
+        Err(Error::PeerMisbehaved(m)) => assert!(m.contains("OT consistency check failed"), "{m}"),
+        other => panic!("the garbler did not catch the cheat: {other:?}"),
+    }
+    assert!(evaluator.is_err(), "the cheating evaluator got an output");
+    assert_eq!(received_after, 16);
+    let (garbler, evaluator, _) = session_with(Security::Malicious, Vec::new());
+    assert_eq!(garbler.unwrap(), vec![false; 16]);
+    assert_eq!(evaluator.unwrap(), vec![false; 16]);
 }

@@ -81,61 +81,72 @@ pub fn setup_receiver<C: Channel + ?Sized>(
     receiver
 }
 
-/// Both OT directions at once, for malicious security where each party is a COT sender under
-/// its own Delta and a COT receiver under the peer's: two base-OT instances whose messages are
-/// interleaved, so that both parties compute at the same time. We are the base-OT receiver
-/// (choice bits = `delta`, giving the returned [`CotSender`]) in the instance keyed by
-/// `as_sender`, and the base-OT sender (giving the [`CotReceiver`]) in the one keyed by
-/// `as_receiver`. Both parties run the same schedule; every message is at most 8 KiB, so both
-/// may write before they read.
-pub fn setup_duplex<C: Channel + ?Sized>(
+/// The random-OT hash of the reverse direction's base OTs: `H(j, x)` with BLAKE3 keyed by the
+/// reverse instance's session id, truncated to 128 bits (KOS15's random oracle `H`).
+fn reverse_seed(session: &[u8; 32], j: usize, x: Block) -> Block {
+    let mut h = blake3::Hasher::new_keyed(session);
+    h.update(b"garbled reverse base OT v1");
+    h.update(&(j as u64).to_le_bytes());
+    h.update(&x.to_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    Block::from_bytes(out)
+}
+
+/// The second OT direction of a malicious session, where the evaluator is the COT sender under
+/// its own Delta and the garbler the receiver, bootstrapped from the first instead of a second
+/// base OT: Keller, Orsini and Scholl, "Actively Secure OT Extension with Optimal Overhead"
+/// (CRYPTO 2015, eprint 2015/546), protocol `Pi_ROT` (Fig. 7): [`BASE_OTS`] checked correlated
+/// OTs of the first direction, with the evaluator choosing the bits of its Delta, hashed with a
+/// random oracle into random OTs (sender `H(j, q_j)`, `H(j, q_j ^ Delta_G)`, receiver
+/// `H(j, t_j)`), which are exactly the base OTs the second IKNP instance needs (its sender, the
+/// evaluator, as base-OT receiver with choice bits Delta_E). This side is the garbler's: it
+/// returns the [`CotReceiver`] of the second direction, keyed by `session`.
+pub fn reverse_receiver<C: Channel + ?Sized>(
     channel: &mut C,
-    delta: Delta,
-    as_sender: [u8; 32],
-    as_receiver: [u8; 32],
-    prg: &mut Prg,
-) -> Result<(CotSender, CotReceiver)> {
-    // 1. Our first message as base-OT sender; the peer's.
-    let (base_sender, first) = base::BaseOtSender::new(prg, as_receiver);
-    channel.write_all(&first)?;
-    channel.flush()?;
-    let mut peer_first = [0u8; base::FIRST_BYTES];
-    channel.read_exact(&mut peer_first)?;
-    // 2. Our reply as base-OT receiver; the peer's.
-    let choices: Zeroizing<Vec<bool>> =
-        Zeroizing::new((0..BASE_OTS).map(|j| delta.bit(j)).collect());
-    let (reply, base_receiver) = base::receive_reply(prg, as_sender, &peer_first, &choices)?;
-    channel.write_all(&reply)?;
-    channel.flush()?;
-    let mut peer_reply = vec![0u8; BASE_OTS * base::POINT_BYTES];
-    channel.read_exact(&mut peer_reply)?;
-    // 3. Our challenge as sender; the peer's.
-    let (sender_pending, challenge) = base_sender.finish(&peer_reply, BASE_OTS)?;
-    channel.write_all(&challenge)?;
-    channel.flush()?;
-    let mut receiver_pending = base_receiver.finish();
-    let mut peer_challenge = vec![0u8; BASE_OTS * base::DIGEST_BYTES];
-    channel.read_exact(&mut peer_challenge)?;
-    // 4. Our answer as receiver; the peer's.
-    channel.write_all(&receiver_pending.answer(&peer_challenge)?)?;
-    channel.flush()?;
-    let mut peer_answer = vec![0u8; BASE_OTS * base::DIGEST_BYTES];
-    channel.read_exact(&mut peer_answer)?;
-    // 5. Our openings as sender; the peer's.
-    let (mut pairs, openings) = sender_pending.verify(&peer_answer)?;
-    channel.write_all(&openings)?;
-    channel.flush()?;
-    let mut peer_openings = vec![0u8; 2 * BASE_OTS * base::DIGEST_BYTES];
-    channel.read_exact(&mut peer_openings)?;
-    let mut keys = receiver_pending.check(&peer_openings)?;
-    let sender = CotSender::new(delta, &keys, as_sender);
-    keys.zeroize();
-    let receiver = CotReceiver::new(&pairs, as_receiver);
+    sender: &mut CotSender,
+    delta: &Delta,
+    session: [u8; 32],
+) -> Result<CotReceiver> {
+    let q = Zeroizing::new(send(channel, sender, BASE_OTS)?);
+    let d = delta.block();
+    let mut pairs: Vec<(Block, Block)> = q
+        .iter()
+        .enumerate()
+        .map(|(j, &q)| {
+            (
+                reverse_seed(&session, j, q),
+                reverse_seed(&session, j, q ^ d),
+            )
+        })
+        .collect();
+    let receiver = CotReceiver::new(&pairs, session);
     for (k0, k1) in pairs.iter_mut() {
         k0.zeroize();
         k1.zeroize();
     }
-    Ok((sender?, receiver?))
+    receiver
+}
+
+/// The evaluator's side of [`reverse_receiver`]: returns the [`CotSender`] of the second
+/// direction under `delta` (the evaluator's own).
+pub fn reverse_sender<C: Channel + ?Sized>(
+    channel: &mut C,
+    receiver: &mut CotReceiver,
+    delta: Delta,
+    session: [u8; 32],
+) -> Result<CotSender> {
+    let choices: Zeroizing<Vec<bool>> =
+        Zeroizing::new((0..BASE_OTS).map(|j| delta.bit(j)).collect());
+    let t = Zeroizing::new(receive(channel, receiver, &choices)?);
+    let mut keys: Vec<Block> = t
+        .iter()
+        .enumerate()
+        .map(|(j, &t)| reverse_seed(&session, j, t))
+        .collect();
+    let sender = CotSender::new(delta, &keys, session);
+    keys.zeroize();
+    sender
 }
 
 /// The garbler's side of `m` correlated OTs: returns the zero-labels `W0_i`, or

@@ -607,7 +607,7 @@ impl Counters<'_, '_> {
     }
 }
 
-/// The session id of the second base-OT instance (evaluator as the COT sender).
+/// The session id of the second OT direction (evaluator as the COT sender).
 fn reverse_session(session: [u8; 32]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(b"garbled reverse ot v1");
@@ -630,13 +630,9 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             Delta::new(prg.block())
         };
         let (cot, auth) = if malicious {
-            let (cot, receiver) = ot::setup_duplex(
-                &mut channel,
-                delta.clone(),
-                session,
-                reverse_session(session),
-                &mut prg,
-            )?;
+            let mut cot = ot::setup_sender(&mut channel, delta.clone(), session, &mut prg)?;
+            let receiver =
+                ot::reverse_receiver(&mut channel, &mut cot, &delta, reverse_session(session))?;
             let state = AuthState {
                 reverse: Reverse::Receiver(Box::new(receiver)),
                 leaky_counter: 0,
@@ -929,12 +925,12 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         let (cot, auth) = if options.security == Security::Malicious {
             // Bit 1 fixed to 0 (the garbler fixes its own to 1; see GarblerSession::start).
             let delta = Delta::new(Block::new(prg.block().value() & !2));
-            let (sender, cot) = ot::setup_duplex(
+            let mut cot = ot::setup_receiver(&mut channel, session, &mut prg)?;
+            let sender = ot::reverse_sender(
                 &mut channel,
+                &mut cot,
                 delta.clone(),
                 reverse_session(session),
-                session,
-                &mut prg,
             )?;
             let state = AuthState {
                 reverse: Reverse::Sender(Box::new((sender, delta, Prg::from_os()?))),
