@@ -138,11 +138,7 @@ fn an_adder_and_a_comparison_compute_correctly() {
     let p = compile(&c).unwrap();
     for seed in 0..4 {
         let inputs = random_inputs(&c, seed);
-        let expected: Vec<Option<Vec<bool>>> = plain::eval_bits(&c, &inputs)
-            .unwrap()
-            .into_iter()
-            .map(Some)
-            .collect();
+        let expected = routed_cleartext(&c, &inputs);
         let (g, e) = session(
             &p,
             None,
@@ -167,11 +163,7 @@ fn every_kit_circuit_matches_cleartext_over_tcp() {
         let circuit = load(&dir, entry["file"].as_str().unwrap());
         let program = compile(&circuit).unwrap();
         let inputs = random_inputs(&circuit, 100 + i as u64);
-        let expected: Vec<Option<Vec<bool>>> = plain::eval_bits(&circuit, &inputs)
-            .unwrap()
-            .into_iter()
-            .map(Some)
-            .collect();
+        let expected = routed_cleartext(&circuit, &inputs);
         let reveal = vec![Reveal::Both; expected.len()];
         let (g, e) = session_tcp(&program, &two_party(&circuit), &reveal, &inputs);
         assert_eq!(g.unwrap(), expected, "{name}: garbler");
@@ -253,11 +245,7 @@ fn play(cheat: Cheat, cheater: Party, trials: u64) -> u64 {
     let mut aborts = 0;
     for seed in 0..trials {
         let inputs = random_inputs(&c, 1000 + seed);
-        let expected: Vec<Option<Vec<bool>>> = plain::eval_bits(&c, &inputs)
-            .unwrap()
-            .into_iter()
-            .map(Some)
-            .collect();
+        let expected = routed_cleartext(&c, &inputs);
         let (gc, ec) = match cheater {
             Party::Garbler => (Some(cheat), None),
             Party::Evaluator => (None, Some(cheat)),
@@ -447,11 +435,7 @@ fn circuits_of_several_chunks_and_streamed_programs_compute_correctly() {
     .unwrap();
     assert!(streamed.is_streamed());
     let inputs = random_inputs(&c, 5);
-    let expected: Vec<Option<Vec<bool>>> = plain::eval_bits(&c, &inputs)
-        .unwrap()
-        .into_iter()
-        .map(Some)
-        .collect();
+    let expected = routed_cleartext(&c, &inputs);
     for p in [&memory, &streamed] {
         let (g, e) = session(
             p,
@@ -493,21 +477,13 @@ fn several_runs_share_a_session() {
         });
         let mut session = GarblerSession::start(gc, &p, options).unwrap();
         for r in &rows {
-            let want: Vec<Option<Vec<bool>>> = plain::eval_bits(&c, r)
-                .unwrap()
-                .into_iter()
-                .map(Some)
-                .collect();
+            let want = routed_cleartext(&c, r);
             assert_eq!(session.run(&r[0..1]).unwrap(), want);
         }
         session.finish().unwrap();
         let got = evaluator.join().unwrap().unwrap();
         for (r, out) in rows.iter().zip(got) {
-            let want: Vec<Option<Vec<bool>>> = plain::eval_bits(&c, r)
-                .unwrap()
-                .into_iter()
-                .map(Some)
-                .collect();
+            let want = routed_cleartext(&c, r);
             assert_eq!(out, want);
         }
     });

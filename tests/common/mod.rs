@@ -352,3 +352,14 @@ pub fn split_by_owner(
     };
     (mine(Party::Garbler), mine(Party::Evaluator))
 }
+
+/// The cleartext outputs of `circuit` on `inputs`, every group routed (as a session reports
+/// outputs revealed to a party).
+#[allow(dead_code)]
+pub fn routed_cleartext(circuit: &Circuit, inputs: &[Vec<bool>]) -> Vec<Option<Vec<bool>>> {
+    garbled::circuit::plain::eval_bits(circuit, inputs)
+        .unwrap()
+        .into_iter()
+        .map(Some)
+        .collect()
+}
