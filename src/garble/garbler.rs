@@ -285,8 +285,8 @@ pub(super) struct ThreeHalvesPart<'a> {
 
 impl ThreeHalvesPart<'_> {
     /// Garbles `gates` ([`CHUNK`] at a time through `scratch`, 7 CHUNK blocks) with the random
-    /// bits `bits`, writing their tables to `halves` (three a gate) and `z`, and appending their output zero-labels to
-    /// `outs` in gate order.
+    /// bits `bits`, writing their tables to `halves` (three a gate) and `z`, and appending their
+    /// output zero-labels to `outs` in gate order.
     fn garble(
         &self,
         scratch: &mut [Block],
@@ -317,7 +317,8 @@ impl ThreeHalvesPart<'_> {
     }
 
     /// Evaluates `gates` ([`CHUNK`] at a time through `scratch`, 4 CHUNK blocks) with their
-    /// tables (`halves`, three a gate, and `z`), appending their output labels to `outs` in gate order.
+    /// tables (`halves`, three a gate, and `z`), appending their output labels to `outs` in gate
+    /// order.
     pub(super) fn evaluate(
         &self,
         scratch: &mut [Block],

@@ -301,6 +301,14 @@ pub type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
 const TABLE_CHUNK: usize = 1 << 15;
 /// The end-of-session marker.
 const END: [u8; 8] = *b"GARBEND\0";
+/// The AND gates of each table write of a run of `and_count` gates: [`TABLE_CHUNK`] at a time,
+/// the last piece what is left.
+fn table_chunks(and_count: usize) -> impl Iterator<Item = usize> {
+    (0..and_count)
+        .step_by(TABLE_CHUNK)
+        .map(move |at| (and_count - at).min(TABLE_CHUNK))
+}
+
 /// Table buffers of [`TABLE_CHUNK`] gates in flight when the tables of a run span more than one:
 /// one being garbled (or evaluated), one on the wire, one spare.
 const PIPELINE_BUFFERS: usize = 3;
@@ -308,9 +316,11 @@ const PIPELINE_BUFFERS: usize = 3;
 /// Whether a run's tables are garbled (evaluated) on a helper thread while this thread moves
 /// them: when they span more than one chunk, and either the channel encrypts (its CPU work then
 /// overlaps garbling) or the machine has more than two cores. Measured on this project's
-/// 2-core machine, with both parties sharing the two cores: over TLS the helper raised AES-128
-/// x 1000 from a median of 18.7 to 19.4 million AND gates per second; over plaintext TCP it
-/// lowered it from 23.9 to 21.8 (four busy threads on two cores), so there it stays off.
+/// 2-core machine with both parties sharing the two cores (`garbled bench --e2e --json`, eight
+/// alternating runs per build): over TLS the helper raised AES-128 x 1000 from a median of 17.3
+/// to 19.8 million AND gates per second; over plaintext TCP it lowered it from 19.8 to 18.2
+/// (four busy threads on two cores), so there it stays off (README, "Garbling beside the
+/// socket").
 fn pipelined<C: Channel + ?Sized>(channel: &C, and_count: usize) -> bool {
     and_count > TABLE_CHUNK
         && (channel.encrypts() || std::thread::available_parallelism().is_ok_and(|n| n.get() > 2))
@@ -577,6 +587,33 @@ enum Reverse {
     Sender(Box<(CotSender, Delta, Prg)>),
 }
 
+/// The counters of a session of either side (the two session types name the fields alike).
+macro_rules! counters {
+    ($session:ident) => {
+        Counters {
+            phases: &mut $session.phases,
+            tweaks: &mut $session.tweaks,
+            runs_done: &mut $session.runs_done,
+            and_done: &mut $session.and_done,
+            progress: &mut $session.progress,
+        }
+    };
+}
+
+/// What a malicious run of `program` needs from the session, either side.
+fn auth_run<'a>(
+    program: &'a Program,
+    options: &'a SessionOptions,
+    tweaks: &TweakBase,
+) -> auth::Run<'a> {
+    auth::Run {
+        program,
+        owners: &options.owners,
+        reveal: &options.reveal,
+        tweak_first: tweaks.first,
+    }
+}
+
 /// A session's counters, updated after a malicious run (either side).
 struct Counters<'s, 'c> {
     phases: &'s mut Phases,
@@ -752,22 +789,11 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
                 scratch: &mut state.scratch,
                 cheated: false,
             };
-            let run = auth::Run {
-                program,
-                owners: &self.options.owners,
-                reveal: &self.options.reveal,
-                tweak_first: self.tweaks.first,
-            };
+            let run = auth_run(program, &self.options, &self.tweaks);
             let mut times = auth::RunTimes::default();
             let bits = auth::garbler_run(&mut self.channel, &mut ctx, &run, &own, &mut times)?;
-            let counters = Counters {
-                phases: &mut self.phases,
-                tweaks: &mut self.tweaks,
-                runs_done: &mut self.runs_done,
-                and_done: &mut self.and_done,
-                progress: &mut self.progress,
-            };
-            return Ok(counters.after_malicious_run(program, self.options.runs, bits, times));
+            let runs = self.options.runs;
+            return Ok(counters!(self).after_malicious_run(program, runs, bits, times));
         }
         let evaluator_bits = self.options.input_bits(program, Party::Evaluator);
         let ch = &mut self.channel;
@@ -1061,22 +1087,11 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
                 scratch: &mut state.scratch,
                 cheated: false,
             };
-            let run = auth::Run {
-                program,
-                owners: &self.options.owners,
-                reveal: &self.options.reveal,
-                tweak_first: self.tweaks.first,
-            };
+            let run = auth_run(program, &self.options, &self.tweaks);
             let mut times = auth::RunTimes::default();
             let bits = auth::evaluator_run(&mut self.channel, &mut ctx, &run, &own, &mut times)?;
-            let counters = Counters {
-                phases: &mut self.phases,
-                tweaks: &mut self.tweaks,
-                runs_done: &mut self.runs_done,
-                and_done: &mut self.and_done,
-                progress: &mut self.progress,
-            };
-            return Ok(counters.after_malicious_run(program, self.options.runs, bits, times));
+            let runs = self.options.runs;
+            return Ok(counters!(self).after_malicious_run(program, runs, bits, times));
         }
         let ch = &mut self.channel;
         let clock = Instant::now();
@@ -1130,10 +1145,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         zeroize::Zeroize::zeroize(&mut active);
         let mut evaluator = evaluator?;
         // The garbler sends TABLE_CHUNK gates at a time, the last piece what is left.
-        let gates: Vec<usize> = (0..program.and_count())
-            .step_by(TABLE_CHUNK)
-            .map(|at| (program.and_count() - at).min(TABLE_CHUNK))
-            .collect();
+        let gates: Vec<usize> = table_chunks(program.and_count()).collect();
         let total = self.options.runs * program.and_count() as u64;
         let mut done = self.runs_done * program.and_count() as u64;
         let progress = &mut self.progress;
@@ -1240,7 +1252,7 @@ pub fn run_evaluator<C: Channel>(
 mod tests {
     use super::*;
 
-    /// A program of three table chunks, a garbler and an evaluator for it with matching labels.
+    /// A garbler and an evaluator for `program` with matching labels.
     fn parties(program: &Program, scheme: Scheme) -> (Garbler<'_>, Evaluator<'_>) {
         let mut prg = Prg::from_seed([9; 16]);
         let delta = Delta::new(prg.block());
@@ -1263,6 +1275,7 @@ mod tests {
         (garbler, evaluator)
     }
 
+    /// A program of three table chunks.
     fn program() -> Program {
         let circuit = crate::circuit::library::aes128_many(12).unwrap();
         let program = crate::compile::compile(&circuit).unwrap();
@@ -1272,9 +1285,8 @@ mod tests {
 
     /// The chunk sizes (in blocks) the garbler writes for `program`.
     fn chunks(program: &Program, scheme: Scheme) -> Vec<usize> {
-        (0..program.and_count())
-            .step_by(TABLE_CHUNK)
-            .map(|at| scheme.blocks_for((program.and_count() - at).min(TABLE_CHUNK)))
+        table_chunks(program.and_count())
+            .map(|gates| scheme.blocks_for(gates))
             .collect()
     }
 
