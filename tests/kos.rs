@@ -16,10 +16,14 @@ use garbled::protocol::{
     EvaluatorSession, GarblerSession, Party, Reveal, Security, SessionOptions,
 };
 
-/// The evaluator's side of the wire, flipping bits of its first IKNP message.
+/// The evaluator's side of the wire, flipping bits of one of its messages.
 struct Cheater {
     inner: MemoryChannel,
-    /// (column, rows) to flip in tile 0 of the extension message.
+    /// Which message: the `target`-th write of at least `min_len` bytes.
+    min_len: usize,
+    target: usize,
+    /// (column, rows) to flip in tile 0 of the extension message: bit `row` of 16-byte block
+    /// `column`.
     flips: Vec<(usize, std::ops::Range<usize>)>,
     tampered: bool,
     /// Large writes seen so far (the base OT's challenge and openings come first).
@@ -30,13 +34,13 @@ struct Cheater {
 
 impl Channel for Cheater {
     fn write_all(&mut self, data: &[u8]) -> garbled::Result<()> {
-        // The extension message is the first write of at least one tile (128 blocks) after the
-        // base OT's challenge (4 KiB) and openings (8 KiB).
-        let large = data.len() >= 128 * 16;
+        // Semi-honest: the extension message is the first write of at least one IKNP tile (128
+        // blocks) after the base OT's challenge (4 KiB) and openings (8 KiB).
+        let large = data.len() >= self.min_len;
         if large {
             self.large_writes += 1;
         }
-        if !self.tampered && large && self.large_writes == 3 {
+        if !self.tampered && large && self.large_writes == self.target {
             self.tampered = true;
             let mut data = data.to_vec();
             for (column, rows) in &self.flips {
@@ -82,11 +86,14 @@ fn program() -> Program {
 fn session(
     flips: Vec<(usize, std::ops::Range<usize>)>,
 ) -> (garbled::Result<Vec<bool>>, garbled::Result<Vec<bool>>, u64) {
-    session_with(Security::SemiHonest, flips)
+    session_with(Security::SemiHonest, (128 * 16, 3), flips)
 }
 
+/// A session in which the evaluator flips `flips` in the `target.1`-th write of at least
+/// `target.0` bytes.
 fn session_with(
     security: Security,
+    target: (usize, usize),
     flips: Vec<(usize, std::ops::Range<usize>)>,
 ) -> (garbled::Result<Vec<bool>>, garbled::Result<Vec<bool>>, u64) {
     let p = program();
@@ -101,6 +108,8 @@ fn session_with(
     let received_after = Arc::new(Mutex::new(0));
     let cheater = Cheater {
         inner: e,
+        min_len: target.0,
+        target: target.1,
         flips,
         tampered: false,
         large_writes: 0,
@@ -164,21 +173,41 @@ fn the_same_harness_without_flips_computes_the_answer() {
 
 /// In a malicious session the evaluator's COT sender (the second direction) is bootstrapped
 /// from the first direction: [`BASE_OTS`](garbled::ot::BASE_OTS) checked OTs whose choice bits
-/// are the evaluator's Delta. The evaluator's first extension message is that bootstrap, right
-/// after the one base OT; flipping its columns (which would tell it bits of the garbler's
-/// Delta, and through the seeds the garbler's side of the second direction) fails the same
-/// consistency check before anything else is sent, and without flips the session computes.
+/// are the evaluator's Delta. Both directions are SoftSpoken OT at width 4 (32 message blocks a
+/// tile of 128 OTs). The evaluator's writes after the base OT's challenge (4 KiB) and openings
+/// (8 KiB) are its tree corrections (4 KiB), then the bootstrap's extension message (3 tiles, 1.5
+/// KiB). Flipping bits of that message (which would tell it bits of the garbler's Delta, and
+/// through the seeds the garbler's side of the second direction) fails the consistency check
+/// before anything else is sent, and without flips the session computes.
 #[test]
 fn flipped_columns_of_the_malicious_bootstrap_are_caught() {
-    let flips: Vec<_> = (0..=40).map(|column| (column, 0..16)).collect();
-    let (garbler, evaluator, received_after) = session_with(Security::Malicious, flips);
+    let flips: Vec<_> = (0..=10).map(|column| (column, 0..16)).collect();
+    let (garbler, evaluator, received_after) =
+        session_with(Security::Malicious, (3 * 32 * 16, 4), flips);
     match garbler {
         Err(Error::PeerMisbehaved(m)) => assert!(m.contains("OT consistency check failed"), "{m}"),
         other => panic!("the garbler did not catch the cheat: {other:?}"),
     }
     assert!(evaluator.is_err(), "the cheating evaluator got an output");
     assert_eq!(received_after, 16);
-    let (garbler, evaluator, _) = session_with(Security::Malicious, Vec::new());
+    let (garbler, evaluator, _) = session_with(Security::Malicious, (3 * 32 * 16, 4), Vec::new());
     assert_eq!(garbler.unwrap(), vec![false; 16]);
     assert_eq!(evaluator.unwrap(), vec![false; 16]);
+}
+
+/// The evaluator's GGM tree corrections (its third large write in a malicious session) changed:
+/// the garbler's seeds of those VOLE blocks no longer match the evaluator's, and the check of
+/// the very next extension (the bootstrap) fails before anything else is sent.
+#[test]
+fn tampered_tree_corrections_are_caught_at_the_first_extension() {
+    // Both corrections of level 0 of trees 0 and 1: whatever Delta's bits, the garbler uses one.
+    let flips = vec![(0, 0..8), (1, 0..8), (8, 3..5), (9, 3..5)];
+    let (garbler, evaluator, received_after) =
+        session_with(Security::Malicious, (4 * 1024, 3), flips);
+    match garbler {
+        Err(Error::PeerMisbehaved(m)) => assert!(m.contains("OT consistency check failed"), "{m}"),
+        other => panic!("the garbler did not catch the cheat: {other:?}"),
+    }
+    assert!(evaluator.is_err(), "the cheating evaluator got an output");
+    assert_eq!(received_after, 16);
 }

@@ -91,6 +91,35 @@ pub fn dot_portable(a: &[Block], b: &[Block]) -> Block {
     Block::new(reduce(lo, hi))
 }
 
+/// `acc_i += x_i * g` for every `i`, unreduced: `acc[2i]` holds the low and `acc[2i + 1]` the
+/// high 128 bits of the running sum of products (fold with [`reduce_pairs`]). The column hashes
+/// of the SoftSpoken consistency check (`crate::ot::iknp`) add one tile a call.
+pub fn scale_add(acc: &mut [Block], xs: &[Block], g: Block) {
+    assert_eq!(acc.len(), 2 * xs.len(), "one (low, high) pair per block");
+    #[cfg(target_arch = "x86_64")]
+    if have_clmul() {
+        // SAFETY: PCLMULQDQ and SSE2 were detected on this CPU just above; the lengths match.
+        return unsafe { super::x86::clmul_scale_add(acc, xs, g) };
+    }
+    scale_add_portable(acc, xs, g);
+}
+
+/// [`scale_add`] on the portable path (the reference the fast path is tested against).
+pub fn scale_add_portable(acc: &mut [Block], xs: &[Block], g: Block) {
+    for (pair, x) in acc.chunks_exact_mut(2).zip(xs) {
+        let (lo, hi) = clmul128_portable(x.value(), g.value());
+        pair[0] = Block::new(pair[0].value() ^ lo);
+        pair[1] = Block::new(pair[1].value() ^ hi);
+    }
+}
+
+/// Reduces the `(low, high)` pairs that [`scale_add`] accumulated: one field element each.
+pub fn reduce_pairs(acc: &[Block]) -> Vec<Block> {
+    acc.chunks_exact(2)
+        .map(|pair| Block::new(reduce(pair[0].value(), pair[1].value())))
+        .collect()
+}
+
 /// `sum_i c_i * b_i` where `c_i` is a bit (selected without branches): the receiver's
 /// combination of its choice bits.
 pub fn select_sum(bits: &[bool], b: &[Block]) -> Block {
@@ -179,6 +208,28 @@ mod tests {
             for b in [Block::new(u128::MAX), Block::new(3)] {
                 assert_eq!(mul(a, b), mul_portable(a, b));
             }
+        }
+    }
+
+    #[test]
+    fn scaled_sums_match_the_products() {
+        let mut prg = Prg::from_seed([8; 16]);
+        for n in [0usize, 1, 5, 128] {
+            let mut xs = vec![Block::ZERO; n];
+            let mut acc = vec![Block::ZERO; 2 * n];
+            let mut reference = vec![Block::ZERO; n];
+            for _ in 0..3 {
+                prg.fill(&mut xs);
+                let g = prg.block();
+                let mut portable = acc.clone();
+                scale_add(&mut acc, &xs, g);
+                scale_add_portable(&mut portable, &xs, g);
+                assert_eq!(acc, portable, "length {n}");
+                for (r, x) in reference.iter_mut().zip(&xs) {
+                    *r ^= mul_portable(*x, g);
+                }
+            }
+            assert_eq!(reduce_pairs(&acc), reference, "length {n}");
         }
     }
 

@@ -873,6 +873,41 @@ pub(super) unsafe fn clmul_dot(a: &[Block], b: &[Block]) -> (u128, u128) {
     (low ^ (middle << 64), high ^ (middle >> 64))
 }
 
+/// `acc[2i], acc[2i + 1] ^= x_i * g` (the unreduced 256-bit carry-less product): see
+/// `gf128::scale_add`.
+///
+/// # Safety
+/// The CPU must support PCLMULQDQ and SSE2; `acc.len() == 2 * xs.len()`.
+#[target_feature(enable = "pclmulqdq,sse2")]
+pub(super) unsafe fn clmul_scale_add(acc: &mut [Block], xs: &[Block], g: Block) {
+    debug_assert_eq!(acc.len(), 2 * xs.len());
+    let n = xs.len().min(acc.len() / 2);
+    // SAFETY: loading 16 bytes from a local Block.
+    let g = unsafe { _mm_loadu_si128(&g as *const Block as *const __m128i) };
+    for i in 0..n {
+        // SAFETY: i < n, so xs[i], acc[2i] and acc[2i + 1] are in bounds; unaligned accesses.
+        unsafe {
+            let x = _mm_loadu_si128(xs.as_ptr().add(i) as *const __m128i);
+            let lo_ptr = acc.as_mut_ptr().add(2 * i) as *mut __m128i;
+            let hi_ptr = acc.as_mut_ptr().add(2 * i + 1) as *mut __m128i;
+            let middle = _mm_xor_si128(
+                _mm_clmulepi64_si128(x, g, 0x01),
+                _mm_clmulepi64_si128(x, g, 0x10),
+            );
+            let low = _mm_xor_si128(
+                _mm_clmulepi64_si128(x, g, 0x00),
+                _mm_slli_si128::<8>(middle),
+            );
+            let high = _mm_xor_si128(
+                _mm_clmulepi64_si128(x, g, 0x11),
+                _mm_srli_si128::<8>(middle),
+            );
+            _mm_storeu_si128(lo_ptr, _mm_xor_si128(_mm_loadu_si128(lo_ptr), low));
+            _mm_storeu_si128(hi_ptr, _mm_xor_si128(_mm_loadu_si128(hi_ptr), high));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Key expansion with AESKEYGENASSIST: the S-box of the schedule in hardware, no table lookups on
 // key bytes (FIPS-197 §5.2; Intel's AES-NI white paper, "Key expansion using AESKEYGENASSIST").

@@ -209,8 +209,10 @@ fn cot_both<C: Channel>(
     n: usize,
     tamper: bool,
 ) -> Result<()> {
-    use crate::ot::{BASE_OTS, checked_rows};
+    use crate::ot::{checked_rows, columns};
     let rows = checked_rows(n);
+    // Message blocks per tile, ours and the peer's (both directions run at the same width).
+    let (ours_cols, theirs_cols) = (columns(receiver.width()), columns(sender.width()));
     let extension = receiver.extend_checked_reusing(
         &scratch.bits,
         &mut scratch.u,
@@ -222,12 +224,12 @@ fn cot_both<C: Channel>(
     let keys = &mut scratch.keys;
     keys.clear();
     let mut pending = sender.begin_check();
-    let mut piece = vec![Block::ZERO; BASE_OTS * PIECE_TILES];
+    let mut piece = vec![Block::ZERO; theirs_cols * PIECE_TILES];
     let mut done = 0;
     while done < rows {
         let len = (rows - done).min(128 * PIECE_TILES);
-        let ours = &scratch.u[BASE_OTS * done / 128..BASE_OTS * (done + len) / 128];
-        let theirs = &mut piece[..BASE_OTS * len / 128];
+        let ours = &scratch.u[ours_cols * done / 128..ours_cols * (done + len) / 128];
+        let theirs = &mut piece[..theirs_cols * len / 128];
         match me {
             Party::Evaluator => {
                 send_blocks(ch, ours)?;
@@ -243,7 +245,7 @@ fn cot_both<C: Channel>(
         sender.extend_checked_chunk(len, theirs, keys, &mut pending)?;
         done += len;
     }
-    // Both challenges, then both answers (16 and 32 bytes: both may write first).
+    // Both challenges, then both answers (16 bytes, then 32 or 2064: both may write first).
     send_blocks(ch, &[pending.seed()])?;
     ch.flush()?;
     let mut seed = [Block::ZERO];
@@ -252,9 +254,9 @@ fn cot_both<C: Channel>(
     scratch.macs = macs;
     send_blocks(ch, &answer)?;
     ch.flush()?;
-    let mut check = [Block::ZERO; 2];
+    let mut check = vec![Block::ZERO; crate::ot::answer_blocks(sender.width())];
     recv_blocks(ch, &mut check)?;
-    sender.finish_check(pending, n, keys, check)
+    sender.finish_check(pending, n, keys, &check)
 }
 
 fn mac_digest(macs: impl Iterator<Item = Block>) -> [u8; 32] {

@@ -282,10 +282,10 @@ pub(crate) fn measure_ot(budget: Duration) -> Result<OtFigures> {
         let garbler = std::thread::spawn(move || {
             let mut prg = Prg::from_os().expect("OS randomness");
             let delta = Delta::new(prg.block());
-            ot::setup_sender(&mut g, delta, session, &mut prg).map(|_| ())
+            ot::setup_sender(&mut g, delta, session, &mut prg, 1).map(|_| ())
         });
         let mut prg = Prg::from_os().expect("OS randomness");
-        let r = ot::setup_receiver(&mut e, session, &mut prg).map(|_| ());
+        let r = ot::setup_receiver(&mut e, session, &mut prg, 1).map(|_| ());
         let g = garbler.join();
         debug_assert!(r.is_ok() && matches!(g, Ok(Ok(()))));
     });
@@ -330,7 +330,7 @@ pub(crate) fn measure_ot(budget: Duration) -> Result<OtFigures> {
                             &mut pending,
                         )?;
                         let (check, labels) = receiving.respond(pending.seed());
-                        sender.finish_check(pending, len, &mut q, check)?;
+                        sender.finish_check(pending, len, &mut q, &check)?;
                         recycled = std::hint::black_box(labels);
                     } else {
                         receiver.extend_into(&bits[..len], &mut u, &mut t);

@@ -14,8 +14,40 @@
 //! label is `t_i = W0_i ^ x_i*Delta`, exactly what garbling needs (no hash: the correlation is
 //! the one wanted). 16 bytes per OT on the wire.
 //!
-//! **Active security: the KOS15 consistency check** (Keller, Orsini, Scholl, "Actively secure OT
-//! extension with optimal overhead", CRYPTO 2015, eprint 2015/546, §4 and Fig. 7, in the
+//! **SoftSpoken: fewer bytes for more PRG work** (Roy, "SoftSpokenOT: Quieter OT Extension from
+//! Small-Field Silent VOLE in the Minicrypt Model", CRYPTO 2022, eprint 2022/192). The 128
+//! columns are cut into `128/k` blocks of `k` columns (the *width*; 1, 2, 4 or 8). Block `j`'s
+//! `k` base OTs grow a GGM tree ([`super::ggm`], the paper's §3.1 small-field VOLE from a
+//! punctured PRF): the receiver knows all `2^k` seeds `s_x`, the sender all but `s_{Delta_j}`,
+//! where `Delta_j` is the `k` bits of Delta of the block. With `P_x = G(s_x)`:
+//! the receiver computes `u_j = sum_x P_x` and `v_j,b = sum_{x: x_b = 1} P_x`, sends the
+//! correction `u_j ^ x` (one column per block: `16/k` bytes per OT) and keeps column `kj + b`
+//! `t = v_j,b`; the sender computes `w_j,b = sum_{x != Delta_j} (x ^ Delta_j)_b P_x`
+//! `= v_j,b ^ Delta_{kj+b} * u_j` and
+//! `q = w_j,b ^ Delta_{kj+b} * (u_j ^ x) = t ^ Delta_{kj+b} * x`: the same correlation as IKNP, which is the case `k = 1` (`s_0 = k^1`, `s_1 = k^0`; no tree).
+//! The receiver expands `2^k` streams a block and the sender `2^k - 1`: at `k = 4` that is 512
+//! and 480 AES blocks per 128 OTs against IKNP's 256 and 128, for a quarter of the bytes.
+//! Malicious sessions run at width 4 (their traffic is mostly correlated OTs); semi-honest ones
+//! keep IKNP.
+//!
+//! **SoftSpoken's consistency check** (width above 1; Roy §4, the subspace-VOLE check with a
+//! universal hash). After the message, the sender's challenge seeds one coefficient `gamma_k`
+//! in GF(2^128) per tile; the receiver answers `U = sum_k gamma_k x_k` (its choice bits, 128 a
+//! tile) and for every column `c` `V_c = sum_k gamma_k t^c_k`; the sender checks
+//! `sum_k gamma_k q^c_k = V_c ^ Delta_c * U` for all 128 columns (129 blocks, 2 KiB, per
+//! extension). `H(y) = sum_k gamma_k y_k` is a random linear map: a fixed nonzero difference
+//! survives it with probability `2^-128` per column. A receiver whose corrections in block `j`
+//! do not all use the same `x` (or a tree sender whose corrections made the sender's seeds
+//! inconsistent) leaves an error in the block's `k` columns that depends on `Delta_j`; it passes
+//! only by guessing those bits (`2^-k` a block), which is the selective-abort leakage the paper's
+//! leaky VOLE allows for: each guessed bit halves the chance of not being caught, so Delta keeps
+//! its entropy for every cheater that is not caught. The extras (below) make `U` uniform (the
+//! last tile is entirely random), and `V_c = H(q^c) ^ Delta_c * U` tells the sender nothing more.
+//! IKNP keeps KOS15's check below, whose answer is 32 bytes instead of 2 KiB: semi-honest
+//! sessions make one small extension per run.
+//!
+//! **Active security of IKNP: the KOS15 consistency check** (Keller, Orsini, Scholl, "Actively
+//! secure OT extension with optimal overhead", CRYPTO 2015, eprint 2015/546, §4 and Fig. 7, in the
 //! correlated form with a global offset; with the corrected analysis of Roy, "SoftSpoken OT",
 //! CRYPTO 2022, eprint 2022/192, §6). Without it a receiver can flip column `j` of `u` for some
 //! rows; its labels for those rows are then right only if bit `j` of Delta is 0, and a circuit
@@ -48,11 +80,13 @@
 //! extension's throughput here, measured with `garbled bench --ot`.) The seed is expanded
 //! together with the session id and the extension counter, so no two extensions share `chi`.
 
+use subtle::{ConstantTimeEq, ConstantTimeGreater};
 use zeroize::{Zeroize, Zeroizing};
 
+use super::ggm;
 use super::transpose::transpose_tile;
 use crate::aes::{Prg, gf128};
-use crate::block::{Block, Delta};
+use crate::block::{Block, Delta, mask};
 use crate::error::{Error, Result};
 
 /// Number of base OTs (the security parameter).
@@ -62,28 +96,57 @@ pub const BASE_OTS: usize = 128;
 /// sender's check sees a combination of kappa + rho random choice bits besides the real ones).
 pub const CHECK_OTS: usize = 128 + 40;
 
+/// The widest VOLE block supported (`k = 8`: 256 seeds a block).
+pub const MAX_WIDTH: usize = ggm::MAX_DEPTH;
+
 /// Rows of a checked extension of `m` OTs: `m` plus the extras, in whole tiles.
 pub fn checked_rows(m: usize) -> usize {
     128 * tiles(m + CHECK_OTS)
 }
 
-/// The challenge of one checked extension: `chi` for row `j` of tile `k` is `alpha^k * beta_j`
-/// (see the module documentation). `alpha` and `beta` are an AES-CTR stream from the sender's
-/// fresh random seed, bound to the session and the extension counter.
+/// Whether `k` bits of Delta per small-field VOLE block is supported: 1 (IKNP), 2, 4 or 8.
+pub fn valid_width(k: usize) -> bool {
+    matches!(k, 1 | 2 | 4 | 8)
+}
+
+/// Blocks of the receiver's message per tile of 128 OTs at width `k`: one column per VOLE block,
+/// so `16 / k` bytes per OT.
+pub fn columns(k: usize) -> usize {
+    BASE_OTS / k
+}
+
+/// Blocks of the receiver's answer to the challenge at width `k`: KOS15's `(x, t)`, or
+/// SoftSpoken's hash of `x` and one hash per column.
+pub fn answer_blocks(k: usize) -> usize {
+    if k == 1 { 2 } else { 1 + BASE_OTS }
+}
+
+/// Blocks of the tree message at width `k` (none for IKNP): `2k` corrections per VOLE block.
+pub fn tree_blocks(k: usize) -> usize {
+    if k == 1 { 0 } else { columns(k) * 2 * k }
+}
+
+/// The generator of one checked extension's challenge: an AES-CTR stream from the sender's fresh
+/// random seed, bound to the session and the extension counter.
+fn challenge_prg(session: &[u8; 32], counter: u64, seed: Block) -> Prg {
+    let mut h = blake3::Hasher::new_keyed(session);
+    h.update(b"garbled KOS check v1");
+    h.update(&counter.to_le_bytes());
+    h.update(&seed.to_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    Prg::from_seed(key)
+}
+
+/// KOS15's challenge (width 1): `chi` for row `j` of tile `k` is `alpha^k * beta_j` (see the
+/// module documentation).
 struct Challenge {
     alpha: Block,
     beta: [Block; 128],
 }
 
 impl Challenge {
-    fn new(session: &[u8; 32], counter: u64, seed: Block) -> Self {
-        let mut h = blake3::Hasher::new_keyed(session);
-        h.update(b"garbled KOS check v1");
-        h.update(&counter.to_le_bytes());
-        h.update(&seed.to_bytes());
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&h.finalize().as_bytes()[..16]);
-        let mut prg = Prg::from_seed(key);
+    fn new(mut prg: Prg) -> Self {
         let mut beta = [Block::ZERO; 128];
         prg.fill(&mut beta);
         Challenge {
@@ -112,25 +175,11 @@ pub fn tiles(m: usize) -> usize {
     m.div_ceil(128)
 }
 
-/// Tiles generated and transposed per pass: 16 tiles of 128 blocks = 32 KiB, so that each
-/// column generator produces 16 blocks per call (a full pass of the AES kernel).
-/// Writing whole columns first and transposing afterwards read each tile with a stride of the
-/// column length, which defeated the caches (measured: 3x slower).
+/// Tiles generated and transposed per pass: 16 tiles, so that each seed's generator produces 16
+/// blocks per call (a full pass of the AES kernel). Writing whole columns first and transposing
+/// afterwards read each tile with a stride of the column length, which defeated the caches
+/// (measured: 3x slower).
 const GROUP: usize = 16;
-
-/// The message and outputs are tile-major: block `128*k + j` is column `j`'s block of tile `k`.
-/// Fills `out` (tile-major, `tiles` tiles) from the 128 column generators.
-fn fill_tiles(prgs: &mut [Prg], out: &mut [Block], tiles: usize) {
-    let mut column = [Block::ZERO; GROUP];
-    for (j, g) in prgs.iter_mut().enumerate() {
-        let col = &mut column[..tiles];
-        g.fill(col);
-        for (k, b) in col.iter().enumerate() {
-            out[128 * k + j] = *b;
-        }
-    }
-    column.zeroize();
-}
 
 /// Up to 128 bits as a `u128`, bit `i` = `bits[i]`, eight at a time (a variable-width shift per
 /// bit was the receiver's largest cost).
@@ -146,10 +195,28 @@ fn pack128(bits: &[bool]) -> u128 {
     u128::from_le_bytes(bytes)
 }
 
-/// The extension receiver (the evaluator): holds both seeds of every base OT.
+/// The leaf of seed `s_x`: the path that takes side `!x_l` at level `l` (level 0 most
+/// significant), so that the one leaf the Delta holder misses is `s_{Delta_j}` (see [`ggm`]).
+fn leaf_of(x: usize, k: usize) -> usize {
+    (0..k).fold(0, |y, l| (y << 1) | (!x >> l & 1))
+}
+
+/// Transposes tile `k` of a tile-major buffer in place: columns become rows.
+fn transpose_in_place(buffer: &mut [Block], tile: &mut [u128; 128]) {
+    for (t, b) in tile.iter_mut().zip(buffer.iter()) {
+        *t = b.value();
+    }
+    transpose_tile(tile);
+    for (b, t) in buffer.iter_mut().zip(tile.iter()) {
+        *b = Block::new(*t);
+    }
+}
+
+/// The extension receiver (the evaluator): knows every seed of every VOLE block.
 pub struct CotReceiver {
-    prgs0: Vec<Prg>,
-    prgs1: Vec<Prg>,
+    width: usize,
+    /// `prgs[(j << width) + x]` expands seed `s_x` of VOLE block `j`.
+    prgs: Vec<Prg>,
     /// Choice bits of the extra OTs of checked extensions.
     extras: Prg,
     session: [u8; 32],
@@ -158,33 +225,134 @@ pub struct CotReceiver {
 
 impl std::fmt::Debug for CotReceiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CotReceiver(<secret>)")
+        write!(f, "CotReceiver(width {}, <secret>)", self.width)
     }
 }
 
 impl CotReceiver {
-    /// From the base-OT sender's key pairs; `session` keys the challenge of checked
-    /// extensions.
+    /// IKNP (width 1) from the base-OT sender's key pairs; `session` keys the challenge of
+    /// checked extensions.
     pub fn new(keys: &[(Block, Block)], session: [u8; 32]) -> Result<Self> {
+        let (receiver, message) = Self::with_width(keys, session, 1, &mut Prg::from_seed([0; 16]))?;
+        debug_assert!(message.is_empty());
+        Ok(receiver)
+    }
+
+    /// SoftSpoken at `width` bits per VOLE block: the trees are grown from roots drawn from
+    /// `roots`, and the returned message (`tree_blocks(width)` blocks, empty for width 1) must
+    /// reach the sender's [`CotSender::with_width`].
+    pub fn with_width(
+        keys: &[(Block, Block)],
+        session: [u8; 32],
+        width: usize,
+        roots: &mut Prg,
+    ) -> Result<(Self, Vec<Block>)> {
         if keys.len() != BASE_OTS {
             return Err(Error::arg(format!(
-                "IKNP needs {BASE_OTS} base OTs, got {}",
+                "OT extension needs {BASE_OTS} base OTs, got {}",
                 keys.len()
             )));
         }
-        Ok(CotReceiver {
-            prgs0: keys
-                .iter()
-                .map(|(k0, _)| Prg::from_seed(k0.to_bytes()))
-                .collect(),
-            prgs1: keys
-                .iter()
-                .map(|(_, k1)| Prg::from_seed(k1.to_bytes()))
-                .collect(),
-            extras: Prg::from_os()?,
-            session,
-            counter: 0,
-        })
+        if !valid_width(width) {
+            return Err(Error::arg(format!("no VOLE width {width} (1, 2, 4 or 8)")));
+        }
+        let n = 1 << width;
+        let mut prgs = Vec::with_capacity(columns(width) * n);
+        let mut message = Vec::with_capacity(tree_blocks(width));
+        for (j, pairs) in keys.chunks(width).enumerate() {
+            let mut leaves = if width == 1 {
+                vec![pairs[0].0, pairs[0].1]
+            } else {
+                let mut root = roots.block();
+                let (leaves, corrections) = ggm::send(&session, j, root, pairs);
+                root.zeroize();
+                message.extend_from_slice(&corrections);
+                leaves
+            };
+            prgs.extend((0..n).map(|x| Prg::from_seed(leaves[leaf_of(x, width)].to_bytes())));
+            leaves.zeroize();
+        }
+        Ok((
+            CotReceiver {
+                width,
+                prgs,
+                extras: Prg::from_os()?,
+                session,
+                counter: 0,
+            },
+            message,
+        ))
+    }
+
+    /// Bits of Delta per VOLE block.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// One group of `xs.len()` tiles: the columns `t` (tile-major, 128 blocks a tile) and the
+    /// message `u` (tile-major, [`columns`] blocks a tile) for the packed choice bits `xs`.
+    /// Block `j` sums its seeds' streams: `u_j = sum_x G(s_x)`, `v_j,b = sum_{x: x_b = 1} G(s_x)`;
+    /// column `k*j + b` is `v_j,b` and block `j` of the message is `u_j ^ x`.
+    fn fill_group(&mut self, xs: &[Block], t: &mut [Block], u: &mut [Block]) {
+        let (k, count) = (self.width, xs.len());
+        let (n, cols) = (1 << k, columns(k));
+        let mut stream = [Block::ZERO; GROUP];
+        let mut sum = [Block::ZERO; GROUP];
+        let mut v = [[Block::ZERO; GROUP]; MAX_WIDTH];
+        for (j, prgs) in self.prgs.chunks_mut(n).enumerate() {
+            sum[..count].fill(Block::ZERO);
+            for row in &mut v[..k] {
+                row[..count].fill(Block::ZERO);
+            }
+            for (x, prg) in prgs.iter_mut().enumerate() {
+                prg.fill(&mut stream[..count]);
+                for (s, b) in sum.iter_mut().zip(&stream[..count]) {
+                    *s ^= *b;
+                }
+                // `x` is public: which sums a stream joins is no secret.
+                for (bit, row) in v[..k].iter_mut().enumerate() {
+                    if x >> bit & 1 == 1 {
+                        for (r, b) in row.iter_mut().zip(&stream[..count]) {
+                            *r ^= *b;
+                        }
+                    }
+                }
+            }
+            for i in 0..count {
+                u[cols * i + j] = sum[i] ^ xs[i];
+                for (bit, row) in v[..k].iter().enumerate() {
+                    t[128 * i + k * j + bit] = row[i];
+                }
+            }
+        }
+        stream.zeroize();
+        sum.zeroize();
+        v.zeroize();
+    }
+
+    /// Fills `u` (resized) with the message and `t` (cleared, then `128 * tiles` blocks) with
+    /// the columns for `choices`, tile-major.
+    fn columns_into(&mut self, choices: &[bool], u: &mut Vec<Block>, t: &mut Vec<Block>) {
+        let n = tiles(choices.len());
+        let cols = columns(self.width);
+        // Every block of `u` and `t` is written below, so reused buffers are only resized
+        // (zero-filling a megabyte per chunk was a tenth of the extension's time).
+        u.resize(cols * n, Block::ZERO);
+        t.resize(128 * n, Block::ZERO);
+        let mut xs = [Block::ZERO; GROUP];
+        for first in (0..n).step_by(GROUP) {
+            let count = GROUP.min(n - first);
+            for (i, x) in xs[..count].iter_mut().enumerate() {
+                let base = 128 * (first + i);
+                *x = Block::new(pack128(&choices[base..(base + 128).min(choices.len())]));
+            }
+            self.fill_group(
+                &xs[..count],
+                &mut t[128 * first..128 * (first + count)],
+                &mut u[cols * first..cols * (first + count)],
+            );
+        }
+        xs.zeroize();
     }
 
     /// The first half of a checked extension by `choices.len()` OTs: `u` is overwritten with
@@ -194,7 +362,7 @@ impl CotReceiver {
         self.extend_checked_reusing(choices, u, Vec::new())
     }
 
-    /// [`CotReceiver::extend_checked`] writing the rows into `buffer` (the labels of an earlier
+    /// [`CotReceiver::extend_checked`] writing into `buffer` (the labels of an earlier
     /// extension, say), whose allocation is reused: a fresh megabyte per chunk costs a page fault
     /// per page.
     pub fn extend_checked_reusing(
@@ -210,23 +378,23 @@ impl CotReceiver {
         let mut random = Zeroizing::new(vec![0u8; rows - m]);
         self.extras.fill_bytes(&mut random);
         all.extend(random.iter().map(|b| b & 1 == 1));
-        // The old contents are overwritten (`extend_into` writes every row it appends).
+        // The old contents are overwritten (`columns_into` writes every block).
         let mut t = Zeroizing::new(buffer);
-        t.clear();
-        self.extend_into(&all, u, &mut t);
+        self.columns_into(&all, u, &mut t);
         let counter = self.counter;
         self.counter += 1;
         CheckedReceive {
             choices: all,
-            rows: t,
+            columns: t,
             m,
+            width: self.width,
             session: self.session,
             counter,
         }
     }
 
-    /// Extends by `choices.len()` OTs. Returns the message for the sender (`128 * tiles(m)`
-    /// blocks, tile-major) and the receiver's outputs `t_i`, one per choice.
+    /// Extends by `choices.len()` OTs without a check. Returns the message for the sender
+    /// ([`columns`] blocks a tile, tile-major) and the receiver's outputs `t_i`, one per choice.
     pub fn extend(&mut self, choices: &[bool]) -> (Vec<Block>, Vec<Block>) {
         let (mut u, mut out) = (Vec::new(), Vec::new());
         self.extend_into(choices, &mut u, &mut out);
@@ -238,46 +406,44 @@ impl CotReceiver {
     pub fn extend_into(&mut self, choices: &[bool], u: &mut Vec<Block>, out: &mut Vec<Block>) {
         let m = choices.len();
         let n = tiles(m);
-        // Every block of `u` is written below, so a reused `u` is only resized (zero-filling a
-        // megabyte per chunk was a tenth of the extension's time), and the outputs are appended
-        // tile by tile.
-        u.resize(BASE_OTS * n, Block::ZERO);
+        let cols = columns(self.width);
+        u.resize(cols * n, Block::ZERO);
         out.reserve(m);
         let mut t = [Block::ZERO; BASE_OTS * GROUP];
+        let mut xs = [Block::ZERO; GROUP];
         let mut tile = [0u128; 128];
         for first in (0..n).step_by(GROUP) {
             let count = GROUP.min(n - first);
-            let u_group = &mut u[BASE_OTS * first..BASE_OTS * (first + count)];
-            fill_tiles(&mut self.prgs0, &mut t, count);
-            fill_tiles(&mut self.prgs1, u_group, count);
+            for (i, x) in xs[..count].iter_mut().enumerate() {
+                let base = 128 * (first + i);
+                *x = Block::new(pack128(&choices[base..(base + 128).min(m)]));
+            }
+            self.fill_group(
+                &xs[..count],
+                &mut t[..128 * count],
+                &mut u[cols * first..cols * (first + count)],
+            );
             for k in 0..count {
-                // x restricted to this tile, as one block: every column gets it.
+                transpose_in_place(&mut t[128 * k..128 * (k + 1)], &mut tile);
                 let base = 128 * (first + k);
-                let x = Block::new(pack128(&choices[base..(base + 128).min(m)]));
-                for (j, (u, t)) in u_group[128 * k..128 * (k + 1)]
-                    .iter_mut()
-                    .zip(&t[128 * k..128 * (k + 1)])
-                    .enumerate()
-                {
-                    *u = *u ^ *t ^ x;
-                    tile[j] = t.value();
-                }
-                transpose_tile(&mut tile);
                 let end = (base + 128).min(m);
-                out.extend(tile[..end - base].iter().map(|v| Block::new(*v)));
+                out.extend_from_slice(&t[128 * k..128 * k + (end - base)]);
             }
         }
         t.zeroize();
+        xs.zeroize();
         tile.zeroize();
     }
 }
 
-/// A receiver's checked extension waiting for the sender's challenge: all rows, extras
-/// included, wiped when dropped.
+/// A receiver's checked extension waiting for the sender's challenge: the choice bits and the
+/// columns of all rows, extras included, wiped when dropped.
 pub struct CheckedReceive {
     choices: Zeroizing<Vec<bool>>,
-    rows: Zeroizing<Vec<Block>>,
+    /// Tile-major columns until [`CheckedReceive::respond`] transposes them into rows.
+    columns: Zeroizing<Vec<Block>>,
     m: usize,
+    width: usize,
     session: [u8; 32],
     counter: u64,
 }
@@ -294,24 +460,56 @@ impl CheckedReceive {
         &self.choices[..self.m]
     }
 
-    /// The answer `(x, t)` to the sender's challenge `seed`, and the receiver's `m` outputs
-    /// `t_i` (the extras are dropped).
-    pub fn respond(mut self, seed: Block) -> ([Block; 2], Vec<Block>) {
-        let chi = Challenge::new(&self.session, self.counter, seed);
-        let x = chi.combine_bits(&self.choices);
-        let t = chi.combine(&self.rows);
-        self.rows[self.m..].zeroize();
-        self.rows.truncate(self.m);
-        ([x, t], std::mem::take(&mut *self.rows))
+    /// The answer to the sender's challenge `seed` ([`answer_blocks`] blocks) and the receiver's
+    /// `m` outputs `t_i` (the extras are dropped).
+    pub fn respond(mut self, seed: Block) -> (Vec<Block>, Vec<Block>) {
+        let mut prg = challenge_prg(&self.session, self.counter, seed);
+        let mut tile = [0u128; 128];
+        let answer = if self.width == 1 {
+            for buffer in self.columns.chunks_mut(128) {
+                transpose_in_place(buffer, &mut tile);
+            }
+            let chi = Challenge::new(prg);
+            vec![chi.combine_bits(&self.choices), chi.combine(&self.columns)]
+        } else {
+            // One hash per column and one of the choice bits, with a fresh coefficient a tile.
+            let mut sums = Zeroizing::new(vec![Block::ZERO; 2 * BASE_OTS]);
+            let mut x_sum = [Block::ZERO; 2];
+            for (buffer, bits) in self.columns.chunks_mut(128).zip(self.choices.chunks(128)) {
+                let gamma = prg.block();
+                gf128::scale_add(&mut sums, buffer, gamma);
+                gf128::scale_add(&mut x_sum, &[Block::new(pack128(bits))], gamma);
+                transpose_in_place(buffer, &mut tile);
+            }
+            let mut answer = gf128::reduce_pairs(&x_sum);
+            answer.extend(gf128::reduce_pairs(&sums));
+            x_sum.zeroize();
+            answer
+        };
+        tile.zeroize();
+        self.columns[self.m..].zeroize();
+        self.columns.truncate(self.m);
+        (answer, std::mem::take(&mut *self.columns))
     }
 }
 
-/// The sender's check of one extension in progress: the challenge (not yet sent) and the sum
-/// `sum q_i chi_i` so far.
+/// What the sender sums for the check while the rows arrive.
+enum Sums {
+    /// KOS15: `sum_i chi_i q_i` over the rows.
+    Rows { chi: Box<Challenge>, sum: Block },
+    /// SoftSpoken: `sum_k gamma_k q^c_k` for every column `c`, unreduced; `gamma` streams from
+    /// the generator, one coefficient a tile.
+    Columns {
+        gammas: Box<Prg>,
+        sums: Zeroizing<Vec<Block>>,
+    },
+}
+
+/// The sender's check of one extension in progress: the challenge (not yet sent) and the sums
+/// so far.
 pub struct PendingCheck {
-    chi: Challenge,
+    sums: Sums,
     seed: Block,
-    sum: Block,
     rows: usize,
 }
 
@@ -328,11 +526,16 @@ impl PendingCheck {
     }
 }
 
-/// The extension sender (the garbler): holds one seed per base OT, chosen by Delta's bits.
+/// The extension sender (the garbler): knows every seed but one of each VOLE block, the one
+/// Delta's bits point to.
 pub struct CotSender {
+    width: usize,
+    /// `2^k - 1` generators a block: the seeds it knows, in increasing order of `x`.
     prgs: Vec<Prg>,
+    /// `x ^ Delta_j` for each of those seeds: the bits say which columns its stream joins.
+    coefficients: Zeroizing<Vec<u8>>,
     delta: Delta,
-    /// Column j is XORed with u exactly when bit j of Delta is set: a mask per column.
+    /// Column `c` is XORed with the block's message exactly when bit `c` of Delta is set.
     masks: Zeroizing<Vec<Block>>,
     /// Challenge seeds.
     seeds: Prg,
@@ -342,27 +545,91 @@ pub struct CotSender {
 
 impl std::fmt::Debug for CotSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CotSender(<secret>)")
+        write!(f, "CotSender(width {}, <secret>)", self.width)
     }
 }
 
 impl CotSender {
-    /// From the base-OT receiver's keys, received with choice bits = the bits of `delta`;
-    /// `session` keys the challenge of checked extensions.
+    /// IKNP (width 1) from the base-OT receiver's keys, received with choice bits = the bits of
+    /// `delta`; `session` keys the challenge of checked extensions.
     pub fn new(delta: Delta, keys: &[Block], session: [u8; 32]) -> Result<Self> {
+        Self::with_width(delta, keys, session, 1, &[])
+    }
+
+    /// SoftSpoken at `width` bits per VOLE block, with the receiver's tree message (see
+    /// [`CotReceiver::with_width`]; a message of the wrong length is the peer's fault).
+    pub fn with_width(
+        delta: Delta,
+        keys: &[Block],
+        session: [u8; 32],
+        width: usize,
+        message: &[Block],
+    ) -> Result<Self> {
         if keys.len() != BASE_OTS {
             return Err(Error::arg(format!(
-                "IKNP needs {BASE_OTS} base OTs, got {}",
+                "OT extension needs {BASE_OTS} base OTs, got {}",
                 keys.len()
             )));
         }
+        if !valid_width(width) {
+            return Err(Error::arg(format!("no VOLE width {width} (1, 2, 4 or 8)")));
+        }
+        if message.len() != tree_blocks(width) {
+            return Err(Error::peer(format!(
+                "a tree message of {} blocks, expected {}",
+                message.len(),
+                tree_blocks(width)
+            )));
+        }
+        let n = 1usize << width;
+        let mut prgs = Vec::with_capacity(columns(width) * (n - 1));
+        let mut coefficients = Zeroizing::new(Vec::with_capacity(columns(width) * (n - 1)));
+        let mut seeds = Zeroizing::new(vec![Block::ZERO; n]);
+        let mut coefs = Zeroizing::new(vec![0u8; n]);
+        for (j, keys) in keys.chunks(width).enumerate() {
+            let bits: Zeroizing<Vec<bool>> =
+                Zeroizing::new((0..width).map(|b| delta.bit(width * j + b)).collect());
+            let mut leaves = if width == 1 {
+                // The known key is leaf `Delta_j`, the other one is missing.
+                let d = mask(bits[0]);
+                vec![
+                    Block::new(keys[0].value() & !d),
+                    Block::new(keys[0].value() & d),
+                ]
+            } else {
+                let corrections = &message[2 * width * j..2 * width * (j + 1)];
+                ggm::receive(&session, j, keys, &bits, corrections)?
+            };
+            let dj = bits
+                .iter()
+                .enumerate()
+                .fold(0u8, |acc, (b, &bit)| acc | (u8::from(bit) << b));
+            for x in 0..n {
+                seeds[x] = leaves[leaf_of(x, width)];
+                coefs[x] = (x as u8) ^ dj;
+            }
+            leaves.zeroize();
+            // Drop seed `Delta_j` (the missing one) by shifting the later ones down, without
+            // a branch or an index that depends on Delta.
+            for i in 0..n - 1 {
+                // i >= Delta_j.
+                let m = mask(!bool::from(dj.ct_gt(&(i as u8))));
+                seeds[i] =
+                    Block::new(seeds[i].value() ^ ((seeds[i].value() ^ seeds[i + 1].value()) & m));
+                coefs[i] ^= (coefs[i] ^ coefs[i + 1]) & (m as u8);
+            }
+            prgs.extend(seeds[..n - 1].iter().map(|s| Prg::from_seed(s.to_bytes())));
+            coefficients.extend_from_slice(&coefs[..n - 1]);
+        }
         let masks = Zeroizing::new(
             (0..BASE_OTS)
-                .map(|j| Block::new(u128::MAX).select(delta.bit(j)))
+                .map(|c| Block::new(u128::MAX).select(delta.bit(c)))
                 .collect(),
         );
         Ok(CotSender {
-            prgs: keys.iter().map(|k| Prg::from_seed(k.to_bytes())).collect(),
+            width,
+            prgs,
+            coefficients,
             delta,
             masks,
             seeds: Prg::from_os()?,
@@ -376,8 +643,13 @@ impl CotSender {
         &self.delta
     }
 
-    /// Extends by `m` OTs given the receiver's message `u` (`128 * tiles(m)` blocks, tile-major);
-    /// returns `q_i = t_i ^ x_i*Delta`: the zero-labels.
+    /// Bits of Delta per VOLE block.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Extends by `m` OTs given the receiver's message `u` ([`columns`] blocks a tile,
+    /// tile-major); returns `q_i = t_i ^ x_i*Delta`: the zero-labels.
     pub fn extend(&mut self, m: usize, u: &[Block]) -> Result<Vec<Block>> {
         let mut out = Vec::new();
         self.extend_into(m, u, &mut out)?;
@@ -390,16 +662,27 @@ impl CotSender {
     }
 
     /// Starts the check of the next extension: the challenge seed is drawn now (it is sent only
-    /// after the receiver's whole message has arrived) so that `sum q_i chi_i` can be summed
-    /// while each tile is still in the cache.
+    /// after the receiver's whole message has arrived) so that the sums can be formed while each
+    /// tile is still in the cache.
     pub fn begin_check(&mut self) -> PendingCheck {
         let seed = self.seeds.block();
         let counter = self.counter;
         self.counter += 1;
+        let prg = challenge_prg(&self.session, counter, seed);
+        let sums = if self.width == 1 {
+            Sums::Rows {
+                chi: Box::new(Challenge::new(prg)),
+                sum: Block::ZERO,
+            }
+        } else {
+            Sums::Columns {
+                gammas: Box::new(prg),
+                sums: Zeroizing::new(vec![Block::ZERO; 2 * BASE_OTS]),
+            }
+        };
         PendingCheck {
-            chi: Challenge::new(&self.session, counter, seed),
+            sums,
             seed,
-            sum: Block::ZERO,
             rows: 0,
         }
     }
@@ -422,33 +705,88 @@ impl CotSender {
         self.extend_core(m, u, out, Some(check))
     }
 
-    /// Checks the receiver's answer `(x, t)` for an extension of `m` OTs whose `checked_rows(m)`
-    /// rows are in `rows`; keeps the first `m` on success, wipes all of them otherwise.
+    /// Checks the receiver's answer for an extension of `m` OTs whose `checked_rows(m)` rows are
+    /// in `rows`; keeps the first `m` on success, wipes all of them otherwise.
     pub fn finish_check(
         &self,
         pending: PendingCheck,
         m: usize,
         rows: &mut Vec<Block>,
-        check: [Block; 2],
+        answer: &[Block],
     ) -> Result<()> {
+        let fail = |rows: &mut Vec<Block>, why: &str| {
+            rows.zeroize();
+            rows.clear();
+            Err(Error::peer(why))
+        };
         if rows.len() != checked_rows(m) || pending.rows != rows.len() {
-            rows.zeroize();
-            rows.clear();
-            return Err(Error::peer("the OT extension has the wrong number of rows"));
+            return fail(rows, "the OT extension has the wrong number of rows");
         }
-        let [x, t] = check;
-        let expected = t ^ gf128::mul(x, self.delta.block());
-        let q = pending.sum;
-        let equal: bool =
-            subtle::ConstantTimeEq::ct_eq(&q.to_bytes()[..], &expected.to_bytes()[..]).into();
+        if answer.len() != answer_blocks(self.width) {
+            return fail(rows, "the OT check answer has the wrong length");
+        }
+        let equal: bool = match &pending.sums {
+            Sums::Rows { sum, .. } => {
+                let expected = answer[1] ^ gf128::mul(answer[0], self.delta.block());
+                sum.to_bytes()[..].ct_eq(&expected.to_bytes()[..]).into()
+            }
+            Sums::Columns { sums, .. } => {
+                // Column c: sum_k gamma_k q^c_k = V_c ^ Delta_c * U.
+                let ours = Zeroizing::new(gf128::reduce_pairs(sums));
+                let difference = ours.iter().zip(&answer[1..]).zip(self.masks.iter()).fold(
+                    0u128,
+                    |acc, ((q, v), m)| {
+                        acc | (q.value() ^ v.value() ^ (answer[0].value() & m.value()))
+                    },
+                );
+                difference.ct_eq(&0).into()
+            }
+        };
         if !equal {
-            rows.zeroize();
-            rows.clear();
-            return Err(Error::peer("OT consistency check failed"));
+            return fail(rows, "OT consistency check failed");
         }
         rows[m..].zeroize();
         rows.truncate(m);
         Ok(())
+    }
+
+    /// One group of `count` tiles: the columns `q` (tile-major) from the message `u`. Block `j`
+    /// sums the streams of its known seeds into `w_j,b = sum_{x: (x ^ Delta_j)_b = 1} G(s_x)`
+    /// (the missing seed's coefficient is 0), and column `k*j + b` is `w_j,b ^ Delta_c * u_j`.
+    fn fill_group(&mut self, u: &[Block], q: &mut [Block], count: usize) {
+        let k = self.width;
+        let per_block = (1 << k) - 1;
+        let cols = columns(k);
+        let mut stream = [Block::ZERO; GROUP];
+        let mut w = [[Block::ZERO; GROUP]; MAX_WIDTH];
+        for (j, (prgs, coefficients)) in self
+            .prgs
+            .chunks_mut(per_block)
+            .zip(self.coefficients.chunks(per_block))
+            .enumerate()
+        {
+            for row in &mut w[..k] {
+                row[..count].fill(Block::ZERO);
+            }
+            for (prg, &coefficient) in prgs.iter_mut().zip(coefficients) {
+                prg.fill(&mut stream[..count]);
+                for (bit, row) in w[..k].iter_mut().enumerate() {
+                    let m = Block::new(mask(coefficient >> bit & 1 == 1));
+                    for (r, b) in row.iter_mut().zip(&stream[..count]) {
+                        *r ^= *b & m;
+                    }
+                }
+            }
+            for i in 0..count {
+                let d = u[cols * i + j];
+                for (bit, row) in w[..k].iter().enumerate() {
+                    let c = k * j + bit;
+                    q[128 * i + c] = row[i] ^ (d & self.masks[c]);
+                }
+            }
+        }
+        stream.zeroize();
+        w.zeroize();
     }
 
     fn extend_core(
@@ -459,39 +797,45 @@ impl CotSender {
         mut check: Option<&mut PendingCheck>,
     ) -> Result<()> {
         let n = tiles(m);
-        if u.len() != BASE_OTS * n {
+        let cols = columns(self.width);
+        if u.len() != cols * n {
             return Err(Error::peer(format!(
-                "IKNP message of {} blocks, expected {}",
+                "OT extension message of {} blocks, expected {}",
                 u.len(),
-                BASE_OTS * n
+                cols * n
             )));
         }
-        let masks = &self.masks;
         let out_start = out.len();
         out.reserve(m);
         let mut q = [Block::ZERO; BASE_OTS * GROUP];
         let mut tile = [0u128; 128];
         for first in (0..n).step_by(GROUP) {
             let count = GROUP.min(n - first);
-            fill_tiles(&mut self.prgs, &mut q, count);
+            self.fill_group(
+                &u[cols * first..cols * (first + count)],
+                &mut q[..128 * count],
+                count,
+            );
             for k in 0..count {
-                let u_tile = &u[128 * (first + k)..128 * (first + k + 1)];
-                for (j, ((q, u), mask)) in q[128 * k..128 * (k + 1)]
-                    .iter()
-                    .zip(u_tile)
-                    .zip(masks.iter())
-                    .enumerate()
+                let tile_columns = &mut q[128 * k..128 * (k + 1)];
+                if let Some(PendingCheck {
+                    sums: Sums::Columns { gammas, sums },
+                    ..
+                }) = check.as_deref_mut()
                 {
-                    tile[j] = (*q ^ (*u & *mask)).value();
+                    // Checked chunks are whole tiles (`extend_checked_chunk`).
+                    gf128::scale_add(sums, tile_columns, gammas.block());
                 }
-                transpose_tile(&mut tile);
+                transpose_in_place(tile_columns, &mut tile);
                 let base = out_start + 128 * (first + k);
                 let end = (base + 128).min(out_start + m);
-                out.extend(tile[..end - base].iter().map(|v| Block::new(*v)));
-                if let Some(check) = check.as_deref_mut() {
-                    // Checked chunks are whole tiles (`extend_checked_chunk`).
-                    check.sum = gf128::mul(check.sum, check.chi.alpha)
-                        ^ gf128::dot(&out[base..end], &check.chi.beta);
+                out.extend_from_slice(&tile_columns[..end - base]);
+                if let Some(PendingCheck {
+                    sums: Sums::Rows { chi, sum },
+                    ..
+                }) = check.as_deref_mut()
+                {
+                    *sum = gf128::mul(*sum, chi.alpha) ^ gf128::dot(&out[base..end], &chi.beta);
                 }
             }
         }

@@ -1,18 +1,24 @@
 //! Oblivious transfer: how the evaluator gets the labels of its own input bits without the
-//! garbler learning the bits.
+//! garbler learning the bits, and how a malicious session gets its authenticated bits.
 //!
-//! [`base`] runs 128 verified simplest OTs (DKLs18 Protocol 7) on Ristretto255 once per session; [`iknp`] extends them into
-//! any number of correlated OTs whose correlation is the garbler's Delta, each extension checked
-//! for consistency (KOS15) before its outputs are used; [`transpose`] is the bit-matrix
-//! transposition IKNP needs. The cores are sans-IO; the functions here drive them over a
-//! [`Channel`]. Each chunk of an extension travels as the receiver's message `u` followed by
-//! its check `(x, t)`.
+//! [`base`] runs 128 verified simplest OTs (DKLs18 Protocol 7) on Ristretto255 once per session;
+//! [`iknp`] extends them into any number of correlated OTs whose correlation is the sender's
+//! Delta: IKNP (16 bytes per OT) or, in malicious sessions, SoftSpoken OT at width 4 (4 bytes per
+//! OT, its seeds grown from the base OTs by the GGM trees of [`ggm`]), each extension checked
+//! for consistency (KOS15 for IKNP, SoftSpoken's own check otherwise) before its outputs are
+//! used; [`transpose`] is the bit-matrix transposition both need. The cores are sans-IO; the
+//! functions here drive them over a [`Channel`]. Each chunk of an extension travels as the
+//! receiver's message `u`, then the sender's challenge and the receiver's answer.
 
 pub mod base;
+pub mod ggm;
 pub mod iknp;
 pub mod transpose;
 
-pub use iknp::{BASE_OTS, CHECK_OTS, CotReceiver, CotSender, checked_rows, tiles};
+pub use iknp::{
+    BASE_OTS, CHECK_OTS, CotReceiver, CotSender, answer_blocks, checked_rows, columns, tiles,
+    tree_blocks,
+};
 
 use zeroize::{Zeroize, Zeroizing};
 
@@ -25,13 +31,15 @@ use crate::net::{Channel, recv_blocks, send_blocks};
 pub const CHUNK_OTS: usize = 1 << 16;
 
 /// The garbler's setup: base-OT receiver with choice bits = Delta. `session` binds the keys to
-/// this session. Messages: the evaluator's `A` and proof, our `B_i`, its challenge, our answer,
-/// its openings (see [`base`]).
+/// this session; `width` is the extension's bits of Delta per VOLE block (1: IKNP; more:
+/// SoftSpoken, see [`iknp`]). Messages: the evaluator's `A` and proof, our `B_i`, its challenge,
+/// our answer, its openings (see [`base`]) and, for a width above 1, its tree corrections.
 pub fn setup_sender<C: Channel + ?Sized>(
     channel: &mut C,
     delta: Delta,
     session: [u8; 32],
     prg: &mut Prg,
+    width: usize,
 ) -> Result<CotSender> {
     let mut first = [0u8; base::FIRST_BYTES];
     channel.read_exact(&mut first)?;
@@ -49,16 +57,19 @@ pub fn setup_sender<C: Channel + ?Sized>(
     let mut openings = vec![0u8; 2 * BASE_OTS * base::DIGEST_BYTES];
     channel.read_exact(&mut openings)?;
     let mut keys = pending.check(&openings)?;
-    let sender = CotSender::new(delta, &keys, session);
+    let mut trees = vec![Block::ZERO; tree_blocks(width)];
+    let sender = recv_blocks(channel, &mut trees)
+        .and_then(|()| CotSender::with_width(delta, &keys, session, width, &trees));
     keys.zeroize();
     sender
 }
 
-/// The evaluator's setup: base-OT sender.
+/// The evaluator's setup: base-OT sender (and the trees' sender for a width above 1).
 pub fn setup_receiver<C: Channel + ?Sized>(
     channel: &mut C,
     session: [u8; 32],
     prg: &mut Prg,
+    width: usize,
 ) -> Result<CotReceiver> {
     let (sender, first) = base::BaseOtSender::new(prg, session);
     channel.write_all(&first)?;
@@ -72,13 +83,15 @@ pub fn setup_receiver<C: Channel + ?Sized>(
     channel.read_exact(&mut answer)?;
     let (mut keys, openings) = pending.verify(&answer)?;
     channel.write_all(&openings)?;
-    channel.flush()?;
-    let receiver = CotReceiver::new(&keys, session);
+    let receiver = CotReceiver::with_width(&keys, session, width, prg);
     for (k0, k1) in keys.iter_mut() {
         k0.zeroize();
         k1.zeroize();
     }
-    receiver
+    let (receiver, trees) = receiver?;
+    send_blocks(channel, &trees)?;
+    channel.flush()?;
+    Ok(receiver)
 }
 
 /// The random-OT hash of the reverse direction's base OTs: `H(j, x)` with BLAKE3 keyed by the
@@ -101,12 +114,15 @@ fn reverse_seed(session: &[u8; 32], j: usize, x: Block) -> Block {
 /// random oracle into random OTs (sender `H(j, q_j)`, `H(j, q_j ^ Delta_G)`, receiver
 /// `H(j, t_j)`), which are exactly the base OTs the second IKNP instance needs (its sender, the
 /// evaluator, as base-OT receiver with choice bits Delta_E). This side is the garbler's: it
-/// returns the [`CotReceiver`] of the second direction, keyed by `session`.
+/// returns the [`CotReceiver`] of the second direction, keyed by `session`, at `width` (whose
+/// trees it grows from roots drawn from `prg` and sends).
 pub fn reverse_receiver<C: Channel + ?Sized>(
     channel: &mut C,
     sender: &mut CotSender,
     delta: &Delta,
     session: [u8; 32],
+    prg: &mut Prg,
+    width: usize,
 ) -> Result<CotReceiver> {
     let q = Zeroizing::new(send(channel, sender, BASE_OTS)?);
     let d = delta.block();
@@ -120,12 +136,15 @@ pub fn reverse_receiver<C: Channel + ?Sized>(
             )
         })
         .collect();
-    let receiver = CotReceiver::new(&pairs, session);
+    let receiver = CotReceiver::with_width(&pairs, session, width, prg);
     for (k0, k1) in pairs.iter_mut() {
         k0.zeroize();
         k1.zeroize();
     }
-    receiver
+    let (receiver, trees) = receiver?;
+    send_blocks(channel, &trees)?;
+    channel.flush()?;
+    Ok(receiver)
 }
 
 /// The evaluator's side of [`reverse_receiver`]: returns the [`CotSender`] of the second
@@ -135,6 +154,7 @@ pub fn reverse_sender<C: Channel + ?Sized>(
     receiver: &mut CotReceiver,
     delta: Delta,
     session: [u8; 32],
+    width: usize,
 ) -> Result<CotSender> {
     let choices: Zeroizing<Vec<bool>> =
         Zeroizing::new((0..BASE_OTS).map(|j| delta.bit(j)).collect());
@@ -144,7 +164,9 @@ pub fn reverse_sender<C: Channel + ?Sized>(
         .enumerate()
         .map(|(j, &t)| reverse_seed(&session, j, t))
         .collect();
-    let sender = CotSender::new(delta, &keys, session);
+    let mut trees = vec![Block::ZERO; tree_blocks(width)];
+    let sender = recv_blocks(channel, &mut trees)
+        .and_then(|()| CotSender::with_width(delta, &keys, session, width, &trees));
     keys.zeroize();
     sender
 }
@@ -167,7 +189,7 @@ pub fn send<C: Channel + ?Sized>(
     while done < rows {
         let len = (rows - done).min(CHUNK_OTS);
         u.clear();
-        u.resize(BASE_OTS * tiles(len), Block::ZERO);
+        u.resize(columns(sender.width()) * tiles(len), Block::ZERO);
         let received = recv_blocks(channel, &mut u);
         let extended =
             received.and_then(|()| sender.extend_checked_chunk(len, &u, &mut out, &mut pending));
@@ -177,7 +199,7 @@ pub fn send<C: Channel + ?Sized>(
         }
         done += len;
     }
-    let mut check = [Block::ZERO; 2];
+    let mut check = vec![Block::ZERO; answer_blocks(sender.width())];
     let answered = send_blocks(channel, &[pending.seed()])
         .and_then(|()| channel.flush())
         .and_then(|()| recv_blocks(channel, &mut check));
@@ -185,7 +207,7 @@ pub fn send<C: Channel + ?Sized>(
         out.zeroize();
         return Err(e);
     }
-    sender.finish_check(pending, m, &mut out, check)?;
+    sender.finish_check(pending, m, &mut out, &check)?;
     Ok(out)
 }
 
@@ -203,6 +225,7 @@ pub fn receive<C: Channel + ?Sized>(
 pub struct Prepared {
     extension: iknp::CheckedReceive,
     message: Vec<Block>,
+    width: usize,
 }
 
 impl Prepared {
@@ -224,7 +247,11 @@ impl std::fmt::Debug for Prepared {
 pub fn prepare(receiver: &mut CotReceiver, choices: &[bool]) -> Prepared {
     let mut message = Vec::new();
     let extension = receiver.extend_checked(choices, &mut message);
-    Prepared { extension, message }
+    Prepared {
+        extension,
+        message,
+        width: receiver.width(),
+    }
 }
 
 /// Sends a prepared extension, answers the garbler's challenge and returns the labels.
@@ -232,7 +259,10 @@ pub fn send_prepared<C: Channel + ?Sized>(
     channel: &mut C,
     prepared: Prepared,
 ) -> Result<Vec<Block>> {
-    for chunk in prepared.message.chunks(BASE_OTS * CHUNK_OTS / 128) {
+    for chunk in prepared
+        .message
+        .chunks(columns(prepared.width) * CHUNK_OTS / 128)
+    {
         send_blocks(channel, chunk)?;
     }
     channel.flush()?;
