@@ -52,14 +52,28 @@ fn extension(c: &mut Criterion) {
         .enumerate()
         .map(|(j, p)| if delta.bit(j) { p.1 } else { p.0 })
         .collect();
-    let mut receiver = ot::CotReceiver::new(&pairs, [0u8; 32]).unwrap();
-    let mut sender = ot::CotSender::new(delta, &chosen, [0u8; 32]).unwrap();
     let m = ot::CHUNK_OTS;
     let bits: Vec<bool> = (0..m).map(|i| i % 3 == 0).collect();
     group.throughput(Throughput::Elements(m as u64));
-    group.bench_function("receiver_chunk", |b| b.iter(|| receiver.extend(&bits)));
-    let (u, _) = receiver.extend(&bits);
-    group.bench_function("sender_chunk", |b| b.iter(|| sender.extend(m, &u).unwrap()));
+    // IKNP (width 1, semi-honest sessions) and SoftSpoken at width 4 (malicious sessions).
+    for width in [1usize, 4] {
+        let (mut receiver, trees) =
+            ot::CotReceiver::with_width(&pairs, [0u8; 32], width, &mut prg).unwrap();
+        let mut sender =
+            ot::CotSender::with_width(delta.clone(), &chosen, [0u8; 32], width, &trees).unwrap();
+        let name = if width == 1 {
+            String::new()
+        } else {
+            format!("_width{width}")
+        };
+        group.bench_function(format!("receiver_chunk{name}"), |b| {
+            b.iter(|| receiver.extend(&bits))
+        });
+        let (u, _) = receiver.extend(&bits);
+        group.bench_function(format!("sender_chunk{name}"), |b| {
+            b.iter(|| sender.extend(m, &u).unwrap())
+        });
+    }
     group.finish();
 }
 

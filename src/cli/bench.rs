@@ -271,6 +271,8 @@ pub(crate) struct OtFigures {
     pub cot_per_second: Vec<(usize, f64)>,
     /// The same without the check (10^7), measured alongside.
     pub cot_unchecked_per_second: f64,
+    /// Checked SoftSpoken OTs at the width of malicious sessions (10^7), measured alongside.
+    pub softspoken_cot_per_second: f64,
 }
 
 pub(crate) fn measure_ot(budget: Duration) -> Result<OtFigures> {
@@ -295,56 +297,36 @@ pub(crate) fn measure_ot(budget: Duration) -> Result<OtFigures> {
     let choices: Vec<bool> = (0..ot::BASE_OTS).map(|j| delta.bit(j)).collect();
     let (pairs, chosen) = ot::base::run_local(&mut prg, session, &choices)?;
     let mut receiver = ot::CotReceiver::new(&pairs, session)?;
-    let mut sender = ot::CotSender::new(delta, &chosen, session)?;
-    let bits: Vec<bool> = (0..ot::CHUNK_OTS).map(|i| i % 3 == 0).collect();
+    let mut sender = ot::CotSender::new(delta.clone(), &chosen, session)?;
+    let (soft_receiver, trees) =
+        ot::CotReceiver::with_width(&pairs, session, SOFTSPOKEN_WIDTH, &mut prg)?;
+    let mut soft = (
+        soft_receiver,
+        ot::CotSender::with_width(delta, &chosen, session, SOFTSPOKEN_WIDTH, &trees)?,
+    );
+    let mut buffers = OtBuffers::default();
     let mut cot_per_second = Vec::new();
     let mut cot_unchecked_per_second = 0.0;
-    let (mut u, mut t, mut q) = (Vec::new(), Vec::new(), Vec::new());
-    // The checked receiver's rows come back as its labels; they are handed back for the next
-    // chunk, as the unchecked path reuses `t` (a fresh megabyte per chunk would cost page
-    // faults that have nothing to do with the check).
-    let mut recycled: Vec<Block> = Vec::new();
-    // Checked (what sessions run) and unchecked extensions alternate so that both see the same
+    let mut softspoken_cot_per_second = 0.0f64;
+    // Checked (what sessions run) and unchecked extensions alternate so that all see the same
     // host load; each figure is the faster of its two passes.
     for total in [1_000_000usize, 10_000_000] {
         let mut best_checked = 0.0f64;
         for _ in 0..2 {
-            for checked in [true, false] {
-                let start = Instant::now();
-                let mut done = 0;
-                while done < total {
-                    let len = (total - done).min(ot::CHUNK_OTS);
-                    t.clear();
-                    q.clear();
-                    if checked {
-                        let receiving = receiver.extend_checked_reusing(
-                            &bits[..len],
-                            &mut u,
-                            std::mem::take(&mut recycled),
-                        );
-                        let mut pending = sender.begin_check();
-                        sender.extend_checked_chunk(
-                            ot::checked_rows(len),
-                            &u,
-                            &mut q,
-                            &mut pending,
-                        )?;
-                        let (check, labels) = receiving.respond(pending.seed());
-                        sender.finish_check(pending, len, &mut q, &check)?;
-                        recycled = std::hint::black_box(labels);
-                    } else {
-                        receiver.extend_into(&bits[..len], &mut u, &mut t);
-                        sender.extend_into(len, &u, &mut q)?;
-                    }
-                    std::hint::black_box((&t, &q));
-                    done += len;
-                }
-                let rate = total as f64 / start.elapsed().as_secs_f64();
-                if checked {
-                    best_checked = best_checked.max(rate);
-                } else if total == 10_000_000 {
-                    cot_unchecked_per_second = f64::max(cot_unchecked_per_second, rate);
-                }
+            best_checked = best_checked.max(extension_rate(
+                &mut receiver,
+                &mut sender,
+                total,
+                true,
+                &mut buffers,
+            )?);
+            if total == 10_000_000 {
+                let unchecked =
+                    extension_rate(&mut receiver, &mut sender, total, false, &mut buffers)?;
+                cot_unchecked_per_second = f64::max(cot_unchecked_per_second, unchecked);
+                let (r, s) = &mut soft;
+                softspoken_cot_per_second =
+                    softspoken_cot_per_second.max(extension_rate(r, s, total, true, &mut buffers)?);
             }
         }
         cot_per_second.push((total, best_checked));
@@ -353,7 +335,61 @@ pub(crate) fn measure_ot(budget: Duration) -> Result<OtFigures> {
         base_ot_ms: base.as_secs_f64() * 1e3,
         cot_per_second,
         cot_unchecked_per_second,
+        softspoken_cot_per_second,
     })
+}
+
+/// The width of SoftSpoken OT that malicious sessions run.
+const SOFTSPOKEN_WIDTH: usize = crate::protocol::MALICIOUS_OT_WIDTH;
+
+/// Buffers reused across the measured extensions: a fresh megabyte per chunk would cost page
+/// faults that have nothing to do with the extension.
+#[derive(Default)]
+struct OtBuffers {
+    u: Vec<Block>,
+    t: Vec<Block>,
+    q: Vec<Block>,
+    /// The checked receiver's rows come back as its labels; they are handed back for the next
+    /// chunk, as the unchecked path reuses `t`.
+    recycled: Vec<Block>,
+}
+
+/// Correlated OTs per second of `total` OTs in chunks of [`crate::ot::CHUNK_OTS`], both
+/// parties' work on this thread, checked (as sessions run) or not.
+fn extension_rate(
+    receiver: &mut crate::ot::CotReceiver,
+    sender: &mut crate::ot::CotSender,
+    total: usize,
+    checked: bool,
+    b: &mut OtBuffers,
+) -> Result<f64> {
+    use crate::ot;
+    let bits: Vec<bool> = (0..ot::CHUNK_OTS).map(|i| i % 3 == 0).collect();
+    let start = Instant::now();
+    let mut done = 0;
+    while done < total {
+        let len = (total - done).min(ot::CHUNK_OTS);
+        b.t.clear();
+        b.q.clear();
+        if checked {
+            let receiving = receiver.extend_checked_reusing(
+                &bits[..len],
+                &mut b.u,
+                std::mem::take(&mut b.recycled),
+            );
+            let mut pending = sender.begin_check();
+            sender.extend_checked_chunk(ot::checked_rows(len), &b.u, &mut b.q, &mut pending)?;
+            let (check, labels) = receiving.respond(pending.seed());
+            sender.finish_check(pending, len, &mut b.q, &check)?;
+            b.recycled = std::hint::black_box(labels);
+        } else {
+            receiver.extend_into(&bits[..len], &mut b.u, &mut b.t);
+            sender.extend_into(len, &b.u, &mut b.q)?;
+        }
+        std::hint::black_box((&b.t, &b.q));
+        done += len;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
 /// End-to-end figures over loopback TCP.
@@ -654,6 +690,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                 "base_ot_ms": round(ot.base_ot_ms),
                 "cot_per_second": best.round(),
                 "cot_unchecked_per_second": ot.cot_unchecked_per_second.round(),
+                "softspoken_cot_per_second": ot.softspoken_cot_per_second.round(),
                 "cot_per_second_by_count": ot.cot_per_second.iter().map(|&(n, r)| serde_json::json!({"count": n, "cot_per_second": r.round()})).collect::<Vec<_>>(),
             });
         }
@@ -725,6 +762,11 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                 100.0 * checked / ot.cot_unchecked_per_second
             )?;
         }
+        outln!(
+            "SoftSpoken (width {SOFTSPOKEN_WIDTH}, {} bytes per OT, malicious sessions) with its check: {:.1} million per second",
+            16 / SOFTSPOKEN_WIDTH,
+            ot.softspoken_cot_per_second / 1e6
+        )?;
     }
     if let Some(e) = &e2e {
         match args.link_mbps {

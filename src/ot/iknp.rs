@@ -80,7 +80,7 @@
 //! extension's throughput here, measured with `garbled bench --ot`.) The seed is expanded
 //! together with the session id and the extension counter, so no two extensions share `chi`.
 
-use subtle::{ConstantTimeEq, ConstantTimeGreater};
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::ggm;
@@ -212,6 +212,44 @@ fn transpose_in_place(buffer: &mut [Block], tile: &mut [u128; 128]) {
     }
 }
 
+/// One VOLE block's sums over `count` tiles: the stream of `prgs[i]` (the seed of index
+/// `first + i`) is added into `v[b]` for every bit `b` set in its index, and into `sum` if
+/// given. Which sums a stream joins depends on its position only, never on a secret. (Forming
+/// each tile's sums in registers from all the block's streams, generated first, measured 1.5x
+/// slower: `cargo bench --bench ot -- width4`.)
+fn block_sums<const K: usize>(
+    prgs: &mut [Prg],
+    first: usize,
+    count: usize,
+    v: &mut [[Block; GROUP]; K],
+    mut sum: Option<&mut [Block; GROUP]>,
+) {
+    let mut stream = [Block::ZERO; GROUP];
+    for row in v.iter_mut() {
+        row[..count].fill(Block::ZERO);
+    }
+    if let Some(sum) = sum.as_deref_mut() {
+        sum[..count].fill(Block::ZERO);
+    }
+    for (i, prg) in prgs.iter_mut().enumerate() {
+        let index = first + i;
+        prg.fill(&mut stream[..count]);
+        if let Some(sum) = sum.as_deref_mut() {
+            for (s, b) in sum.iter_mut().zip(&stream[..count]) {
+                *s ^= *b;
+            }
+        }
+        for (bit, row) in v.iter_mut().enumerate() {
+            if index >> bit & 1 == 1 {
+                for (r, b) in row.iter_mut().zip(&stream[..count]) {
+                    *r ^= *b;
+                }
+            }
+        }
+    }
+    stream.zeroize();
+}
+
 /// The extension receiver (the evaluator): knows every seed of every VOLE block.
 pub struct CotReceiver {
     width: usize,
@@ -294,38 +332,45 @@ impl CotReceiver {
     /// Block `j` sums its seeds' streams: `u_j = sum_x G(s_x)`, `v_j,b = sum_{x: x_b = 1} G(s_x)`;
     /// column `k*j + b` is `v_j,b` and block `j` of the message is `u_j ^ x`.
     fn fill_group(&mut self, xs: &[Block], t: &mut [Block], u: &mut [Block]) {
-        let (k, count) = (self.width, xs.len());
-        let (n, cols) = (1 << k, columns(k));
-        let mut stream = [Block::ZERO; GROUP];
-        let mut sum = [Block::ZERO; GROUP];
-        let mut v = [[Block::ZERO; GROUP]; MAX_WIDTH];
-        for (j, prgs) in self.prgs.chunks_mut(n).enumerate() {
-            sum[..count].fill(Block::ZERO);
-            for row in &mut v[..k] {
-                row[..count].fill(Block::ZERO);
-            }
-            for (x, prg) in prgs.iter_mut().enumerate() {
-                prg.fill(&mut stream[..count]);
-                for (s, b) in sum.iter_mut().zip(&stream[..count]) {
-                    *s ^= *b;
-                }
-                // `x` is public: which sums a stream joins is no secret.
-                for (bit, row) in v[..k].iter_mut().enumerate() {
-                    if x >> bit & 1 == 1 {
-                        for (r, b) in row.iter_mut().zip(&stream[..count]) {
-                            *r ^= *b;
-                        }
+        let count = xs.len();
+        match self.width {
+            1 => {
+                // IKNP: t = G(s_1) = G(k^0), u = G(s_0) ^ G(s_1) ^ x, without the general sums
+                // (the semi-honest hot path).
+                let mut stream = [Block::ZERO; GROUP];
+                let mut other = [Block::ZERO; GROUP];
+                for (j, prgs) in self.prgs.chunks_exact_mut(2).enumerate() {
+                    prgs[1].fill(&mut stream[..count]);
+                    prgs[0].fill(&mut other[..count]);
+                    for i in 0..count {
+                        t[128 * i + j] = stream[i];
+                        u[128 * i + j] = stream[i] ^ other[i] ^ xs[i];
                     }
                 }
+                stream.zeroize();
+                other.zeroize();
             }
+            2 => self.fill_group_width::<2>(xs, t, u),
+            4 => self.fill_group_width::<4>(xs, t, u),
+            _ => self.fill_group_width::<8>(xs, t, u),
+        }
+    }
+
+    /// [`CotReceiver::fill_group`] at width `K` (a constant, so that the sums unroll).
+    fn fill_group_width<const K: usize>(&mut self, xs: &[Block], t: &mut [Block], u: &mut [Block]) {
+        let count = xs.len();
+        let (n, cols) = (1 << K, columns(K));
+        let mut sum = [Block::ZERO; GROUP];
+        let mut v = [[Block::ZERO; GROUP]; K];
+        for (j, prgs) in self.prgs.chunks_mut(n).enumerate() {
+            block_sums(prgs, 0, count, &mut v, Some(&mut sum));
             for i in 0..count {
                 u[cols * i + j] = sum[i] ^ xs[i];
-                for (bit, row) in v[..k].iter().enumerate() {
-                    t[128 * i + k * j + bit] = row[i];
+                for (bit, row) in v.iter().enumerate() {
+                    t[128 * i + K * j + bit] = row[i];
                 }
             }
         }
-        stream.zeroize();
         sum.zeroize();
         v.zeroize();
     }
@@ -378,9 +423,16 @@ impl CotReceiver {
         let mut random = Zeroizing::new(vec![0u8; rows - m]);
         self.extras.fill_bytes(&mut random);
         all.extend(random.iter().map(|b| b & 1 == 1));
-        // The old contents are overwritten (`columns_into` writes every block).
+        // The old contents are overwritten (both paths write every block). IKNP's check sums
+        // rows: they are transposed now, while in the cache; SoftSpoken's sums columns, which
+        // are kept until the challenge is known.
         let mut t = Zeroizing::new(buffer);
-        self.columns_into(&all, u, &mut t);
+        if self.width == 1 {
+            t.clear();
+            self.extend_into(&all, u, &mut t);
+        } else {
+            self.columns_into(&all, u, &mut t);
+        }
         let counter = self.counter;
         self.counter += 1;
         CheckedReceive {
@@ -424,10 +476,13 @@ impl CotReceiver {
                 &mut u[cols * first..cols * (first + count)],
             );
             for k in 0..count {
-                transpose_in_place(&mut t[128 * k..128 * (k + 1)], &mut tile);
+                for (v, b) in tile.iter_mut().zip(&t[128 * k..128 * (k + 1)]) {
+                    *v = b.value();
+                }
+                transpose_tile(&mut tile);
                 let base = 128 * (first + k);
                 let end = (base + 128).min(m);
-                out.extend_from_slice(&t[128 * k..128 * k + (end - base)]);
+                out.extend(tile[..end - base].iter().map(|v| Block::new(*v)));
             }
         }
         t.zeroize();
@@ -440,7 +495,8 @@ impl CotReceiver {
 /// columns of all rows, extras included, wiped when dropped.
 pub struct CheckedReceive {
     choices: Zeroizing<Vec<bool>>,
-    /// Tile-major columns until [`CheckedReceive::respond`] transposes them into rows.
+    /// The rows (IKNP), or tile-major columns until [`CheckedReceive::respond`] has hashed and
+    /// transposed them (SoftSpoken).
     columns: Zeroizing<Vec<Block>>,
     m: usize,
     width: usize,
@@ -466,9 +522,7 @@ impl CheckedReceive {
         let mut prg = challenge_prg(&self.session, self.counter, seed);
         let mut tile = [0u128; 128];
         let answer = if self.width == 1 {
-            for buffer in self.columns.chunks_mut(128) {
-                transpose_in_place(buffer, &mut tile);
-            }
+            // Already rows (see `extend_checked_reusing`).
             let chi = Challenge::new(prg);
             vec![chi.combine_bits(&self.choices), chi.combine(&self.columns)]
         } else {
@@ -530,10 +584,10 @@ impl PendingCheck {
 /// Delta's bits point to.
 pub struct CotSender {
     width: usize,
-    /// `2^k - 1` generators a block: the seeds it knows, in increasing order of `x`.
+    /// `2^k - 1` generators a block: seed `s_{y ^ Delta_j}` at position `y - 1` for
+    /// `y = 1..2^k` (`y = 0` is the seed it misses), so that the stream at `y` joins the columns
+    /// of the bits set in `y`: a public pattern, as on the receiver's side.
     prgs: Vec<Prg>,
-    /// `x ^ Delta_j` for each of those seeds: the bits say which columns its stream joins.
-    coefficients: Zeroizing<Vec<u8>>,
     delta: Delta,
     /// Column `c` is XORed with the block's message exactly when bit `c` of Delta is set.
     masks: Zeroizing<Vec<Block>>,
@@ -583,9 +637,7 @@ impl CotSender {
         }
         let n = 1usize << width;
         let mut prgs = Vec::with_capacity(columns(width) * (n - 1));
-        let mut coefficients = Zeroizing::new(Vec::with_capacity(columns(width) * (n - 1)));
         let mut seeds = Zeroizing::new(vec![Block::ZERO; n]);
-        let mut coefs = Zeroizing::new(vec![0u8; n]);
         for (j, keys) in keys.chunks(width).enumerate() {
             let bits: Zeroizing<Vec<bool>> =
                 Zeroizing::new((0..width).map(|b| delta.bit(width * j + b)).collect());
@@ -603,23 +655,19 @@ impl CotSender {
             let dj = bits
                 .iter()
                 .enumerate()
-                .fold(0u8, |acc, (b, &bit)| acc | (u8::from(bit) << b));
-            for x in 0..n {
-                seeds[x] = leaves[leaf_of(x, width)];
-                coefs[x] = (x as u8) ^ dj;
+                .fold(0u16, |acc, (b, &bit)| acc | (u16::from(bit) << b));
+            // seeds[y] = s_{y ^ Delta_j}, every candidate visited and selected with a mask so
+            // that no branch or index depends on Delta.
+            for (y, seed) in seeds.iter_mut().enumerate() {
+                let mut chosen = 0u128;
+                for x in 0..n {
+                    let hit = (x as u16).ct_eq(&(y as u16 ^ dj));
+                    chosen |= leaves[leaf_of(x, width)].value() & mask(hit.into());
+                }
+                *seed = Block::new(chosen);
             }
             leaves.zeroize();
-            // Drop seed `Delta_j` (the missing one) by shifting the later ones down, without
-            // a branch or an index that depends on Delta.
-            for i in 0..n - 1 {
-                // i >= Delta_j.
-                let m = mask(!bool::from(dj.ct_gt(&(i as u8))));
-                seeds[i] =
-                    Block::new(seeds[i].value() ^ ((seeds[i].value() ^ seeds[i + 1].value()) & m));
-                coefs[i] ^= (coefs[i] ^ coefs[i + 1]) & (m as u8);
-            }
-            prgs.extend(seeds[..n - 1].iter().map(|s| Prg::from_seed(s.to_bytes())));
-            coefficients.extend_from_slice(&coefs[..n - 1]);
+            prgs.extend(seeds[1..].iter().map(|s| Prg::from_seed(s.to_bytes())));
         }
         let masks = Zeroizing::new(
             (0..BASE_OTS)
@@ -629,7 +677,6 @@ impl CotSender {
         Ok(CotSender {
             width,
             prgs,
-            coefficients,
             delta,
             masks,
             seeds: Prg::from_os()?,
@@ -754,38 +801,41 @@ impl CotSender {
     /// sums the streams of its known seeds into `w_j,b = sum_{x: (x ^ Delta_j)_b = 1} G(s_x)`
     /// (the missing seed's coefficient is 0), and column `k*j + b` is `w_j,b ^ Delta_c * u_j`.
     fn fill_group(&mut self, u: &[Block], q: &mut [Block], count: usize) {
-        let k = self.width;
-        let per_block = (1 << k) - 1;
-        let cols = columns(k);
-        let mut stream = [Block::ZERO; GROUP];
-        let mut w = [[Block::ZERO; GROUP]; MAX_WIDTH];
-        for (j, (prgs, coefficients)) in self
-            .prgs
-            .chunks_mut(per_block)
-            .zip(self.coefficients.chunks(per_block))
-            .enumerate()
-        {
-            for row in &mut w[..k] {
-                row[..count].fill(Block::ZERO);
-            }
-            for (prg, &coefficient) in prgs.iter_mut().zip(coefficients) {
-                prg.fill(&mut stream[..count]);
-                for (bit, row) in w[..k].iter_mut().enumerate() {
-                    let m = Block::new(mask(coefficient >> bit & 1 == 1));
-                    for (r, b) in row.iter_mut().zip(&stream[..count]) {
-                        *r ^= *b & m;
+        match self.width {
+            1 => {
+                // IKNP: q = G(k^{Delta_c}) ^ Delta_c * u (the known seed's coefficient is 1).
+                let mut stream = [Block::ZERO; GROUP];
+                for (c, prg) in self.prgs.iter_mut().enumerate() {
+                    prg.fill(&mut stream[..count]);
+                    let m = self.masks[c];
+                    for i in 0..count {
+                        q[128 * i + c] = stream[i] ^ (u[128 * i + c] & m);
                     }
                 }
+                stream.zeroize();
             }
+            2 => self.fill_group_width::<2>(u, q, count),
+            4 => self.fill_group_width::<4>(u, q, count),
+            _ => self.fill_group_width::<8>(u, q, count),
+        }
+    }
+
+    /// [`CotSender::fill_group`] at width `K` (a constant, so that the sums unroll).
+    fn fill_group_width<const K: usize>(&mut self, u: &[Block], q: &mut [Block], count: usize) {
+        let per_block = (1 << K) - 1;
+        let cols = columns(K);
+        let mut w = [[Block::ZERO; GROUP]; K];
+        for (j, prgs) in self.prgs.chunks_mut(per_block).enumerate() {
+            // Position y - 1 holds s_{y ^ Delta_j}: w_b sums the streams with bit b of y set.
+            block_sums(prgs, 1, count, &mut w, None);
             for i in 0..count {
                 let d = u[cols * i + j];
-                for (bit, row) in w[..k].iter().enumerate() {
-                    let c = k * j + bit;
+                for (bit, row) in w.iter().enumerate() {
+                    let c = K * j + bit;
                     q[128 * i + c] = row[i] ^ (d & self.masks[c]);
                 }
             }
         }
-        stream.zeroize();
         w.zeroize();
     }
 
@@ -817,7 +867,7 @@ impl CotSender {
                 count,
             );
             for k in 0..count {
-                let tile_columns = &mut q[128 * k..128 * (k + 1)];
+                let tile_columns = &q[128 * k..128 * (k + 1)];
                 if let Some(PendingCheck {
                     sums: Sums::Columns { gammas, sums },
                     ..
@@ -826,10 +876,13 @@ impl CotSender {
                     // Checked chunks are whole tiles (`extend_checked_chunk`).
                     gf128::scale_add(sums, tile_columns, gammas.block());
                 }
-                transpose_in_place(tile_columns, &mut tile);
+                for (t, b) in tile.iter_mut().zip(tile_columns) {
+                    *t = b.value();
+                }
+                transpose_tile(&mut tile);
                 let base = out_start + 128 * (first + k);
                 let end = (base + 128).min(out_start + m);
-                out.extend_from_slice(&tile_columns[..end - base]);
+                out.extend(tile[..end - base].iter().map(|v| Block::new(*v)));
                 if let Some(PendingCheck {
                     sums: Sums::Rows { chi, sum },
                     ..

@@ -304,7 +304,7 @@ const TABLE_CHUNK: usize = 1 << 15;
 /// PRG work (32 blocks of 16 seeds each instead of 128 of 2). Most of a malicious session's
 /// traffic is correlated OTs, so this is where its bytes go down; semi-honest sessions send one
 /// OT per evaluator input bit and keep IKNP (width 1).
-const MALICIOUS_OT_WIDTH: usize = 4;
+pub(crate) const MALICIOUS_OT_WIDTH: usize = 4;
 /// The end-of-session marker.
 const END: [u8; 8] = *b"GARBEND\0";
 /// The AND gates of each table write of a run of `and_count` gates: [`TABLE_CHUNK`] at a time,
