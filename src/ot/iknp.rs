@@ -195,6 +195,14 @@ fn pack128(bits: &[bool]) -> u128 {
     u128::from_le_bytes(bytes)
 }
 
+/// The choice bits of tiles `first..first + xs.len()`, packed one block a tile.
+fn pack_tiles(choices: &[bool], first: usize, xs: &mut [Block]) {
+    for (i, x) in xs.iter_mut().enumerate() {
+        let base = 128 * (first + i);
+        *x = Block::new(pack128(&choices[base..(base + 128).min(choices.len())]));
+    }
+}
+
 /// The leaf of seed `s_x`: the path that takes side `!x_l` at level `l` (level 0 most
 /// significant), so that the one leaf the Delta holder misses is `s_{Delta_j}` (see [`ggm`]).
 fn leaf_of(x: usize, k: usize) -> usize {
@@ -387,10 +395,7 @@ impl CotReceiver {
         let mut xs = [Block::ZERO; GROUP];
         for first in (0..n).step_by(GROUP) {
             let count = GROUP.min(n - first);
-            for (i, x) in xs[..count].iter_mut().enumerate() {
-                let base = 128 * (first + i);
-                *x = Block::new(pack128(&choices[base..(base + 128).min(choices.len())]));
-            }
+            pack_tiles(choices, first, &mut xs[..count]);
             self.fill_group(
                 &xs[..count],
                 &mut t[128 * first..128 * (first + count)],
@@ -466,10 +471,7 @@ impl CotReceiver {
         let mut tile = [0u128; 128];
         for first in (0..n).step_by(GROUP) {
             let count = GROUP.min(n - first);
-            for (i, x) in xs[..count].iter_mut().enumerate() {
-                let base = 128 * (first + i);
-                *x = Block::new(pack128(&choices[base..(base + 128).min(m)]));
-            }
+            pack_tiles(choices, first, &mut xs[..count]);
             self.fill_group(
                 &xs[..count],
                 &mut t[..128 * count],
