@@ -85,7 +85,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::ggm;
 use super::transpose::transpose_tile;
-use crate::aes::{Prg, gf128};
+use crate::aes::{Prg, gf128, xor_into};
 use crate::block::{Block, Delta, mask};
 use crate::error::{Error, Result};
 
@@ -243,15 +243,11 @@ fn block_sums<const K: usize>(
         let index = first + i;
         prg.fill(&mut stream[..count]);
         if let Some(sum) = sum.as_deref_mut() {
-            for (s, b) in sum.iter_mut().zip(&stream[..count]) {
-                *s ^= *b;
-            }
+            xor_into(&mut sum[..count], &stream[..count]);
         }
         for (bit, row) in v.iter_mut().enumerate() {
             if index >> bit & 1 == 1 {
-                for (r, b) in row.iter_mut().zip(&stream[..count]) {
-                    *r ^= *b;
-                }
+                xor_into(&mut row[..count], &stream[..count]);
             }
         }
     }
