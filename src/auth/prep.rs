@@ -122,8 +122,9 @@ struct Bufs {
     cs: Vec<Block>,
 }
 
-impl Drop for Bufs {
-    fn drop(&mut self) {
+impl Bufs {
+    /// Wipes every buffer (contents and spare capacity), keeping the allocations.
+    fn wipe(&mut self) {
         use zeroize::Zeroize;
         self.c.zeroize();
         for g in &mut self.gathered {
@@ -136,6 +137,52 @@ impl Drop for Bufs {
     }
 }
 
+impl Drop for Bufs {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+/// Wiped buffers of finished sessions, kept for the next session of this process: at most
+/// [`POOL_SESSIONS`] of them (one per party when both run here), each at most [`POOL_BYTES`].
+/// A fresh buffer costs a page fault per 4 KiB page on first touch, about 12 ms of a one-AES
+/// malicious session on this VM (measured by making glibc keep freed memory), which repeated
+/// sessions in one process (the bench, library users) then skip.
+static POOL: std::sync::Mutex<Vec<Scratch>> = std::sync::Mutex::new(Vec::new());
+const POOL_SESSIONS: usize = 2;
+const POOL_BYTES: usize = 64 << 20;
+
+impl Scratch {
+    /// Buffers for a new session: a wiped set from an earlier session of this process if the
+    /// pool has one, else empty ones.
+    pub fn take() -> Scratch {
+        POOL.lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_default()
+    }
+
+    /// Bytes of capacity held.
+    fn capacity_bytes(&self) -> usize {
+        fn size<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        let b = &self.bufs;
+        size(&self.bytes)
+            + size(&self.bits)
+            + size(&self.keys)
+            + size(&self.macs)
+            + size(&self.u)
+            + size(&self.shares)
+            + size(&b.c)
+            + b.gathered.iter().map(size).sum::<usize>()
+            + size(&b.hashes)
+            + size(&b.evals)
+            + size(&b.s)
+            + size(&b.cs)
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         use zeroize::Zeroize;
@@ -145,6 +192,25 @@ impl Drop for Scratch {
         self.macs.zeroize();
         self.u.zeroize();
         self.shares.zeroize();
+        self.bufs.wipe();
+        if self.capacity_bytes() == 0 || self.capacity_bytes() > POOL_BYTES {
+            return;
+        }
+        // Only when the pool has room is a new value built (and not dropped), so this never
+        // recurses.
+        if let Ok(mut pool) = POOL.lock()
+            && pool.len() < POOL_SESSIONS
+        {
+            pool.push(Scratch {
+                bytes: std::mem::take(&mut self.bytes),
+                bits: std::mem::take(&mut self.bits),
+                keys: std::mem::take(&mut self.keys),
+                macs: std::mem::take(&mut self.macs),
+                u: std::mem::take(&mut self.u),
+                shares: std::mem::take(&mut self.shares),
+                bufs: std::mem::take(&mut self.bufs),
+            });
+        }
     }
 }
 
@@ -686,6 +752,23 @@ fn permutation(n: usize, seed: [u8; 32]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A session's buffers go back to the pool wiped and empty, and the next session gets them
+    /// with their capacity (other tests running sessions share the pool, so whichever set comes
+    /// back must be empty).
+    #[test]
+    fn pooled_buffers_come_back_empty() {
+        let mut scratch = Scratch::take();
+        scratch.keys = vec![Block::new(7); 1000];
+        scratch.shares.resize(10, Auth::default());
+        scratch.bufs.hashes = vec![Block::new(9); 100];
+        drop(scratch);
+        for _ in 0..POOL_SESSIONS {
+            let s = Scratch::take();
+            assert!(s.keys.is_empty() && s.shares.is_empty() && s.bufs.hashes.is_empty());
+            assert!(s.capacity_bytes() <= POOL_BYTES);
+        }
+    }
 
     #[test]
     fn bucket_sizes_follow_the_bound() {

@@ -691,7 +691,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             let state = AuthState {
                 reverse: Reverse::Receiver(Box::new(receiver)),
                 leaky_counter: 0,
-                scratch: auth::prep::Scratch::default(),
+                scratch: auth::prep::Scratch::take(),
             };
             (cot, Some(state))
         } else {
@@ -980,7 +980,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             let state = AuthState {
                 reverse: Reverse::Sender(Box::new((sender, delta, Prg::from_os()?))),
                 leaky_counter: 0,
-                scratch: auth::prep::Scratch::default(),
+                scratch: auth::prep::Scratch::take(),
             };
             (cot, Some(state))
         } else {
