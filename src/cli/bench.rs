@@ -29,7 +29,8 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
-    /// Also measure oblivious transfer: 128 base OTs (both parties) and IKNP correlated OTs.
+    /// Also measure oblivious transfer: 128 base OTs (both parties), IKNP correlated OTs with and
+    /// without the check, and SoftSpoken OT at the width malicious sessions run.
     #[arg(long)]
     ot: bool,
     /// Also measure end to end over loopback, plaintext TCP and TLS 1.3: one AES-128 (connect
