@@ -1,11 +1,12 @@
-//! Arithmetic in GF(2^128) = GF(2)\[x\] / (x^128 + x^7 + x^2 + x + 1), for the consistency check of
-//! the actively secure OT extension (KOS15, see `crate::ot::iknp`).
+//! Arithmetic in GF(2^128) = GF(2)\[x\] / (x^128 + x^7 + x^2 + x + 1), for the consistency
+//! checks of the actively secure OT extensions (KOS15 for IKNP, SoftSpoken's column hashes; see
+//! `crate::ot::iknp`).
 //!
 //! A [`Block`]'s bit `i` (of its `u128` value) is the coefficient of `x^i`. Products are computed
 //! carry-less with VPCLMULQDQ (four products an instruction) or PCLMULQDQ where the CPU has them
 //! (four 64x64 multiplications per product, detected at run time) and with a branchless
-//! shift-and-add loop elsewhere; all are tested against each other. Sums of many products ([`dot`]) accumulate the unreduced 256-bit products
-//! and reduce once at the end.
+//! shift-and-add loop elsewhere; all are tested against each other. Sums of many products
+//! ([`dot`], [`scale_add`]) accumulate the unreduced 256-bit products and reduce once at the end.
 
 use crate::block::Block;
 

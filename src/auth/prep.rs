@@ -192,15 +192,17 @@ impl Drop for Scratch {
         self.macs.zeroize();
         self.u.zeroize();
         self.shares.zeroize();
-        self.bufs.wipe();
-        if self.capacity_bytes() == 0 || self.capacity_bytes() > POOL_BYTES {
+        let bytes = self.capacity_bytes();
+        if bytes == 0 || bytes > POOL_BYTES {
+            // `bufs` wipes itself when dropped.
             return;
         }
         // Only when the pool has room is a new value built (and not dropped), so this never
-        // recurses.
+        // recurses; a set that is not kept wipes its `bufs` once, in their own drop.
         if let Ok(mut pool) = POOL.lock()
             && pool.len() < POOL_SESSIONS
         {
+            self.bufs.wipe();
             pool.push(Scratch {
                 bytes: std::mem::take(&mut self.bytes),
                 bits: std::mem::take(&mut self.bits),

@@ -24,7 +24,8 @@
 //! correction `u_j ^ x` (one column per block: `16/k` bytes per OT) and keeps column `kj + b`
 //! `t = v_j,b`; the sender computes `w_j,b = sum_{x != Delta_j} (x ^ Delta_j)_b P_x`
 //! `= v_j,b ^ Delta_{kj+b} * u_j` and
-//! `q = w_j,b ^ Delta_{kj+b} * (u_j ^ x) = t ^ Delta_{kj+b} * x`: the same correlation as IKNP, which is the case `k = 1` (`s_0 = k^1`, `s_1 = k^0`; no tree).
+//! `q = w_j,b ^ Delta_{kj+b} * (u_j ^ x) = t ^ Delta_{kj+b} * x`: the same correlation as IKNP,
+//! which is the case `k = 1` (`s_0 = k^1`, `s_1 = k^0`; no tree).
 //! The receiver expands `2^k` streams a block and the sender `2^k - 1`: at `k = 4` that is 512
 //! and 480 AES blocks per 128 OTs against IKNP's 256 and 128, for a quarter of the bytes.
 //! Malicious sessions run at width 4 (their traffic is mostly correlated OTs); semi-honest ones
@@ -209,12 +210,17 @@ fn leaf_of(x: usize, k: usize) -> usize {
     (0..k).fold(0, |y, l| (y << 1) | (!x >> l & 1))
 }
 
-/// Transposes tile `k` of a tile-major buffer in place: columns become rows.
-fn transpose_in_place(buffer: &mut [Block], tile: &mut [u128; 128]) {
-    for (t, b) in tile.iter_mut().zip(buffer.iter()) {
+/// Loads one tile's 128 columns into `tile` and transposes it: `tile` then holds the rows.
+fn load_transposed(tile: &mut [u128; 128], columns: &[Block]) {
+    for (t, b) in tile.iter_mut().zip(columns) {
         *t = b.value();
     }
     transpose_tile(tile);
+}
+
+/// Transposes one tile (128 blocks) of a tile-major buffer in place: columns become rows.
+fn transpose_in_place(buffer: &mut [Block], tile: &mut [u128; 128]) {
+    load_transposed(tile, buffer);
     for (b, t) in buffer.iter_mut().zip(tile.iter()) {
         *b = Block::new(*t);
     }
@@ -275,6 +281,7 @@ impl CotReceiver {
     /// IKNP (width 1) from the base-OT sender's key pairs; `session` keys the challenge of
     /// checked extensions.
     pub fn new(keys: &[(Block, Block)], session: [u8; 32]) -> Result<Self> {
+        // Width 1 grows no tree, so the roots' generator is never drawn from.
         let (receiver, message) = Self::with_width(keys, session, 1, &mut Prg::from_seed([0; 16]))?;
         debug_assert!(message.is_empty());
         Ok(receiver)
@@ -379,8 +386,8 @@ impl CotReceiver {
         v.zeroize();
     }
 
-    /// Fills `u` (resized) with the message and `t` (cleared, then `128 * tiles` blocks) with
-    /// the columns for `choices`, tile-major.
+    /// Fills `u` (resized) with the message and `t` (resized to `128 * tiles` blocks, all
+    /// overwritten) with the columns for `choices`, tile-major.
     fn columns_into(&mut self, choices: &[bool], u: &mut Vec<Block>, t: &mut Vec<Block>) {
         let n = tiles(choices.len());
         let cols = columns(self.width);
@@ -474,10 +481,7 @@ impl CotReceiver {
                 &mut u[cols * first..cols * (first + count)],
             );
             for k in 0..count {
-                for (v, b) in tile.iter_mut().zip(&t[128 * k..128 * (k + 1)]) {
-                    *v = b.value();
-                }
-                transpose_tile(&mut tile);
+                load_transposed(&mut tile, &t[128 * k..128 * (k + 1)]);
                 let base = 128 * (first + k);
                 let end = (base + 128).min(m);
                 out.extend(tile[..end - base].iter().map(|v| Block::new(*v)));
@@ -874,10 +878,7 @@ impl CotSender {
                     // Checked chunks are whole tiles (`extend_checked_chunk`).
                     gf128::scale_add(sums, tile_columns, gammas.block());
                 }
-                for (t, b) in tile.iter_mut().zip(tile_columns) {
-                    *t = b.value();
-                }
-                transpose_tile(&mut tile);
+                load_transposed(&mut tile, tile_columns);
                 let base = out_start + 128 * (first + k);
                 let end = (base + 128).min(out_start + m);
                 out.extend(tile[..end - base].iter().map(|v| Block::new(*v)));

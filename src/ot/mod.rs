@@ -56,12 +56,44 @@ pub fn setup_sender<C: Channel + ?Sized>(
     channel.flush()?;
     let mut openings = vec![0u8; 2 * BASE_OTS * base::DIGEST_BYTES];
     channel.read_exact(&mut openings)?;
-    let mut keys = pending.check(&openings)?;
+    let keys = pending.check(&openings)?;
+    sender_from_keys(channel, delta, keys, session, width)
+}
+
+/// The extension sender from its base-OT keys (wiped afterwards) and the receiver's tree
+/// corrections, read from `channel` (none at width 1).
+fn sender_from_keys<C: Channel + ?Sized>(
+    channel: &mut C,
+    delta: Delta,
+    mut keys: Vec<Block>,
+    session: [u8; 32],
+    width: usize,
+) -> Result<CotSender> {
     let mut trees = vec![Block::ZERO; tree_blocks(width)];
     let sender = recv_blocks(channel, &mut trees)
         .and_then(|()| CotSender::with_width(delta, &keys, session, width, &trees));
     keys.zeroize();
     sender
+}
+
+/// The extension receiver from its base-OT key pairs (wiped afterwards); its tree corrections
+/// (none at width 1, roots drawn from `prg`) are sent on `channel`, which is flushed.
+fn receiver_from_pairs<C: Channel + ?Sized>(
+    channel: &mut C,
+    mut pairs: Vec<(Block, Block)>,
+    session: [u8; 32],
+    width: usize,
+    prg: &mut Prg,
+) -> Result<CotReceiver> {
+    let receiver = CotReceiver::with_width(&pairs, session, width, prg);
+    for (k0, k1) in pairs.iter_mut() {
+        k0.zeroize();
+        k1.zeroize();
+    }
+    let (receiver, trees) = receiver?;
+    send_blocks(channel, &trees)?;
+    channel.flush()?;
+    Ok(receiver)
 }
 
 /// The evaluator's setup: base-OT sender (and the trees' sender for a width above 1).
@@ -81,17 +113,9 @@ pub fn setup_receiver<C: Channel + ?Sized>(
     channel.flush()?;
     let mut answer = vec![0u8; BASE_OTS * base::DIGEST_BYTES];
     channel.read_exact(&mut answer)?;
-    let (mut keys, openings) = pending.verify(&answer)?;
+    let (keys, openings) = pending.verify(&answer)?;
     channel.write_all(&openings)?;
-    let receiver = CotReceiver::with_width(&keys, session, width, prg);
-    for (k0, k1) in keys.iter_mut() {
-        k0.zeroize();
-        k1.zeroize();
-    }
-    let (receiver, trees) = receiver?;
-    send_blocks(channel, &trees)?;
-    channel.flush()?;
-    Ok(receiver)
+    receiver_from_pairs(channel, keys, session, width, prg)
 }
 
 /// The random-OT hash of the reverse direction's base OTs: `H(j, x)` with BLAKE3 keyed by the
@@ -126,7 +150,7 @@ pub fn reverse_receiver<C: Channel + ?Sized>(
 ) -> Result<CotReceiver> {
     let q = Zeroizing::new(send(channel, sender, BASE_OTS)?);
     let d = delta.block();
-    let mut pairs: Vec<(Block, Block)> = q
+    let pairs: Vec<(Block, Block)> = q
         .iter()
         .enumerate()
         .map(|(j, &q)| {
@@ -136,15 +160,7 @@ pub fn reverse_receiver<C: Channel + ?Sized>(
             )
         })
         .collect();
-    let receiver = CotReceiver::with_width(&pairs, session, width, prg);
-    for (k0, k1) in pairs.iter_mut() {
-        k0.zeroize();
-        k1.zeroize();
-    }
-    let (receiver, trees) = receiver?;
-    send_blocks(channel, &trees)?;
-    channel.flush()?;
-    Ok(receiver)
+    receiver_from_pairs(channel, pairs, session, width, prg)
 }
 
 /// The evaluator's side of [`reverse_receiver`]: returns the [`CotSender`] of the second
@@ -159,16 +175,12 @@ pub fn reverse_sender<C: Channel + ?Sized>(
     let choices: Zeroizing<Vec<bool>> =
         Zeroizing::new((0..BASE_OTS).map(|j| delta.bit(j)).collect());
     let t = Zeroizing::new(receive(channel, receiver, &choices)?);
-    let mut keys: Vec<Block> = t
+    let keys: Vec<Block> = t
         .iter()
         .enumerate()
         .map(|(j, &t)| reverse_seed(&session, j, t))
         .collect();
-    let mut trees = vec![Block::ZERO; tree_blocks(width)];
-    let sender = recv_blocks(channel, &mut trees)
-        .and_then(|()| CotSender::with_width(delta, &keys, session, width, &trees));
-    keys.zeroize();
-    sender
+    sender_from_keys(channel, delta, keys, session, width)
 }
 
 /// The garbler's side of `m` correlated OTs: returns the zero-labels `W0_i`, or
