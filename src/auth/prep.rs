@@ -18,8 +18,6 @@
 
 #![forbid(unsafe_code)]
 
-use zeroize::Zeroizing;
-
 use super::{Cheat, Ctx};
 use crate::aes::{Aes, Tweaks};
 use crate::block::{Block, Delta, wipe_vec};
@@ -115,7 +113,8 @@ pub struct Scratch {
 #[derive(Default)]
 struct Bufs {
     c: Vec<Auth>,
-    gathered: [Vec<Auth>; 3],
+    opens: Vec<Auth>,
+    xs: Vec<Auth>,
     hashes: Vec<Block>,
     evals: Vec<Block>,
     s: Vec<Block>,
@@ -126,9 +125,8 @@ impl Bufs {
     /// Wipes every buffer (contents and spare capacity), keeping the allocations.
     fn wipe(&mut self) {
         wipe_vec(&mut self.c);
-        for g in &mut self.gathered {
-            wipe_vec(g);
-        }
+        wipe_vec(&mut self.opens);
+        wipe_vec(&mut self.xs);
         wipe_vec(&mut self.hashes);
         wipe_vec(&mut self.evals);
         wipe_vec(&mut self.s);
@@ -174,7 +172,8 @@ impl Scratch {
             + size(&self.u)
             + size(&self.shares)
             + size(&b.c)
-            + b.gathered.iter().map(size).sum::<usize>()
+            + size(&b.opens)
+            + size(&b.xs)
             + size(&b.hashes)
             + size(&b.evals)
             + size(&b.s)
@@ -327,12 +326,54 @@ fn cot_both<C: Channel>(
     sender.finish_check(pending, n, keys, &check)
 }
 
+/// The digest of a sequence of MACs, hashed 256 at a time from a buffer on the stack (wiped).
 fn mac_digest(macs: impl Iterator<Item = Block>) -> [u8; 32] {
-    let macs: Zeroizing<Vec<Block>> = Zeroizing::new(macs.collect());
+    const RUN: usize = 256;
+    let mut buf = [Block::ZERO; RUN];
     let mut h = blake3::Hasher::new();
     h.update(b"garbled auth open v1");
-    h.update(crate::aes::blocks_as_bytes(&macs));
+    let mut filled = 0;
+    for mac in macs {
+        buf[filled] = mac;
+        filled += 1;
+        if filled == RUN {
+            h.update(crate::aes::blocks_as_bytes(&buf));
+            filled = 0;
+        }
+    }
+    h.update(crate::aes::blocks_as_bytes(&buf[..filled]));
+    zeroize::Zeroize::zeroize(&mut buf);
     *h.finalize().as_bytes()
+}
+
+/// Our half of an opening: the packed share bits and the digest of their MACs.
+struct Opening {
+    packed: Vec<u8>,
+    digest: [u8; 32],
+}
+
+impl Opening {
+    /// Our share bits of `shares` with one digest of their MACs. `flip` names the cheat that
+    /// flips a bit here (for the hostile-peer tests).
+    fn new(ctx: &mut Ctx<'_>, shares: &[Auth], flip: Cheat) -> Opening {
+        let mut bits: Vec<bool> = shares.iter().map(|s| s.bit).collect();
+        let mut digest = mac_digest(shares.iter().map(|s| s.mac));
+        if !bits.is_empty() && ctx.cheat_once(flip) {
+            bits[0] = !bits[0];
+        }
+        if ctx.cheat_once(Cheat::WrongMac) {
+            digest[0] ^= 1;
+        }
+        Opening {
+            packed: pack_bits(&bits),
+            digest,
+        }
+    }
+
+    fn send<C: Channel>(&self, ch: &mut C) -> Result<()> {
+        ch.write_all(&self.packed)?;
+        ch.write_all(&self.digest)
+    }
 }
 
 /// Sends our share bits of `shares` with one digest of their MACs.
@@ -343,17 +384,7 @@ pub fn send_open<C: Channel>(
     shares: &[Auth],
     flip: Cheat,
 ) -> Result<()> {
-    let mut bits: Vec<bool> = shares.iter().map(|s| s.bit).collect();
-    let mut digest = mac_digest(shares.iter().map(|s| s.mac));
-    if !bits.is_empty() && ctx.cheat_once(flip) {
-        bits[0] = !bits[0];
-    }
-    if ctx.cheat_once(Cheat::WrongMac) {
-        digest[0] ^= 1;
-    }
-    ch.write_all(&pack_bits(&bits))?;
-    ch.write_all(&digest)?;
-    Ok(())
+    Opening::new(ctx, shares, flip).send(ch)
 }
 
 /// Receives the peer's share bits of `shares` and checks them against our keys; returns the
@@ -399,8 +430,10 @@ pub fn open_both<C: Channel>(
             recv_open(ch, ctx, shares, what)?
         }
         Party::Evaluator => {
+            // Ours is ready before the garbler's arrives; it goes out once that one checks.
+            let ours = Opening::new(ctx, shares, Cheat::OpenedShare);
             let peer = recv_open(ch, ctx, shares, what)?;
-            send_open(ch, ctx, shares, Cheat::OpenedShare)?;
+            ours.send(ch)?;
             ch.flush()?;
             peer
         }
@@ -671,50 +704,45 @@ fn bucket_and_combine<C: Channel>(
     equal_digests(ch, ctx, digest, "leaky AND equality")?;
     let (a, rest) = shares.split_at(total);
     let b = &rest[..total];
-    // The permutation is drawn only now, after every triple is fixed. The triples are gathered
-    // into bucket order once, so that the combining below reads memory in order.
+    let c = &bufs.c[..];
+    // The permutation is drawn only now, after every triple is fixed. Bucket k holds the
+    // triples perm[kB .. kB + B]: the first keeps its b, the others fold in their a.
     let seed = coin_toss(ch, ctx)?;
     let perm = permutation(total, seed);
-    let [ga, gb, gc] = &mut bufs.gathered;
-    for (out, v) in [(&mut *ga, a), (&mut *gb, b), (&mut *gc, &bufs.c[..])] {
-        out.clear();
-        out.extend(perm.iter().map(|&t| v[t]));
-    }
-    let (a, b, c) = (&ga[..], &gb[..], &gc[..]);
-    // Bucket k: triples kB .. kB + B; the first keeps its b, the others fold in their a.
-    let mut opens = Zeroizing::new(Vec::with_capacity(n * (bsize - 1) + 2 * n));
-    let mut xs = Zeroizing::new(Vec::with_capacity(n));
-    for (a, b) in a.chunks(bsize).zip(b.chunks(bsize)) {
-        let mut x = a[0];
-        for j in 1..bsize {
-            opens.push(b[0] ^ b[j]);
-            x = x ^ a[j];
+    let (opens, xs) = (&mut bufs.opens, &mut bufs.xs);
+    opens.clear();
+    xs.clear();
+    for bucket in perm.chunks(bsize) {
+        let (b0, mut x) = (b[bucket[0]], a[bucket[0]]);
+        for &t in &bucket[1..] {
+            opens.push(b0 ^ b[t]);
+            x = x ^ a[t];
         }
         xs.push(x);
     }
     // Beaver: open e1 = lambda_a ^ x, e2 = lambda_b ^ y in the same message.
-    for (k, pair) in pairs.iter().enumerate() {
-        opens.push(pair.0 ^ xs[k]);
-        opens.push(pair.1 ^ b[k * bsize]);
+    for ((pair, x), bucket) in pairs.iter().zip(xs.iter()).zip(perm.chunks(bsize)) {
+        opens.push(pair.0 ^ *x);
+        opens.push(pair.1 ^ b[bucket[0]]);
     }
-    let values = open_both(ch, ctx, &opens, "bucketing and Beaver openings")?;
+    let values = open_both(ch, ctx, opens, "bucketing and Beaver openings")?;
     let (ds, es) = values.split_at(n * (bsize - 1));
     let mut out = Vec::with_capacity(n);
-    for (k, ((a, c), ds)) in a
+    for (((bucket, ds), es), x) in perm
         .chunks(bsize)
-        .zip(c.chunks(bsize))
         .zip(ds.chunks(bsize - 1))
-        .enumerate()
+        .zip(es.chunks(2))
+        .zip(xs.iter())
     {
         // z = (a_0 ^ ... ^ a_{B-1}) * b_0 = c_0 ^ sum_j (c_j ^ d_j a_j), d_j = b_0 ^ b_j.
-        let mut z = c[0];
-        for j in 1..bsize {
-            z = z ^ c[j] ^ a[j].times(ds[j - 1]);
+        let mut z = c[bucket[0]];
+        for (&t, &d) in bucket[1..].iter().zip(ds) {
+            z = z ^ c[t] ^ a[t].times(d);
         }
-        let (e1, e2) = (es[2 * k], es[2 * k + 1]);
-        let y = b[k * bsize];
+        let (e1, e2) = (es[0], es[1]);
+        let y = b[bucket[0]];
         // sigma = z ^ e1*y ^ e2*x ^ e1*e2.
-        let sigma = (z ^ y.times(e1) ^ xs[k].times(e2)).plus(e1 & e2, ctx.me, ctx.delta);
+        let sigma = (z ^ y.times(e1) ^ x.times(e2)).plus(e1 & e2, ctx.me, ctx.delta);
         out.push(sigma);
     }
     Ok(out)
