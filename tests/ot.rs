@@ -74,12 +74,19 @@ fn ones_fraction(bytes: &[u8]) -> f64 {
 }
 
 /// What the garbler sees (the u columns) looks the same whatever the evaluator's bits are, for
-/// IKNP and for SoftSpoken (width 4).
+/// IKNP and for SoftSpoken (widths 4 and 8).
 #[test]
 fn the_senders_view_does_not_depend_on_the_choices() {
     let m = 128 * 64;
     let mut fractions = Vec::new();
-    for (bit, width) in [(false, 1), (true, 1), (false, 4), (true, 4)] {
+    for (bit, width) in [
+        (false, 1),
+        (true, 1),
+        (false, 4),
+        (true, 4),
+        (false, 8),
+        (true, 8),
+    ] {
         let (mut g, mut e) = pair(Duration::from_secs(30));
         let delta = Delta::new(Block::new(0x5555));
         let garbler = std::thread::spawn(move || {
@@ -311,15 +318,17 @@ fn a_reused_row_buffer_changes_nothing() {
 /// the sender, and the tree message after `tamper` had its way with it.
 fn soft_pair(
     delta: &Delta,
+    width: usize,
     tamper: impl FnOnce(&mut Vec<Block>),
 ) -> garbled::Result<(ot::CotReceiver, ot::CotSender)> {
     let mut prg = Prg::from_seed([11; 16]);
     let bits: Vec<bool> = (0..ot::BASE_OTS).map(|i| delta.bit(i)).collect();
     let (pairs, keys) = ot::base::run_local(&mut prg, SESSION, &bits).unwrap();
-    let (receiver, mut trees) = ot::CotReceiver::with_width(&pairs, SESSION, 4, &mut prg).unwrap();
-    assert_eq!(trees.len(), ot::tree_blocks(4));
+    let (receiver, mut trees) =
+        ot::CotReceiver::with_width(&pairs, SESSION, width, &mut prg).unwrap();
+    assert_eq!(trees.len(), ot::tree_blocks(width));
     tamper(&mut trees);
-    let sender = ot::CotSender::with_width(delta.clone(), &keys, SESSION, 4, &trees)?;
+    let sender = ot::CotSender::with_width(delta.clone(), &keys, SESSION, width, &trees)?;
     Ok((receiver, sender))
 }
 
@@ -353,21 +362,28 @@ fn expect_check_failure<T: std::fmt::Debug>(r: garbled::Result<T>, what: &str) {
 /// SoftSpoken's check (Roy §4) catches a receiver that changed its message: one flipped bit of
 /// one VOLE block's correction, or the choice bits of one block replaced (the KOS-style attack
 /// that would reveal Delta's bits of that block), and a tree sender whose corrections make the
-/// Delta holder's seeds inconsistent. The honest run computes the correlation.
+/// Delta holder's seeds inconsistent. The honest run computes the correlation. At width 4
+/// (malicious sessions) and 8 (semi-honest three-halves sessions).
 #[test]
 fn softspoken_checks_catch_a_cheating_receiver() {
+    for width in [4, 8] {
+        softspoken_checks_catch_a_cheating_receiver_at(width);
+    }
+}
+
+fn softspoken_checks_catch_a_cheating_receiver_at(width: usize) {
     let delta = Delta::new(Block::new(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210));
     let choices: Vec<bool> = (0..1000).map(|i| i % 3 == 0).collect();
-    let (mut receiver, mut sender) = soft_pair(&delta, |_| {}).unwrap();
+    let (mut receiver, mut sender) = soft_pair(&delta, width, |_| {}).unwrap();
     let (q, t) = checked_extension(&mut receiver, &mut sender, &choices, |_| {}).unwrap();
     for i in 0..choices.len() {
         assert_eq!(t[i], q[i] ^ delta.block().select(choices[i]), "row {i}");
     }
     // A flipped bit in block 7's correction of tile 2.
     let r = checked_extension(&mut receiver, &mut sender, &choices, |u| {
-        u[2 * ot::columns(4) + 7] ^= Block::new(1 << 40)
+        u[2 * ot::columns(width) + 7] ^= Block::new(1 << 40)
     });
-    expect_check_failure(r, "flipped bit");
+    expect_check_failure(r, &format!("flipped bit, width {width}"));
     // Block 0 corrected for other choice bits in tile 0 (all ones instead of the real ones).
     let r = checked_extension(&mut receiver, &mut sender, &choices, |u| {
         let real = choices[..128]
@@ -376,21 +392,21 @@ fn softspoken_checks_catch_a_cheating_receiver() {
             .fold(0u128, |acc, (i, &c)| acc | (u128::from(c) << i));
         u[0] ^= Block::new(real ^ u128::MAX);
     });
-    expect_check_failure(r, "other choices in one block");
+    expect_check_failure(r, &format!("other choices in one block, width {width}"));
     // The sender still works after refusing (each extension has its own challenge).
     let (q, t) = checked_extension(&mut receiver, &mut sender, &choices, |_| {}).unwrap();
     assert_eq!(t[5], q[5] ^ delta.block().select(choices[5]));
     // Tree 3's level-2 corrections, both sides, changed: the Delta holder's seeds are wrong.
-    let (mut receiver, mut sender) = soft_pair(&delta, |trees| {
-        let level = 3 * 2 * 4 + 2 * 2;
+    let (mut receiver, mut sender) = soft_pair(&delta, width, |trees| {
+        let level = 3 * 2 * width + 2 * 2;
         trees[level] ^= Block::new(9);
         trees[level + 1] ^= Block::new(9);
     })
     .unwrap();
     let r = checked_extension(&mut receiver, &mut sender, &choices, |_| {});
-    expect_check_failure(r, "inconsistent tree");
+    expect_check_failure(r, &format!("inconsistent tree, width {width}"));
     // A tree message of the wrong length is refused at set-up.
-    let r = soft_pair(&delta, |trees| {
+    let r = soft_pair(&delta, width, |trees| {
         trees.pop();
     });
     assert!(

@@ -654,19 +654,20 @@ impl CotSender {
                 let corrections = &message[2 * width * j..2 * width * (j + 1)];
                 ggm::receive(&session, j, keys, &bits, corrections)?
             };
-            let dj = bits
-                .iter()
-                .enumerate()
-                .fold(0u16, |acc, (b, &bit)| acc | (u16::from(bit) << b));
-            // seeds[y] = s_{y ^ Delta_j}, every candidate visited and selected with a mask so
-            // that no branch or index depends on Delta.
-            for (y, seed) in seeds.iter_mut().enumerate() {
-                let mut chosen = 0u128;
-                for x in 0..n {
-                    let hit = (x as u16).ct_eq(&(y as u16 ^ dj));
-                    chosen |= leaves[leaf_of(x, width)].value() & mask(hit.into());
+            // seeds[y] = s_{y ^ Delta_j}: XOR-ing every index by Delta_j is, bit by bit, a swap
+            // of the pairs of seeds whose indices differ in that bit; each swap is done with a
+            // mask, so no branch or index depends on Delta (width * 2^(width-1) masked swaps,
+            // where selecting each seed among all candidates took 4^width).
+            for (x, seed) in seeds.iter_mut().enumerate() {
+                *seed = leaves[leaf_of(x, width)];
+            }
+            for (b, &bit) in bits.iter().enumerate() {
+                let m = mask(bit);
+                for x in (0..n).filter(|x| x & (1 << b) == 0) {
+                    let t = (seeds[x].value() ^ seeds[x | 1 << b].value()) & m;
+                    seeds[x] = Block::new(seeds[x].value() ^ t);
+                    seeds[x | 1 << b] = Block::new(seeds[x | 1 << b].value() ^ t);
                 }
-                *seed = Block::new(chosen);
             }
             leaves.zeroize();
             prgs.extend(seeds[1..].iter().map(|s| Prg::from_seed(s.to_bytes())));

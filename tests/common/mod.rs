@@ -276,10 +276,28 @@ pub fn run_over_tcp(
     (Seen, garbled::protocol::SessionStats),
     (Seen, garbled::protocol::SessionStats),
 )> {
+    run_over_tcp_with(program, owners, reveal, inputs, |o| o)
+}
+
+/// [`run_over_tcp`] with both parties' options changed by `configure` (scheme, security).
+pub fn run_over_tcp_with(
+    program: &garbled::compile::Program,
+    owners: &[garbled::protocol::Party],
+    reveal: &[garbled::protocol::Reveal],
+    inputs: &[Vec<bool>],
+    configure: impl Fn(garbled::protocol::SessionOptions) -> garbled::protocol::SessionOptions,
+) -> garbled::Result<(
+    (Seen, garbled::protocol::SessionStats),
+    (Seen, garbled::protocol::SessionStats),
+)> {
     use garbled::net::tcp::{TcpChannel, Timeouts};
     use garbled::protocol::{SessionOptions, run_evaluator, run_garbler};
     use std::time::Duration;
-    let options = SessionOptions::new(program, owners.to_vec(), reveal.to_vec())?;
+    let options = configure(SessionOptions::new(
+        program,
+        owners.to_vec(),
+        reveal.to_vec(),
+    )?);
     let (g_in, e_in) = split_by_owner(owners, inputs);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let addr = listener.local_addr().unwrap().to_string();
