@@ -296,7 +296,7 @@ impl SenderPending {
 pub struct BaseOtReceiver {
     scalars: Vec<Scalar>,
     choices: Vec<u8>,
-    a_point: RistrettoPoint,
+    a_table: RistrettoBasepointTable,
     a_bytes: [u8; 32],
     replies: Vec<[u8; 32]>,
     session: [u8; 32],
@@ -360,15 +360,27 @@ pub fn receive_reply(
     let mut a_fixed = [0u8; 32];
     a_fixed.copy_from_slice(&first[..32]);
     let scalars: Vec<Scalar> = choices.iter().map(|_| random_scalar(prg)).collect();
-    // b_i*G + c_i*A on two threads: the sender waits for these, so they come first; the
-    // table for A that speeds up b_i*A is built in `finish`, while the sender works.
-    let mut b_points: Vec<RistrettoPoint> = parallel_map(&scalars, |i, b| {
-        let offset = RistrettoPoint::conditional_select(
-            &RistrettoPoint::identity(),
-            &a_point,
-            Choice::from(u8::from(choices[i])),
-        );
-        b * RISTRETTO_BASEPOINT_TABLE + offset
+    // A fixed-base table for A makes each b_i*A a constant-time table walk (13 us here against
+    // 28 us for a variable-base multiplication); it is built on a second thread while this one
+    // computes the B_i.
+    let (a_table, mut b_points) = std::thread::scope(|scope| {
+        let table = scope.spawn(|| RistrettoBasepointTable::create(&a_point));
+        let b_points: Vec<RistrettoPoint> = scalars
+            .iter()
+            .zip(choices)
+            .map(|(b, &c)| {
+                let offset = RistrettoPoint::conditional_select(
+                    &RistrettoPoint::identity(),
+                    &a_point,
+                    Choice::from(u8::from(c)),
+                );
+                b * RISTRETTO_BASEPOINT_TABLE + offset
+            })
+            .collect();
+        (
+            table.join().expect("building a point table does not panic"),
+            b_points,
+        )
     });
     // B_i = 2 * (b_i*G + c_i*A): one batched inversion for all encodings.
     let encoded = RistrettoPoint::double_and_compress_batch(&b_points);
@@ -381,7 +393,7 @@ pub fn receive_reply(
         BaseOtReceiver {
             scalars,
             choices: choices.iter().map(|&c| u8::from(c)).collect(),
-            a_point,
+            a_table,
             a_bytes: a_fixed,
             replies,
             session,
@@ -392,10 +404,7 @@ pub fn receive_reply(
 impl BaseOtReceiver {
     /// The chosen keys `k_i = H(i, A, B_i, 2*b_i*A)`, held until the verification phase is over.
     pub fn finish(mut self) -> ReceiverPending {
-        // A fixed-base table for A makes each b_i*A a constant-time table walk: building it
-        // costs about as much as 30 variable-base multiplications, each walk half of one.
-        let a_table = RistrettoBasepointTable::create(&self.a_point);
-        let mut shared: Vec<RistrettoPoint> = parallel_map(&self.scalars, |_, b| b * &a_table);
+        let mut shared: Vec<RistrettoPoint> = parallel_map(&self.scalars, |_, b| b * &self.a_table);
         let mut encoded = RistrettoPoint::double_and_compress_batch(&shared);
         shared.zeroize();
         let keys: Vec<Block> = self
