@@ -20,8 +20,8 @@ use crate::protocol::{Party, SessionStats};
 #[derive(Debug, Args)]
 pub(crate) struct NetArgs {
     /// The garbling scheme: half-gates (32 bytes per AND gate) or three-halves (24.6 bytes per
-    /// AND gate, more hashing: for links slower than the garbler). Both parties must choose
-    /// the same; the handshake compares it.
+    /// AND gate and 2 bytes per evaluator input bit, more hashing: for links slower than the
+    /// garbler). Both parties must choose the same; the handshake compares it.
     #[arg(long, value_name = "SCHEME", default_value = "half-gates", value_parser = ["half-gates", "three-halves"])]
     pub scheme: String,
     /// Security against the peer: semi-honest (both parties follow the protocol; the fast
