@@ -277,7 +277,9 @@ fn three_halves_sessions_send_two_bytes_per_input_ot() {
     );
     // 8192 OTs (plus the check's extra rows): at least 14 bytes saved on each, less the 4 KiB
     // of trees and the 129-block answer.
-    let saved = half - three;
+    let saved = half
+        .checked_sub(three)
+        .unwrap_or_else(|| panic!("three-halves sent more: {three} against {half} bytes"));
     assert!(
         saved >= 14 * u64::from(WIDE) - 4096 - 129 * 16,
         "saved {saved} bytes"

@@ -28,8 +28,9 @@
 //! which is the case `k = 1` (`s_0 = k^1`, `s_1 = k^0`; no tree).
 //! The receiver expands `2^k` streams a block and the sender `2^k - 1`: at `k = 4` that is 512
 //! and 480 AES blocks per 128 OTs against IKNP's 256 and 128, for a quarter of the bytes.
-//! Malicious sessions run at width 4 (their traffic is mostly correlated OTs); semi-honest ones
-//! keep IKNP.
+//! Malicious sessions run at width 4 (their traffic is mostly correlated OTs); semi-honest
+//! half-gates sessions keep IKNP and semi-honest three-halves ones run width 8
+//! (`crate::protocol::semi_honest_ot_width`).
 //!
 //! **SoftSpoken's consistency check** (width above 1; Roy §4, the subspace-VOLE check with a
 //! universal hash). After the message, the sender's challenge seeds one coefficient `gamma_k`
@@ -45,7 +46,8 @@
 //! its entropy for every cheater that is not caught. The extras (below) make `U` uniform (the
 //! last tile is entirely random), and `V_c = H(q^c) ^ Delta_c * U` tells the sender nothing more.
 //! IKNP keeps KOS15's check below, whose answer is 32 bytes instead of 2 KiB: semi-honest
-//! sessions make one small extension per run.
+//! sessions make one small extension per run (at width 8 the answer's 2 KiB is paid for by the
+//! 14 bytes saved on every OT).
 //!
 //! **Active security of IKNP: the KOS15 consistency check** (Keller, Orsini, Scholl, "Actively
 //! secure OT extension with optimal overhead", CRYPTO 2015, eprint 2015/546, §4 and Fig. 7, in the

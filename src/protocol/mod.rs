@@ -317,6 +317,7 @@ pub(crate) fn semi_honest_ot_width(scheme: Scheme) -> usize {
         Scheme::ThreeHalves => 8,
     }
 }
+
 /// The end-of-session marker.
 const END: [u8; 8] = *b"GARBEND\0";
 /// The AND gates of each table write of a run of `and_count` gates: [`TABLE_CHUNK`] at a time,
