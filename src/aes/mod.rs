@@ -239,7 +239,10 @@ pub(crate) fn xor_into(dst: &mut [Block], src: &[Block]) {
 ///
 /// This loop is most of the work between AND batches (AES-128 has 4.4 XOR gates per AND). With
 /// bounds checks and the compiler's `u128` code it took 1.3 ns per gate; with SSE2 loads and
-/// stores, which x86-64 always has, 0.9 ns.
+/// stores, which x86-64 always has, 0.9 ns. Written as groups of four gates (still one after
+/// another, in order: a gate may read the one before) it garbled and evaluated 1–5 % faster on
+/// both AES backends (`garbled bench` on the Bristol AES-128 and SHA-256 files, three runs each
+/// way alternating; groups of eight were in between).
 pub(crate) fn xor_gates(
     segment: &crate::compile::Segment,
     labels: &mut [Block],
@@ -254,19 +257,24 @@ pub(crate) fn xor_gates(
     {
         use core::arch::x86_64::*;
         let p = labels.as_mut_ptr() as *mut __m128i;
-        for g in gates {
-            // SAFETY: every slot of a segment is below its bound (`Segment::checked` ran before
-            // the segment existed), and `labels` holds at least that many blocks,
-            // asserted above. `Block` is 16 bytes with 16-byte alignment. SSE2 is part of the
-            // x86-64 baseline.
-            unsafe {
-                let v = _mm_xor_si128(
-                    _mm_load_si128(p.add(g.a as usize)),
-                    _mm_load_si128(p.add(g.b as usize)),
-                );
-                _mm_store_si128(p.add(g.out as usize), v);
-            }
+        // SAFETY: every slot of a segment is below its bound (`Segment::checked` ran before the
+        // segment existed), and `labels` holds at least that many blocks, asserted above.
+        // `Block` is 16 bytes with 16-byte alignment. SSE2 is part of the x86-64 baseline.
+        let gate = |g: &crate::compile::SlotGate| unsafe {
+            let v = _mm_xor_si128(
+                _mm_load_si128(p.add(g.a as usize)),
+                _mm_load_si128(p.add(g.b as usize)),
+            );
+            _mm_store_si128(p.add(g.out as usize), v);
+        };
+        let mut fours = gates.chunks_exact(4);
+        for four in &mut fours {
+            gate(&four[0]);
+            gate(&four[1]);
+            gate(&four[2]);
+            gate(&four[3]);
         }
+        fours.remainder().iter().for_each(gate);
     }
     #[cfg(not(target_arch = "x86_64"))]
     for g in gates {
