@@ -172,6 +172,30 @@ fn compiled_files_round_trip_and_refuse_damage() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Programs of more than 2^16 slots (XOR gates stored with 32-bit slots) and fewer (16-bit)
+/// stream to the in-memory program, survive a compiled file and compute the circuit.
+#[test]
+fn wide_and_narrow_programs_stream_alike() {
+    let dir = std::env::temp_dir().join(format!("garbled-wide-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for bits in [1000u32, 33_000] {
+        let circuit = all_inputs_live(bits);
+        let text = bristol::to_fashion_string(&circuit);
+        check_same(&format!("{bits} bits"), text.as_bytes(), &circuit);
+        let stream = streamed(text.as_bytes()).unwrap();
+        let path = dir.join(format!("{bits}.gcp"));
+        let mut f = std::fs::File::create(&path).unwrap();
+        write_compiled(&stream, &mut f).unwrap();
+        drop(f);
+        let loaded = load_compiled(&path).unwrap();
+        assert_eq!(loaded.digest_hex(), stream.digest_hex(), "{bits} bits");
+        let inputs = random_inputs(&circuit, 5);
+        let want: Vec<bool> = plain::eval_bits(&circuit, &inputs).unwrap().concat();
+        assert_eq!(garbled_eval(&loaded, &inputs, 2), want, "{bits} bits");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Every malformed file of the kit fails in the streaming compiler with the in-memory parser's
 /// error (same line, column and message).
 #[test]

@@ -248,7 +248,6 @@ pub(crate) fn xor_gates(
     labels: &mut [Block],
     range: std::ops::Range<usize>,
 ) {
-    let gates = &segment.xor_gates()[range];
     assert!(
         labels.len() >= segment.slot_bound() as usize,
         "the label array is smaller than the program"
@@ -260,26 +259,36 @@ pub(crate) fn xor_gates(
         // SAFETY: every slot of a segment is below its bound (`Segment::checked` ran before the
         // segment existed), and `labels` holds at least that many blocks, asserted above.
         // `Block` is 16 bytes with 16-byte alignment. SSE2 is part of the x86-64 baseline.
-        let gate = |g: &crate::compile::SlotGate| unsafe {
-            let v = _mm_xor_si128(
-                _mm_load_si128(p.add(g.a as usize)),
-                _mm_load_si128(p.add(g.b as usize)),
-            );
-            _mm_store_si128(p.add(g.out as usize), v);
+        let xor = |a: usize, b: usize, out: usize| unsafe {
+            let v = _mm_xor_si128(_mm_load_si128(p.add(a)), _mm_load_si128(p.add(b)));
+            _mm_store_si128(p.add(out), v);
         };
-        let mut fours = gates.chunks_exact(4);
-        for four in &mut fours {
-            gate(&four[0]);
-            gate(&four[1]);
-            gate(&four[2]);
-            gate(&four[3]);
+        if segment.is_narrow() {
+            let gate = |g: &[u16; 3]| xor(g[0] as usize, g[1] as usize, g[2] as usize);
+            in_fours(&segment.xor_gates_narrow()[range], gate);
+        } else {
+            let gate = |g: &SlotGate| xor(g.a as usize, g.b as usize, g.out as usize);
+            in_fours(&segment.xor_gates_wide()[range], gate);
         }
-        fours.remainder().iter().for_each(gate);
     }
     #[cfg(not(target_arch = "x86_64"))]
-    for g in gates {
+    for g in segment.xor_gates(range) {
         labels[g.out as usize] = labels[g.a as usize] ^ labels[g.b as usize];
     }
+}
+
+/// `gate` on every item, in order, written four at a time.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn in_fours<T>(gates: &[T], gate: impl Fn(&T)) {
+    let mut fours = gates.chunks_exact(4);
+    for four in &mut fours {
+        gate(&four[0]);
+        gate(&four[1]);
+        gate(&four[2]);
+        gate(&four[3]);
+    }
+    fours.remainder().iter().for_each(gate);
 }
 
 /// The AES S-box (FIPS-197 §5.1.1), for tests of circuits that compute it.

@@ -225,9 +225,7 @@ fn for_each_chunk(program: &Program, mut f: impl FnMut(&Chunk) -> Result<()>) ->
         let (mut x, mut a) = (0, 0);
         for step in segment.steps() {
             let (nx, na) = (step.xors as usize, step.ands as usize);
-            chunk
-                .xors
-                .extend_from_slice(&segment.xor_gates()[x..x + nx]);
+            chunk.xors.extend(segment.xor_gates(x..x + nx));
             chunk
                 .ands
                 .extend_from_slice(&segment.and_gates()[a..a + na]);

@@ -136,11 +136,12 @@ impl SegmentReader {
         if self.steps_left == 0 {
             return Ok(None);
         }
-        let (mut xors, mut ands, mut steps) = match recycle {
-            Some(s) => (s.xors, s.ands, s.steps),
+        let (mut xors, mut narrow, mut ands, mut steps) = match recycle {
+            Some(s) => (s.xors, s.xors_narrow, s.ands, s.steps),
             None => Default::default(),
         };
         xors.clear();
+        narrow.clear();
         ands.clear();
         steps.clear();
         let (mut nx, mut na) = (0usize, 0usize);
@@ -173,9 +174,25 @@ impl SegmentReader {
                 }));
             })
         };
-        read(&mut self.xors, nx, &mut xors)?;
+        if self.num_slots <= super::NARROW_SLOTS {
+            // Straight into 16-bit slots; a slot that does not fit is kept out of range (as
+            // u16::MAX, at or above the slot count) so that the segment check refuses it.
+            narrow.reserve(nx);
+            self.xors.take_records(nx, |run| {
+                let slot = |r: &[u8], at: usize| {
+                    let w = u32::from_le_bytes(r[at..at + 4].try_into().expect("4 bytes"));
+                    u16::try_from(w).unwrap_or(u16::MAX)
+                };
+                narrow.extend(
+                    run.chunks_exact(12)
+                        .map(|r| [slot(r, 0), slot(r, 4), slot(r, 8)]),
+                );
+            })?;
+        } else {
+            read(&mut self.xors, nx, &mut xors)?;
+        }
         read(&mut self.ands, na, &mut ands)?;
-        Segment::checked(xors, ands, steps, self.num_slots).map(Some)
+        Segment::checked(xors, narrow, ands, steps, self.num_slots).map(Some)
     }
 }
 
@@ -676,10 +693,12 @@ pub fn write_compiled(program: &Program, out: &mut impl Write) -> Result<u64> {
     match &program.body {
         Body::Memory(segment) => {
             let mut buf = Vec::with_capacity(1 << 16);
-            for gates in [&segment.xors, &segment.ands] {
+            let xors = segment.xor_gates(0..segment.xor_count());
+            let ands = super::SlotGates::Wide(segment.ands.iter());
+            for gates in [xors, ands] {
                 put(&(3 * gates.len() as u64).to_le_bytes())?;
                 for g in gates {
-                    buf.extend_from_slice(&gate_bytes(g));
+                    buf.extend_from_slice(&gate_bytes(&g));
                     if buf.len() >= 1 << 16 {
                         put(&buf)?;
                         buf.clear();

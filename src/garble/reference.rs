@@ -14,9 +14,9 @@ fn for_each_step(program: &Program, mut f: impl FnMut(&[SlotGate], &[SlotGate]))
     while let Some(segment) = segments.next_segment().expect("the program is readable") {
         let (mut x, mut k) = (0, 0);
         for step in segment.steps() {
-            let xors = &segment.xor_gates()[x..x + step.xors as usize];
+            let xors: Vec<SlotGate> = segment.xor_gates(x..x + step.xors as usize).collect();
             let ands = &segment.and_gates()[k..k + step.ands as usize];
-            f(xors, ands);
+            f(&xors, ands);
             x += step.xors as usize;
             k += step.ands as usize;
         }

@@ -252,6 +252,52 @@ pub fn random_circuit(seed: u64, groups: usize, gates: usize, outputs: usize) ->
 }
 
 /// Random input bits for a circuit, per group.
+/// `z_i = (x_i XOR y_i) AND (x_i XOR y_{i+1})` for `bits`-bit inputs `x` and `y`, then the XOR
+/// of all the `z`s: every input stays live to the end, so the program needs more than
+/// `2 * bits` slots (more than 2^16 from 32 768 bits on, where XOR gates are stored wide).
+pub fn all_inputs_live(bits: u32) -> Circuit {
+    use garbled::circuit::{Gate, Group};
+    let (x, y) = (0..bits, bits..2 * bits);
+    let mut gates = Vec::new();
+    let mut next = 2 * bits;
+    let mut outputs = Vec::new();
+    let mut acc = None;
+    for i in 0..bits {
+        let (xi, yi, yj) = (x.start + i, y.start + i, y.start + (i + 1) % bits);
+        let (p, q, z) = (next, next + 1, next + 2);
+        next += 3;
+        gates.push(Gate::Xor {
+            a: xi,
+            b: yi,
+            out: p,
+        });
+        gates.push(Gate::Xor {
+            a: xi,
+            b: yj,
+            out: q,
+        });
+        gates.push(Gate::And { a: p, b: q, out: z });
+        outputs.push(z);
+        acc = Some(match acc {
+            None => z,
+            Some(a) => {
+                gates.push(Gate::Xor { a, b: z, out: next });
+                next += 1;
+                next - 1
+            }
+        });
+    }
+    outputs.push(acc.expect("at least one bit"));
+    Circuit::new(
+        next,
+        vec![Group::new("x", bits), Group::new("y", bits)],
+        vec![Group::new("z", bits + 1)],
+        gates,
+        outputs,
+    )
+    .expect("a well-formed circuit")
+}
+
 pub fn random_inputs(circuit: &Circuit, seed: u64) -> Vec<Vec<bool>> {
     use rand::{RngExt, SeedableRng};
     let mut rng = rand::rngs::ChaCha12Rng::seed_from_u64(seed);
