@@ -94,6 +94,22 @@ pub struct Segment {
 /// fit to it, and the segment check refuses it).
 const NARROW_SLOTS: u32 = (1 << 16) - 1;
 
+impl SlotGate {
+    /// The gate with 16-bit slots; the caller has checked that every slot fits.
+    fn narrow(&self) -> [u16; 3] {
+        [self.a as u16, self.b as u16, self.out as u16]
+    }
+
+    /// A gate stored with 16-bit slots.
+    fn widen(g: &[u16; 3]) -> SlotGate {
+        SlotGate {
+            a: u32::from(g[0]),
+            b: u32::from(g[1]),
+            out: u32::from(g[2]),
+        }
+    }
+}
+
 /// Gates of a range of a [`Segment`], whichever width their slots are stored at.
 #[derive(Clone, Debug)]
 pub enum SlotGates<'a> {
@@ -109,11 +125,7 @@ impl Iterator for SlotGates<'_> {
     fn next(&mut self) -> Option<SlotGate> {
         match self {
             SlotGates::Wide(it) => it.next().copied(),
-            SlotGates::Narrow(it) => it.next().map(|g| SlotGate {
-                a: u32::from(g[0]),
-                b: u32::from(g[1]),
-                out: u32::from(g[2]),
-            }),
+            SlotGates::Narrow(it) => it.next().map(SlotGate::widen),
         }
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -153,14 +165,10 @@ impl Segment {
                     "a program segment names a slot outside the label array".into(),
                 ));
             }
-            narrow.extend(xors.iter().map(|g| [g.a as u16, g.b as u16, g.out as u16]));
+            narrow.extend(xors.iter().map(SlotGate::narrow));
             xors.clear();
         } else if n > NARROW_SLOTS && !narrow.is_empty() {
-            xors.extend(narrow.iter().map(|g| SlotGate {
-                a: u32::from(g[0]),
-                b: u32::from(g[1]),
-                out: u32::from(g[2]),
-            }));
+            xors.extend(narrow.iter().map(SlotGate::widen));
             narrow.clear();
         }
         if xors.capacity() > 1 << 20 && xors.is_empty() {
@@ -852,14 +860,10 @@ fn allocate(
                 if !release_at_once {
                     ands.push(gate);
                 } else if xors.is_empty() && a.max(b).max(out) < NARROW_SLOTS {
-                    narrow.push([a as u16, b as u16, out as u16]);
+                    narrow.push(gate.narrow());
                 } else {
                     if !narrow.is_empty() {
-                        xors.extend(narrow.drain(..).map(|g| SlotGate {
-                            a: u32::from(g[0]),
-                            b: u32::from(g[1]),
-                            out: u32::from(g[2]),
-                        }));
+                        xors.extend(narrow.drain(..).map(|g| SlotGate::widen(&g)));
                     }
                     xors.push(gate);
                 }

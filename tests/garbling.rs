@@ -242,11 +242,7 @@ fn batched_garbler_matches_the_reference_on_every_backend() {
     }
     for circuit in &circuits {
         let program = compile(circuit).unwrap();
-        let mut prg = Prg::from_seed([5; 16]);
-        let delta = Delta::new(prg.block());
-        let mut raw = vec![Block::ZERO; program.input_count()];
-        prg.fill(&mut raw);
-        let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
+        let (delta, zero) = zero_labels(&program, 5);
         let bits: Vec<bool> = random_inputs(circuit, 9).concat();
         let active: Vec<ActiveLabel> = zero
             .iter()
@@ -364,11 +360,7 @@ fn wide_and_narrow_programs_garble_alike() {
                 "{bits} bits, seed {seed}"
             );
         }
-        let mut prg = Prg::from_seed([3; 16]);
-        let delta = Delta::new(prg.block());
-        let mut raw = vec![Block::ZERO; program.input_count()];
-        prg.fill(&mut raw);
-        let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
+        let (delta, zero) = zero_labels(&program, 3);
         let base = TweakBase { nonce: 7, first: 0 };
         let (ref_tables, ref_out) = reference::garble(&program, &delta, &zero, base);
         let mut g = Garbler::new(&program, delta.clone(), &zero, base).unwrap();

@@ -4,7 +4,7 @@
 //! mid-job gets a named error with nothing printed as if complete.
 
 mod common;
-use common::{free_port, garbled, spawn, stderr, stdout};
+use common::{free_port, garbled, spawn, stderr, stdout, zero_labels};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -345,8 +345,7 @@ fn bench_reports_the_parallel_figures() {
 
 #[test]
 fn wide_batches_split_across_threads_give_the_same_tables() {
-    use garbled::aes::Prg;
-    use garbled::block::{Block, Delta, ZeroLabel};
+    use garbled::block::Block;
     use garbled::circuit::{library, plain};
     use garbled::compile::compile;
     use garbled::garble::{Evaluator, Garbler, PARALLEL_MIN, TweakBase};
@@ -361,11 +360,7 @@ fn wide_batches_split_across_threads_give_the_same_tables() {
         .max()
         .unwrap() as usize;
     assert!(widest >= PARALLEL_MIN, "no batch wide enough: {widest}");
-    let mut prg = Prg::from_seed([3; 16]);
-    let delta = Delta::new(prg.block());
-    let mut raw = vec![Block::ZERO; program.input_count()];
-    prg.fill(&mut raw);
-    let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
+    let (delta, zero) = zero_labels(&program, 3);
     let tweaks = TweakBase { nonce: 9, first: 0 };
     let garble = |threads: usize| {
         let mut tables = vec![Block::ZERO; 2 * program.and_count()];

@@ -100,11 +100,7 @@ fn batched_tables_equal_the_reference_on_every_backend() {
     circuits.push(garbled::circuit::builder::aes128_circuit());
     for circuit in &circuits {
         let program = compile(circuit).unwrap();
-        let mut prg = Prg::from_seed([6; 16]);
-        let delta = Delta::new(prg.block());
-        let mut raw = vec![Block::ZERO; program.input_count()];
-        prg.fill(&mut raw);
-        let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
+        let (delta, zero) = zero_labels(&program, 6);
         let inputs = random_inputs(circuit, 5);
         let active: Vec<ActiveLabel> = zero
             .iter()
@@ -384,11 +380,7 @@ fn wide_batches_on_threads_give_the_same_tables() {
         widest as usize >= garbled::garble::PARALLEL_MIN,
         "widest batch {widest}"
     );
-    let mut prg = Prg::from_seed([12; 16]);
-    let delta = Delta::new(prg.block());
-    let mut raw = vec![Block::ZERO; program.input_count()];
-    prg.fill(&mut raw);
-    let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
+    let (delta, zero) = zero_labels(&program, 12);
     let inputs = random_inputs(&circuit, 2);
     let active: Vec<ActiveLabel> = zero
         .iter()

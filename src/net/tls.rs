@@ -12,9 +12,9 @@
 //! Crypto provider: ring for the handshake (key exchange, signatures, randomness) and aws-lc-rs
 //! for the record cipher only. Every table byte is encrypted once and decrypted once, and
 //! aws-lc's AES-GCM has an AVX-512 VAES + VPCLMULQDQ path (chosen at run time) where ring's
-//! widest is AVX2: on 16 KiB records here it seals at 10–11 GB/s against 6.4–7 for ring and
-//! opens at 7.9–9.2 against 5.8–6.5, and in `perf record` of a TLS batch session its share of
-//! the samples was 30 % smaller. The handshake stays on ring because aws-lc-rs seeds its random
+//! widest is AVX2: `cargo bench --bench record` seals a 16 KiB record at 9.9 GiB/s against 6.5
+//! for ring and opens one at 9.3 against 5.9, and in a profile of TLS batch sessions its share
+//! of the samples was 30 % smaller. The handshake stays on ring because aws-lc-rs seeds its random
 //! generator from CPU jitter entropy at first use, which cost 35–40 ms at the start of every
 //! process here (a local `garbled run` spent 44 ms connecting against 2 ms with ring); the
 //! record cipher never draws randomness (TLS 1.3 nonces come from the key schedule), so that

@@ -298,6 +298,19 @@ pub fn all_inputs_live(bits: u32) -> Circuit {
     .expect("a well-formed circuit")
 }
 
+/// A Delta and the inputs' zero-labels for `program`, drawn from a PRG seeded with `seed`.
+pub fn zero_labels(
+    program: &garbled::compile::Program,
+    seed: u8,
+) -> (garbled::block::Delta, Vec<garbled::block::ZeroLabel>) {
+    use garbled::block::{Block, Delta, ZeroLabel};
+    let mut prg = garbled::aes::Prg::from_seed([seed; 16]);
+    let delta = Delta::new(prg.block());
+    let mut raw = vec![Block::ZERO; program.input_count()];
+    prg.fill(&mut raw);
+    (delta, raw.into_iter().map(ZeroLabel).collect())
+}
+
 pub fn random_inputs(circuit: &Circuit, seed: u64) -> Vec<Vec<bool>> {
     use rand::{RngExt, SeedableRng};
     let mut rng = rand::rngs::ChaCha12Rng::seed_from_u64(seed);
