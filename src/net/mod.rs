@@ -12,6 +12,7 @@ use crate::error::Result;
 pub mod listen;
 pub mod memory;
 pub mod paced;
+pub mod record;
 pub mod replay;
 pub mod tcp;
 pub mod tls;

@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientConnectionData, UnbufferedClientConnection};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{
@@ -42,12 +43,15 @@ use rustls::pki_types::{
     UnixTime,
 };
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
+use rustls::unbuffered::{ConnectionState, EncodeError, InsufficientSizeError, UnbufferedStatus};
 use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, DistinguishedName, ServerConfig,
-    ServerConnection, SignatureScheme, StreamOwned,
+    ClientConfig, DigitallySignedStruct, DistinguishedName, ExtractedSecrets, ServerConfig,
+    SignatureScheme,
 };
 use sha2::Digest;
 
+use super::record::{Kernel, RecordStream};
 use super::tcp::{StreamChannel, Timeouts, Transport, configure};
 use crate::error::{Error, Result};
 
@@ -55,10 +59,10 @@ use crate::error::{Error, Result};
 const MAX_IDENTITY_FILE: u64 = 1 << 20;
 /// The name in every certificate we make, and the one the client asks for (nobody checks it).
 const NAME: &str = "garbled";
-/// Bytes read from the socket at once: whole TLS records, not the 4 KiB rustls asks for.
-const SOCKET_READ: usize = 1 << 18;
-/// Encrypted bytes rustls may hold before it writes: the 1 MiB table chunks go out in one go.
-const TLS_BUFFER: usize = 1 << 20;
+/// The handshake's input buffer, and the most application data taken with the handshake.
+const HANDSHAKE_BUFFER: usize = 1 << 16;
+/// The largest handshake message we wait for (certificates are a few hundred bytes).
+const MAX_HANDSHAKE: usize = 1 << 20;
 /// The listener's confirmation that it accepted our key.
 const ACCEPTED: u8 = 0xA5;
 
@@ -519,7 +523,7 @@ impl TlsSettings {
     fn client(&self) -> Result<(Arc<ClientConfig>, Arc<PinnedKey>)> {
         let provider = provider();
         let verifier = self.verifier(&provider);
-        let config = ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(tls_setup)?
             .dangerous()
@@ -529,6 +533,8 @@ impl TlsSettings {
                 PrivateKeyDer::Pkcs8(self.identity.key.clone_key()),
             )
             .map_err(tls_setup)?;
+        // Our record layer (`net::record`) takes the traffic keys after the handshake.
+        config.enable_secret_extraction = true;
         Ok((Arc::new(config), verifier))
     }
 
@@ -547,6 +553,7 @@ impl TlsSettings {
         // No resumption tickets: every session authenticates both keys afresh.
         config.send_tls13_tickets = 0;
         config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.enable_secret_extraction = true;
         Ok((Arc::new(config), verifier))
     }
 }
@@ -555,58 +562,178 @@ fn tls_setup(e: rustls::Error) -> Error {
     Error::SelfCheck(format!("setting up TLS: {e}"))
 }
 
-/// Reads the socket in large chunks so that rustls gets whole records per system call.
-pub struct BufferedSocket {
-    stream: TcpStream,
-    buf: Box<[u8]>,
-    start: usize,
-    end: usize,
+fn tls_io(e: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
-impl BufferedSocket {
-    fn new(stream: TcpStream) -> Self {
-        BufferedSocket {
-            stream,
-            buf: vec![0u8; SOCKET_READ].into_boxed_slice(),
-            start: 0,
-            end: 0,
+/// rustls's unbuffered connection, either side: what the handshake driver needs of it.
+trait Unbuffered {
+    type Data;
+    fn process<'c, 'i>(
+        &'c mut self,
+        incoming: &'i mut [u8],
+    ) -> UnbufferedStatus<'c, 'i, Self::Data>;
+    fn handshaking(&self) -> bool;
+    fn into_kernel(self) -> std::result::Result<(ExtractedSecrets, Kernel), rustls::Error>;
+}
+
+impl Unbuffered for UnbufferedClientConnection {
+    type Data = ClientConnectionData;
+    fn process<'c, 'i>(
+        &'c mut self,
+        incoming: &'i mut [u8],
+    ) -> UnbufferedStatus<'c, 'i, Self::Data> {
+        self.process_tls_records(incoming)
+    }
+    fn handshaking(&self) -> bool {
+        self.is_handshaking()
+    }
+    fn into_kernel(self) -> std::result::Result<(ExtractedSecrets, Kernel), rustls::Error> {
+        let (secrets, kernel) = self.dangerous_into_kernel_connection()?;
+        Ok((secrets, Kernel::Client(kernel)))
+    }
+}
+
+impl Unbuffered for UnbufferedServerConnection {
+    type Data = ServerConnectionData;
+    fn process<'c, 'i>(
+        &'c mut self,
+        incoming: &'i mut [u8],
+    ) -> UnbufferedStatus<'c, 'i, Self::Data> {
+        self.process_tls_records(incoming)
+    }
+    fn handshaking(&self) -> bool {
+        self.is_handshaking()
+    }
+    fn into_kernel(self) -> std::result::Result<(ExtractedSecrets, Kernel), rustls::Error> {
+        let (secrets, kernel) = self.dangerous_into_kernel_connection()?;
+        Ok((secrets, Kernel::Server(kernel)))
+    }
+}
+
+/// What the driver does after one state of the handshake.
+enum Step {
+    Again,
+    Read,
+    Done,
+    Failed(rustls::Error),
+}
+
+/// Runs rustls's side of the handshake over `socket` (rustls's unbuffered API: the bytes are
+/// ours, so whatever the peer sent after its last handshake message stays with us), then hands
+/// the connection to our record layer with rustls's traffic keys.
+fn handshake<C: Unbuffered>(mut conn: C, mut socket: TcpStream) -> io::Result<RecordStream> {
+    let mut incoming = vec![0u8; HANDSHAKE_BUFFER];
+    let mut filled = 0;
+    let mut outgoing = vec![0u8; 4096];
+    let mut pending = 0;
+    let mut early = Vec::new();
+    loop {
+        let UnbufferedStatus { mut discard, state } = conn.process(&mut incoming[..filled]);
+        let step = match state {
+            Err(e) => Step::Failed(e),
+            Ok(ConnectionState::EncodeTlsData(mut data)) => {
+                encode(&mut outgoing, &mut pending, |out| data.encode(out))?;
+                Step::Again
+            }
+            Ok(ConnectionState::TransmitTlsData(data)) => {
+                socket.write_all(&outgoing[..pending])?;
+                pending = 0;
+                data.done();
+                Step::Again
+            }
+            Ok(ConnectionState::BlockedHandshake) => Step::Read,
+            Ok(ConnectionState::ReadTraffic(mut traffic)) => {
+                // Application data that came with the peer's last handshake flight.
+                while let Some(record) = traffic.next_record() {
+                    let record = record.map_err(tls_io)?;
+                    if early.len() + record.payload.len() > HANDSHAKE_BUFFER {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "too much application data during the TLS handshake",
+                        ));
+                    }
+                    early.extend_from_slice(record.payload);
+                    discard += record.discard;
+                }
+                Step::Again
+            }
+            Ok(ConnectionState::WriteTraffic(_)) => Step::Done,
+            Ok(ConnectionState::PeerClosed | ConnectionState::Closed) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the peer closed the TLS session during the handshake",
+                ));
+            }
+            Ok(_) => {
+                return Err(io::Error::other(
+                    "the TLS handshake reached an unexpected state",
+                ));
+            }
+        };
+        incoming.copy_within(discard..filled, 0);
+        filled -= discard;
+        match step {
+            Step::Again => {}
+            Step::Done if !conn.handshaking() => {
+                let (secrets, kernel) = conn.into_kernel().map_err(tls_io)?;
+                return RecordStream::new(socket, kernel, secrets, early, &incoming[..filled]);
+            }
+            Step::Done | Step::Read => {
+                if filled == incoming.len() {
+                    if incoming.len() >= MAX_HANDSHAKE {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "a TLS handshake message larger than 1 MiB",
+                        ));
+                    }
+                    incoming.resize(incoming.len() * 2, 0);
+                }
+                let n = socket.read(&mut incoming[filled..])?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the peer closed the connection during the TLS handshake",
+                    ));
+                }
+                filled += n;
+            }
+            Step::Failed(e) => {
+                // rustls queues the alert that tells the peer why; send it if we can.
+                if let Ok(ConnectionState::EncodeTlsData(mut data)) = conn.process(&mut []).state {
+                    let mut alert = 0;
+                    if encode(&mut outgoing, &mut alert, |out| data.encode(out)).is_ok() {
+                        let _ = socket.write_all(&outgoing[..alert]);
+                    }
+                }
+                return Err(tls_io(e));
+            }
         }
     }
 }
 
-impl Read for BufferedSocket {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.start == self.end {
-            let n = self.stream.read(&mut self.buf)?;
-            self.start = 0;
-            self.end = n;
+/// Appends one encoded handshake record to `outgoing[..*pending]`, growing it as rustls asks.
+fn encode(
+    outgoing: &mut Vec<u8>,
+    pending: &mut usize,
+    mut encode: impl FnMut(&mut [u8]) -> std::result::Result<usize, EncodeError>,
+) -> io::Result<()> {
+    loop {
+        match encode(&mut outgoing[*pending..]) {
+            Ok(n) => {
+                *pending += n;
+                return Ok(());
+            }
+            Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) => {
+                outgoing.resize(*pending + required_size, 0);
+            }
+            Err(e) => return Err(io::Error::other(e.to_string())),
         }
-        let n = out.len().min(self.end - self.start);
-        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
-        self.start += n;
-        Ok(n)
     }
 }
 
-impl Write for BufferedSocket {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.stream.write(data)
-    }
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.stream.write_vectored(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
-    }
-}
-
-/// A TLS 1.3 connection, either side.
-pub enum TlsStream {
-    /// We connected.
-    Client(StreamOwned<ClientConnection, BufferedSocket>),
-    /// We accepted.
-    Server(StreamOwned<ServerConnection, BufferedSocket>),
-}
+/// A TLS 1.3 connection after its handshake, either side: rustls's keys, our record layer.
+pub struct TlsStream(RecordStream);
 
 /// Maps an alert from the peer that means "your key was refused" to an error people can act on.
 fn refusal(e: io::Error) -> io::Error {
@@ -636,71 +763,33 @@ fn refusal(e: io::Error) -> io::Error {
 
 impl Read for TlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            TlsStream::Client(s) => s.read(buf),
-            TlsStream::Server(s) => s.read(buf),
-        }
-        .map_err(refusal)
+        self.0.read(buf).map_err(refusal)
     }
 }
 
 impl Write for TlsStream {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        match self {
-            TlsStream::Client(s) => s.write(data),
-            TlsStream::Server(s) => s.write(data),
-        }
-        .map_err(refusal)
+        self.0.write(data).map_err(refusal)
     }
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            TlsStream::Client(s) => s.flush(),
-            TlsStream::Server(s) => s.flush(),
-        }
-        .map_err(refusal)
+        self.0.flush().map_err(refusal)
     }
 }
 
 impl Transport for TlsStream {
     fn close_write(&mut self) -> io::Result<()> {
-        match self {
-            TlsStream::Client(s) => {
-                s.conn.send_close_notify();
-                s.flush()?;
-                s.sock.stream.shutdown(std::net::Shutdown::Write)
-            }
-            TlsStream::Server(s) => {
-                s.conn.send_close_notify();
-                s.flush()?;
-                s.sock.stream.shutdown(std::net::Shutdown::Write)
-            }
-        }
+        self.0.close_notify().map_err(refusal)?;
+        self.0.socket().shutdown(std::net::Shutdown::Write)
     }
     fn shutdown(&mut self) {
-        let socket = match self {
-            TlsStream::Client(s) => &s.sock.stream,
-            TlsStream::Server(s) => &s.sock.stream,
-        };
-        let _ = socket.shutdown(std::net::Shutdown::Both);
+        let _ = self.0.socket().shutdown(std::net::Shutdown::Both);
     }
 }
 
 impl TlsStream {
     /// The negotiated protocol and cipher suite, e.g. "TLS 1.3 (TLS13_AES_128_GCM_SHA256)".
     pub fn describe(&self) -> String {
-        let (version, suite) = match self {
-            TlsStream::Client(s) => (s.conn.protocol_version(), s.conn.negotiated_cipher_suite()),
-            TlsStream::Server(s) => (s.conn.protocol_version(), s.conn.negotiated_cipher_suite()),
-        };
-        let version = match version {
-            Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
-            Some(other) => format!("{other:?}"),
-            None => "TLS".to_string(),
-        };
-        match suite {
-            Some(suite) => format!("{version} ({:?})", suite.suite()),
-            None => version,
-        }
+        format!("TLS 1.3 ({:?})", self.0.suite().suite())
     }
 }
 
@@ -771,14 +860,10 @@ impl StreamChannel<TlsStream> {
         configure(&stream, timeouts.idle)?;
         let (config, verifier) = settings.client()?;
         let name = ServerName::try_from(NAME).map_err(|e| Error::SelfCheck(e.to_string()))?;
-        let mut conn = ClientConnection::new(config, name).map_err(tls_setup)?;
-        conn.set_buffer_limit(Some(TLS_BUFFER));
-        let mut socket = BufferedSocket::new(stream);
-        while conn.is_handshaking() {
-            conn.complete_io(&mut socket)
-                .map_err(|e| handshake_error(e, &verifier, "listener"))?;
-        }
-        let mut stream = StreamOwned::new(conn, socket);
+        let conn = UnbufferedClientConnection::new(config, name).map_err(tls_setup)?;
+        let mut stream = TlsStream(
+            handshake(conn, stream).map_err(|e| handshake_error(e, &verifier, "listener"))?,
+        );
         let mut confirmation = [0u8; 1];
         match stream.read_exact(&mut confirmation) {
             Ok(()) if confirmation[0] == ACCEPTED => {}
@@ -801,11 +886,7 @@ impl StreamChannel<TlsStream> {
                 });
             }
         }
-        Ok(StreamChannel::over(
-            TlsStream::Client(stream),
-            peer,
-            timeouts,
-        ))
+        Ok(StreamChannel::over(stream, peer, timeouts))
     }
 
     /// The listening side's handshake over an accepted socket.
@@ -815,23 +896,16 @@ impl StreamChannel<TlsStream> {
             .map_err(|e| Error::io("reading the peer's address", e))?;
         configure(&stream, timeouts.idle)?;
         let (config, verifier) = settings.server()?;
-        let mut conn = ServerConnection::new(config).map_err(tls_setup)?;
-        conn.set_buffer_limit(Some(TLS_BUFFER));
-        let mut socket = BufferedSocket::new(stream);
-        while conn.is_handshaking() {
-            conn.complete_io(&mut socket)
-                .map_err(|e| handshake_error(e, &verifier, "connecting party"))?;
-        }
-        let mut stream = StreamOwned::new(conn, socket);
+        let conn = UnbufferedServerConnection::new(config).map_err(tls_setup)?;
+        let mut stream = TlsStream(
+            handshake(conn, stream)
+                .map_err(|e| handshake_error(e, &verifier, "connecting party"))?,
+        );
         stream
             .write_all(&[ACCEPTED])
             .and_then(|()| stream.flush())
             .map_err(|e| Error::io("confirming the TLS handshake", e))?;
-        Ok(StreamChannel::over(
-            TlsStream::Server(stream),
-            peer,
-            timeouts,
-        ))
+        Ok(StreamChannel::over(stream, peer, timeouts))
     }
 
     /// Waits up to `wait` on `listener` for the pinned peer. Connections that are not TLS 1.3,
@@ -1026,5 +1100,193 @@ mod tests {
                 other => panic!("expected an authentication error, got {other:?}"),
             }
         });
+    }
+
+    /// A connected client and server socket over loopback, with the idle timeout set.
+    fn sockets() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        for socket in [&client, &server] {
+            configure(socket, Duration::from_secs(20)).unwrap();
+        }
+        (client, server)
+    }
+
+    /// Settings for a listener and a connecting party that pin each other: (server, client).
+    fn pinned_pair() -> (TlsSettings, TlsSettings) {
+        let server = Identity::generate().unwrap();
+        let client = Identity::generate().unwrap();
+        (
+            TlsSettings {
+                identity: server.clone(),
+                peer: client.fingerprint(),
+            },
+            TlsSettings {
+                identity: client,
+                peer: server.fingerprint(),
+            },
+        )
+    }
+
+    fn pattern(n: usize, seed: u8) -> Vec<u8> {
+        (0..n as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed)
+            .collect()
+    }
+
+    /// rustls's own record layer at the other end: reads `expect`, answers `reply` with a key
+    /// update halfway, reads our close_notify, sends its own.
+    fn rustls_peer<C, S>(conn: &mut C, socket: &mut TcpStream, expect: &[u8], reply: &[u8])
+    where
+        C: std::ops::DerefMut + std::ops::Deref<Target = rustls::ConnectionCommon<S>>,
+        S: rustls::SideData,
+    {
+        let mut stream = rustls::Stream::new(conn, socket);
+        let mut got = vec![0u8; expect.len()];
+        stream.read_exact(&mut got).unwrap();
+        assert!(got == expect, "rustls read other bytes than we sent");
+        let half = reply.len() / 2;
+        stream.write_all(&reply[..half]).unwrap();
+        stream.conn.refresh_traffic_keys().unwrap();
+        stream.write_all(&reply[half..]).unwrap();
+        stream.flush().unwrap();
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "rustls read bytes after our close_notify");
+        stream.conn.send_close_notify();
+        stream.flush().unwrap();
+    }
+
+    /// Our side: the same conversation, with our key updates every 7 records.
+    fn our_side(mut ours: RecordStream, sent: &[u8], reply: &[u8]) -> (u64, u64) {
+        ours.set_key_update_interval(7);
+        ours.write_all(&sent[..10]).unwrap();
+        ours.write_all(&sent[10..]).unwrap();
+        ours.flush().unwrap();
+        // A small read (the record is opened in our buffer), then large ones (opened straight
+        // into the caller's).
+        let mut got = vec![0u8; reply.len()];
+        ours.read_exact(&mut got[..100]).unwrap();
+        ours.read_exact(&mut got[100..]).unwrap();
+        assert!(got == reply, "we read other bytes than rustls sent");
+        ours.close_notify().unwrap();
+        ours.socket().shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        assert_eq!(ours.read_to_end(&mut rest).unwrap(), 0);
+        ours.key_updates()
+    }
+
+    #[test]
+    fn our_record_layer_and_rustls_understand_each_other() {
+        let sent = pattern(3_000_000, 1);
+        let reply = pattern(1_000_003, 2);
+        let name = ServerName::try_from(NAME).unwrap();
+        for we_connect in [true, false] {
+            let (server, client) = pinned_pair();
+            let (mut client_socket, mut server_socket) = sockets();
+            let (sent, reply, name) = (&sent, &reply, &name);
+            let updates = std::thread::scope(|s| {
+                if we_connect {
+                    let server = &server;
+                    s.spawn(move || {
+                        let (config, _) = server.server().unwrap();
+                        let mut conn = rustls::ServerConnection::new(config).unwrap();
+                        rustls_peer(&mut conn, &mut server_socket, sent, reply);
+                    });
+                    let (config, _) = client.client().unwrap();
+                    let conn = UnbufferedClientConnection::new(config, name.clone()).unwrap();
+                    our_side(handshake(conn, client_socket).unwrap(), sent, reply)
+                } else {
+                    let client = &client;
+                    s.spawn(move || {
+                        let (config, _) = client.client().unwrap();
+                        let mut conn = rustls::ClientConnection::new(config, name.clone()).unwrap();
+                        rustls_peer(&mut conn, &mut client_socket, sent, reply);
+                    });
+                    let (config, _) = server.server().unwrap();
+                    let conn = UnbufferedServerConnection::new(config).unwrap();
+                    our_side(handshake(conn, server_socket).unwrap(), sent, reply)
+                }
+            });
+            // 3 MB is 184 records: a key update after every 7.
+            assert!(updates.0 >= 25, "{updates:?}");
+            assert_eq!(updates.1, 1);
+        }
+    }
+
+    /// Forwards a connection to `back`, changing the byte at offset `at` of the listener's
+    /// direction, or cutting the connection there.
+    fn meddling_relay(front: TcpListener, back: String, at: usize, cut: bool) {
+        let (client, _) = front.accept().unwrap();
+        let server = TcpStream::connect(back).unwrap();
+        let (mut up_from, mut up_to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        let up = std::thread::spawn(move || {
+            let _ = io::copy(&mut up_from, &mut up_to);
+            let _ = up_to.shutdown(std::net::Shutdown::Write);
+        });
+        let (mut from, mut to) = (server, client);
+        let mut seen = 0;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if (seen..seen + n).contains(&at) {
+                if cut {
+                    let _ = to.write_all(&buf[..at - seen]);
+                    break;
+                }
+                buf[at - seen] ^= 0x20;
+            }
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+            seen += n;
+        }
+        let _ = to.shutdown(std::net::Shutdown::Both);
+        let _ = from.shutdown(std::net::Shutdown::Both);
+        let _ = up.join();
+    }
+
+    #[test]
+    fn a_changed_byte_is_misbehaviour_and_a_cut_connection_a_closed_peer() {
+        let sent = pattern(1 << 20, 3);
+        for cut in [false, true] {
+            let (server, client) = pinned_pair();
+            let back = super::super::listen::bind("127.0.0.1:0").unwrap();
+            let back_addr = back.local_addr().unwrap().to_string();
+            let front = TcpListener::bind("127.0.0.1:0").unwrap();
+            let front_addr = front.local_addr().unwrap().to_string();
+            let timeouts = Timeouts::idle(Duration::from_secs(20));
+            std::thread::scope(|s| {
+                s.spawn(|| meddling_relay(front, back_addr, 700_000, cut));
+                s.spawn(|| {
+                    let mut listener = TlsChannel::accept(
+                        &back,
+                        Duration::from_secs(20),
+                        timeouts,
+                        &server,
+                        |_| {},
+                    )
+                    .unwrap();
+                    // The write succeeds or fails with our peer's alert; either is fine here.
+                    let _ = listener.write_all(&sent).and_then(|()| listener.flush());
+                    let _ = listener.close_write();
+                });
+                let mut ours =
+                    TlsChannel::connect(&front_addr, Duration::from_secs(20), timeouts, &client)
+                        .unwrap();
+                let mut got = vec![0u8; sent.len()];
+                match (cut, ours.read_exact(&mut got)) {
+                    (false, Err(Error::PeerMisbehaved(m))) => {
+                        assert!(m.contains("authentication"), "{m}")
+                    }
+                    (true, Err(Error::PeerClosed(m))) => assert!(m.contains("TLS record"), "{m}"),
+                    (_, other) => panic!("cut {cut}: {other:?}"),
+                }
+            });
+        }
     }
 }
