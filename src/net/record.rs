@@ -265,6 +265,22 @@ impl RecordStream {
         self.tx_limit = records.max(1);
     }
 
+    /// Records we send under one key before we update it.
+    #[cfg(test)]
+    pub(crate) fn key_update_interval(&self) -> u64 {
+        self.tx_limit
+    }
+
+    /// Sends `n` key updates in a row, with no data between them (tests: a peer that overdoes
+    /// it).
+    #[cfg(test)]
+    pub(crate) fn send_key_updates(&mut self, n: usize) -> io::Result<()> {
+        for _ in 0..n {
+            self.update_keys()?;
+        }
+        Ok(())
+    }
+
     /// Key updates so far: (ours, the peer's).
     #[cfg(test)]
     pub(crate) fn key_updates(&self) -> (u64, u64) {
@@ -427,7 +443,11 @@ impl RecordStream {
             self.open = None;
             self.out_len = 0;
             if self.control_record(ALERT, &[2, alert]).is_ok() {
-                let _ = self.send_sealed();
+                // Without waiting: a peer that does not read must not hold our error up.
+                let _ = self.socket.set_nonblocking(true);
+                let _ = self.socket.write(&self.out[..self.out_len]);
+                let _ = self.socket.set_nonblocking(false);
+                self.out_len = 0;
             }
             self.write_closed = true;
         }
@@ -722,5 +742,46 @@ impl Write for RecordStream {
         self.close_open()?;
         self.send_sealed()?;
         self.socket.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::crypto::cipher::{AeadKey, Iv};
+
+    #[test]
+    fn sequence_numbers_never_wrap() {
+        let secrets = ConnectionTrafficSecrets::Aes128Gcm {
+            key: AeadKey::from([7u8; 32]),
+            iv: Iv::from([9u8; NONCE_LEN]),
+        };
+        // AeadKey::from takes 32 bytes; AES-128 needs 16, so this key is refused, and the right
+        // length is accepted.
+        assert!(Keys::new(0, secrets).is_err());
+        let secrets = ConnectionTrafficSecrets::Aes256Gcm {
+            key: AeadKey::from([7u8; 32]),
+            iv: Iv::from([9u8; NONCE_LEN]),
+        };
+        let mut keys = Keys::new(u64::MAX - 1, secrets).unwrap();
+        assert!(keys.next_nonce().is_ok());
+        assert_eq!(keys.seq, u64::MAX);
+        assert!(keys.next_nonce().is_err());
+    }
+
+    #[test]
+    fn the_nonce_is_the_iv_xor_the_sequence_number() {
+        let iv = [0x10u8; NONCE_LEN];
+        let secrets = ConnectionTrafficSecrets::Aes256Gcm {
+            key: AeadKey::from([1u8; 32]),
+            iv: Iv::from(iv),
+        };
+        let mut keys = Keys::new(0x0102_0304_0506_0708, secrets).unwrap();
+        let nonce = keys.next_nonce().unwrap();
+        let mut want = iv;
+        for (w, s) in want[4..].iter_mut().zip([1u8, 2, 3, 4, 5, 6, 7, 8]) {
+            *w ^= s;
+        }
+        assert_eq!(nonce.as_ref(), &want);
     }
 }

@@ -9,17 +9,22 @@
 //! holds the private key for this very handshake. TLS 1.2 is not compiled in; the cipher suites
 //! prefer AES-128-GCM.
 //!
-//! Crypto provider: ring for the handshake (key exchange, signatures, randomness) and aws-lc-rs
-//! for the record cipher only. Every table byte is encrypted once and decrypted once, and
-//! aws-lc's AES-GCM has an AVX-512 VAES + VPCLMULQDQ path (chosen at run time) where ring's
-//! widest is AVX2: `cargo bench --bench record` seals a 16 KiB record at 9.9 GiB/s against 6.5
-//! for ring and opens one at 9.3 against 5.9, and in a profile of TLS batch sessions its share
-//! of the samples was 30 % smaller. The handshake stays on ring because aws-lc-rs seeds its random
-//! generator from CPU jitter entropy at first use, which cost 35–40 ms at the start of every
-//! process here (a local `garbled run` spent 44 ms connecting against 2 ms with ring); the
-//! record cipher never draws randomness (TLS 1.3 nonces come from the key schedule), so that
-//! cost is not paid. Both build with a C compiler alone (aws-lc-sys needs no CMake on x86-64
-//! Linux).
+//! Who does what: rustls runs the handshake (through its unbuffered API, so the bytes read
+//! past the handshake stay ours) with ring as its crypto provider (key exchange, signatures,
+//! randomness), then hands the traffic keys over through its kernel-connection API; after that
+//! our record layer (`net::record`) seals and opens the records with aws-lc-rs's AES-GCM, and
+//! rustls only derives the next keys on a key update. Every table byte is encrypted once and
+//! decrypted once, so the record layer is what TLS costs a batch run: aws-lc's AES-GCM has an
+//! AVX-512 VAES + VPCLMULQDQ path (chosen at run time) where ring's widest is AVX2 (`cargo
+//! bench --bench record`: a 16 KiB record sealed at 9.9 GiB/s against 6.5 for ring, opened at
+//! 9.3 against 5.9), and our record layer seals straight from the caller's bytes and opens
+//! straight into the caller's buffer, where rustls's stream API made three more copies and an
+//! allocation per record (`net::record` says why and what it implements). The handshake stays
+//! on ring because aws-lc-rs seeds its random generator from CPU jitter entropy at first use,
+//! which cost 35–40 ms at the start of every process here (a local `garbled run` spent 44 ms
+//! connecting against 2 ms with ring); the record cipher never draws randomness (TLS 1.3 nonces
+//! come from the key schedule), so that cost is not paid. Both build with a C compiler alone
+//! (aws-lc-sys needs no CMake on x86-64 Linux).
 //!
 //! The listener ([`TlsChannel::accept`]) runs each incoming handshake on its own thread and
 //! drops, with one line in its log, any connection that does not speak TLS 1.3, fails the
@@ -502,8 +507,9 @@ pub struct TlsSettings {
 
 fn provider() -> Arc<CryptoProvider> {
     let mut provider = rustls::crypto::ring::default_provider();
-    // The record cipher from aws-lc-rs (its AVX-512 AES-GCM; see the module doc), AES-128-GCM
-    // first: 10 AES rounds instead of 14, and both ends are ours.
+    // AES-GCM only (what our record layer implements), AES-128-GCM first: 10 AES rounds instead
+    // of 14, and both ends are ours. rustls protects the handshake's own records with these
+    // (aws-lc-rs's, as our record layer after it).
     provider.cipher_suites = vec![
         rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256,
         rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_256_GCM_SHA384,
@@ -1160,6 +1166,8 @@ mod tests {
 
     /// Our side: the same conversation, with our key updates every 7 records.
     fn our_side(mut ours: RecordStream, sent: &[u8], reply: &[u8]) -> (u64, u64) {
+        // Half of AES-128-GCM's confidentiality limit (RFC 8446 §5.5), then every 7 records.
+        assert_eq!(ours.key_update_interval(), 1 << 23);
         ours.set_key_update_interval(7);
         ours.write_all(&sent[..10]).unwrap();
         ours.write_all(&sent[10..]).unwrap();
@@ -1287,6 +1295,39 @@ mod tests {
                     (_, other) => panic!("cut {cut}: {other:?}"),
                 }
             });
+        }
+    }
+
+    #[test]
+    fn a_peer_may_not_send_more_than_32_key_updates_without_data() {
+        let name = ServerName::try_from(NAME).unwrap();
+        for updates in [32, 33] {
+            let (server, client) = pinned_pair();
+            let (client_socket, server_socket) = sockets();
+            let got = std::thread::scope(|s| {
+                s.spawn(|| {
+                    let (config, _) = server.server().unwrap();
+                    let conn = UnbufferedServerConnection::new(config).unwrap();
+                    let mut ours = handshake(conn, server_socket).unwrap();
+                    ours.send_key_updates(updates).unwrap();
+                    ours.write_all(b"data").unwrap();
+                    ours.flush().unwrap();
+                    // Wait for the other side's verdict before closing.
+                    let _ = ours.read(&mut [0u8; 1]);
+                });
+                let (config, _) = client.client().unwrap();
+                let conn = UnbufferedClientConnection::new(config, name.clone()).unwrap();
+                let mut ours = handshake(conn, client_socket).unwrap();
+                let mut data = [0u8; 4];
+                let got = ours.read_exact(&mut data).map(|()| data);
+                ours.socket().shutdown(std::net::Shutdown::Both).unwrap();
+                got
+            });
+            match (updates, got) {
+                (32, Ok(data)) => assert_eq!(&data, b"data"),
+                (33, Err(e)) => assert!(e.to_string().contains("key updates"), "{e}"),
+                (n, other) => panic!("{n} key updates: {other:?}"),
+            }
         }
     }
 }
