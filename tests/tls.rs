@@ -453,9 +453,9 @@ fn listen_accepts_a_bare_port_and_ipv6() {
 }
 
 /// A local run over loopback TLS whose tables span several writes (38 400 AND gates, more than
-/// one 32 768-gate chunk): the tables are garbled and evaluated on helper threads while the
-/// connection encrypts and decrypts the previous chunk. Both schemes give the cleartext result,
-/// as does the plaintext run.
+/// one 32 768-gate chunk), with the tables garbled and evaluated on helper threads while the
+/// connection encrypts and decrypts the previous chunk (`GARBLED_PIPELINE=on`) and on the session
+/// threads (`off`). Both schemes give the cleartext result, as does the plaintext run.
 #[test]
 fn tables_longer_than_one_write_over_tls_match_cleartext() {
     let dir = temp_dir("long");
@@ -473,16 +473,22 @@ fn tables_longer_than_one_write_over_tls_match_cleartext() {
     let o = garbled(&["eval", file, "--input", KEY, "--input", PLAINTEXT]);
     assert!(o.status.success(), "{}", stderr(&o));
     let expected = stdout(&o);
-    for extra in [
-        &["--scheme", "half-gates"][..],
-        &["--scheme", "three-halves"],
-        &["--insecure"],
-    ] {
-        let mut args = vec!["run", file, "--input", KEY, "--input", PLAINTEXT];
-        args.extend_from_slice(extra);
-        let o = garbled(&args);
-        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
-        assert_eq!(stdout(&o), expected, "{extra:?}");
+    for pipeline in ["on", "off"] {
+        for extra in [
+            &["--scheme", "half-gates"][..],
+            &["--scheme", "three-halves"],
+            &["--insecure"],
+        ] {
+            let mut args = vec!["run", file, "--input", KEY, "--input", PLAINTEXT];
+            args.extend_from_slice(extra);
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_garbled"))
+                .args(&args)
+                .env("GARBLED_PIPELINE", pipeline)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{pipeline} {extra:?}: {}", stderr(&o));
+            assert_eq!(stdout(&o), expected, "{pipeline} {extra:?}");
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

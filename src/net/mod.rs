@@ -47,12 +47,6 @@ pub trait Channel {
     fn expect_eof(&mut self) -> Result<()> {
         Ok(())
     }
-    /// Whether sending and receiving cost this process work beyond the kernel's copies (TLS
-    /// encrypts and decrypts every byte): then the protocol garbles (or evaluates) on a helper
-    /// thread while this one moves the tables, even on a machine with two cores.
-    fn encrypts(&self) -> bool {
-        false
-    }
 }
 
 impl<C: Channel + ?Sized> Channel for &mut C {
@@ -73,9 +67,6 @@ impl<C: Channel + ?Sized> Channel for &mut C {
     }
     fn expect_eof(&mut self) -> Result<()> {
         (**self).expect_eof()
-    }
-    fn encrypts(&self) -> bool {
-        (**self).encrypts()
     }
 }
 
@@ -198,8 +189,5 @@ impl Channel for Connection {
     }
     fn expect_eof(&mut self) -> Result<()> {
         both!(self, c => c.expect_eof())
-    }
-    fn encrypts(&self) -> bool {
-        matches!(self, Connection::Tls(_))
     }
 }

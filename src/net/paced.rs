@@ -71,9 +71,6 @@ impl<C: Channel> Channel for Paced<C> {
     fn traffic(&self) -> Traffic {
         self.inner.traffic()
     }
-    fn encrypts(&self) -> bool {
-        self.inner.encrypts()
-    }
 
     fn close_write(&mut self) -> Result<()> {
         self.inner.close_write()

@@ -333,16 +333,23 @@ fn table_chunks(and_count: usize) -> impl Iterator<Item = usize> {
 const PIPELINE_BUFFERS: usize = 3;
 
 /// Whether a run's tables are garbled (evaluated) on a helper thread while this thread moves
-/// them: when they span more than one chunk, and either the channel encrypts (its CPU work then
-/// overlaps garbling) or the machine has more than two cores. Measured on this project's
-/// 2-core machine with both parties sharing the two cores (`garbled bench --e2e --json`, eight
-/// alternating runs per build): over TLS the helper raised AES-128 x 1000 from a median of 17.3
-/// to 19.8 million AND gates per second; over plaintext TCP it lowered it from 19.8 to 18.2
-/// (four busy threads on two cores), so there it stays off (README, "Garbling beside the
-/// socket").
-fn pipelined<C: Channel + ?Sized>(channel: &C, and_count: usize) -> bool {
-    and_count > TABLE_CHUNK
-        && (channel.encrypts() || std::thread::available_parallelism().is_ok_and(|n| n.get() > 2))
+/// them: when they span more than one chunk and the machine has more than two cores;
+/// `GARBLED_PIPELINE=on` or `off` decides instead (tests, and comparing the two). Measured on
+/// this project's 2-core machine with both parties sharing the two cores (`garbled bench --e2e
+/// --json`, alternating runs per build): over plaintext TCP the helper lowered AES-128 x 1000
+/// from a median of 19.8 to 18.2 million AND gates per second (four busy threads on two cores);
+/// over TLS it raised it from 17.3 to 19.8 while rustls's record layer copied every record, and
+/// lowered it once our record layer stopped copying (2026-12-02, six runs each: a median of
+/// 24.0 million with it against 29.0 without). README, "Garbling beside the socket".
+fn pipelined(and_count: usize) -> bool {
+    if and_count <= TABLE_CHUNK {
+        return false;
+    }
+    match std::env::var("GARBLED_PIPELINE").as_deref() {
+        Ok("on") => true,
+        Ok("off") => false,
+        _ => std::thread::available_parallelism().is_ok_and(|n| n.get() > 2),
+    }
 }
 
 /// Garbles on a helper thread while this thread writes the tables, [`PIPELINE_BUFFERS`] buffers
@@ -867,7 +874,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         zeroize::Zeroize::zeroize(&mut zero);
         let mut garbler = garbler?;
         let blocks = scheme.blocks_for(TABLE_CHUNK);
-        let helper = pipelined(ch, program.and_count());
+        let helper = pipelined(program.and_count());
         let total = self.options.runs * program.and_count() as u64;
         let mut done = self.runs_done * program.and_count() as u64;
         let mut left = program.and_count();
@@ -1197,7 +1204,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             }
         };
         let blocks: Vec<usize> = gates.iter().map(|&g| scheme.blocks_for(g)).collect();
-        if pipelined(ch, program.and_count()) {
+        if pipelined(program.and_count()) {
             evaluate_pipelined(
                 &mut evaluator,
                 &blocks,
