@@ -1330,4 +1330,74 @@ mod tests {
             }
         }
     }
+
+    /// Whatever arrives after the handshake, our reader answers with an error, never a panic,
+    /// a hang or data: random bytes, records too long or too short, cleartext records, records
+    /// with a well-formed header and a forged body.
+    #[test]
+    fn garbage_after_the_handshake_is_an_error() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::ChaCha12Rng::seed_from_u64(11);
+        let name = ServerName::try_from(NAME).unwrap();
+        let mut cases: Vec<Vec<u8>> = vec![
+            vec![23, 3, 3, 0x50, 0x00],
+            vec![23, 3, 3, 0, 5, 1, 2, 3, 4, 5],
+            vec![22, 3, 3, 0, 4, 24, 0, 0, 1],
+            vec![21, 3, 3, 0, 2, 2, 40],
+            vec![20, 3, 3, 0, 1, 1],
+            vec![23, 3, 3],
+        ];
+        for n in [1, 17, 100, 16_401, 40_000] {
+            let mut random = vec![0u8; n];
+            rng.fill_bytes(&mut random);
+            cases.push(random.clone());
+            let len = n.min(16_384 + 256);
+            let mut forged = vec![23, 3, 3, (len >> 8) as u8, len as u8];
+            forged.extend_from_slice(&random[..len]);
+            cases.push(forged);
+        }
+        for garbage in cases {
+            let (server, client) = pinned_pair();
+            let (client_socket, server_socket) = sockets();
+            let (result, answer) = std::thread::scope(|s| {
+                let peer = s.spawn(|| {
+                    let (config, _) = client.client().unwrap();
+                    let conn = UnbufferedClientConnection::new(config, name.clone()).unwrap();
+                    let mut ours = handshake(conn, client_socket).unwrap();
+                    // The listener's word that its handshake is over (rustls would otherwise
+                    // meet the garbage right behind our Finished).
+                    ours.read_exact(&mut [0u8; 1]).unwrap();
+                    let mut raw = ours.socket().try_clone().unwrap();
+                    raw.write_all(&garbage).unwrap();
+                    raw.shutdown(std::net::Shutdown::Write).unwrap();
+                    // Until the other side has its verdict.
+                    let mut answer = Vec::new();
+                    let _ = raw.read_to_end(&mut answer);
+                    answer
+                });
+                let (config, _) = server.server().unwrap();
+                let conn = UnbufferedServerConnection::new(config).unwrap();
+                let mut ours = handshake(conn, server_socket).unwrap();
+                ours.write_all(&[ACCEPTED]).unwrap();
+                ours.flush().unwrap();
+                let mut buf = vec![0u8; 1 << 16];
+                let result = ours.read(&mut buf);
+                ours.socket().shutdown(std::net::Shutdown::Both).unwrap();
+                (result, peer.join().unwrap())
+            });
+            match result {
+                // A broken record is answered with one sealed fatal alert (2 bytes, the content
+                // type and the tag: a 24-byte record); a connection cut short with nothing.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    assert_eq!(answer.len(), 24, "{e}");
+                    assert_eq!(&answer[..5], &[23, 3, 3, 0, 19]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    assert!(answer.is_empty(), "{e}")
+                }
+                Err(e) => panic!("{garbage:?}: {e}"),
+                Ok(n) => panic!("{n} bytes read from {} bytes of garbage", garbage.len()),
+            }
+        }
+    }
 }
