@@ -281,6 +281,31 @@ impl RecordStream {
         Ok(())
     }
 
+    /// Seals `inner` as one record's whole inner plaintext (content, content type and padding,
+    /// as given) and sends it (tests: an authenticated peer that breaks the record grammar).
+    #[cfg(test)]
+    pub(crate) fn send_inner(&mut self, inner: &[u8]) -> io::Result<()> {
+        self.close_open()?;
+        self.reserve()?;
+        let start = self.out_len;
+        let header = self.header(start, inner.len());
+        let body = start + HEADER;
+        self.out[body..body + inner.len()].copy_from_slice(inner);
+        let nonce = self.tx.next_nonce()?;
+        let tag = self
+            .tx
+            .key
+            .seal_in_place_separate_tag(
+                nonce,
+                Aad::from(header),
+                &mut self.out[body..body + inner.len()],
+            )
+            .map_err(|_| io::Error::other("sealing a TLS record failed"))?;
+        self.out[body + inner.len()..body + inner.len() + TAG].copy_from_slice(tag.as_ref());
+        self.out_len = body + inner.len() + TAG;
+        self.send_sealed()
+    }
+
     /// Key updates so far: (ours, the peer's).
     #[cfg(test)]
     pub(crate) fn key_updates(&self) -> (u64, u64) {

@@ -1400,4 +1400,97 @@ mod tests {
             }
         }
     }
+
+    /// A peer with the keys that breaks the record grammar inside authenticated records: each
+    /// case is an error (or, where the RFC allows it, accepted), never a panic, and the valid
+    /// cases deliver their data.
+    #[test]
+    fn authenticated_records_that_break_the_grammar_are_errors() {
+        use rand::{Rng, SeedableRng};
+        let big = {
+            let mut v = vec![b'x'; super::super::record::MAX_PLAINTEXT + 1];
+            v.push(23);
+            v
+        };
+        // Inner plaintexts sent in a row, and the data the reader must deliver (None: an error).
+        type Case = (Vec<Vec<u8>>, Option<Vec<u8>>);
+        let mut cases: Vec<Case> = vec![
+            (vec![vec![]], None),
+            (vec![vec![0, 0, 0]], None),
+            (vec![big], None),
+            (vec![vec![1, 0, 0, 21]], None),
+            (vec![vec![2, 40, 21]], None),
+            (vec![vec![24, 0, 0, 22]], None),
+            (vec![vec![24, 0, 0, 1, 5, 22]], None),
+            (vec![vec![24, 0, 0, 1, 0, 24, 0, 0, 1, 0, 22]], None),
+            (vec![vec![24, 0, 0, 9, 0, 22]], None),
+            (vec![vec![4, 0, 0, 1, 0, 22]], None),
+            (vec![vec![1, 2, 3, 99]], None),
+            (vec![vec![1, 20]], None),
+            // Padding, a zero-length record and user_canceled are allowed (§5.4, §5.1, §6.1).
+            (vec![b"hi\x17\0\0\0".to_vec()], Some(b"hi".to_vec())),
+            (
+                vec![vec![23], vec![1, 90, 21], b"ok\x17".to_vec()],
+                Some(b"ok".to_vec()),
+            ),
+        ];
+        let mut rng = rand::rngs::ChaCha12Rng::seed_from_u64(5);
+        for _ in 0..40 {
+            let mut inner = vec![0u8; (rng.next_u32() % 40) as usize];
+            rng.fill_bytes(&mut inner);
+            // What the grammar makes of it: data, an alert that ends nothing, or an error.
+            let expect = match inner.iter().rposition(|&b| b != 0) {
+                Some(at) if inner[at] == 23 => Some(inner[..at].to_vec()),
+                Some(2) if inner[2] == 21 && matches!(inner[1], 0 | 90) => Some(Vec::new()),
+                _ => None,
+            };
+            cases.push((vec![inner], expect));
+        }
+        let name = ServerName::try_from(NAME).unwrap();
+        for (records, expect) in cases {
+            let (server, client) = pinned_pair();
+            let (client_socket, server_socket) = sockets();
+            let result = std::thread::scope(|s| {
+                s.spawn(|| {
+                    let (config, _) = client.client().unwrap();
+                    let conn = UnbufferedClientConnection::new(config, name.clone()).unwrap();
+                    let mut hostile = handshake(conn, client_socket).unwrap();
+                    // After the listener's handshake (see the test above).
+                    hostile.read_exact(&mut [0u8; 1]).unwrap();
+                    // The listener may have given up (and closed) before the last of them.
+                    for inner in &records {
+                        let _ = hostile.send_inner(inner);
+                    }
+                    // close_notify: what comes before it is all there is.
+                    let _ = hostile.send_inner(&[1, 0, 21]);
+                    let _ = hostile.socket().shutdown(std::net::Shutdown::Write);
+                    let _ = hostile.socket().read_to_end(&mut Vec::new());
+                });
+                let (config, _) = server.server().unwrap();
+                let conn = UnbufferedServerConnection::new(config).unwrap();
+                let mut ours = handshake(conn, server_socket).unwrap();
+                ours.write_all(&[ACCEPTED]).unwrap();
+                ours.flush().unwrap();
+                let mut got = Vec::new();
+                let result = ours.read_to_end(&mut got).map(|_| got);
+                ours.socket().shutdown(std::net::Shutdown::Both).unwrap();
+                result
+            });
+            // Records by their first bytes and length (one is 16 KiB).
+            let shown: Vec<_> = records
+                .iter()
+                .map(|r| (&r[..r.len().min(8)], r.len()))
+                .collect();
+            match (expect, result) {
+                (Some(want), Ok(got)) => assert!(got == want, "{shown:?}"),
+                (None, Err(e)) => {
+                    assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{shown:?}: {e}")
+                }
+                (expect, result) => panic!(
+                    "{shown:?}: expected {expect:?}, got {:?}",
+                    result.map(|got| got.len())
+                ),
+            }
+        }
+    }
 }
