@@ -288,21 +288,8 @@ impl RecordStream {
         self.close_open()?;
         self.reserve()?;
         let start = self.out_len;
-        let header = self.header(start, inner.len());
-        let body = start + HEADER;
-        self.out[body..body + inner.len()].copy_from_slice(inner);
-        let nonce = self.tx.next_nonce()?;
-        let tag = self
-            .tx
-            .key
-            .seal_in_place_separate_tag(
-                nonce,
-                Aad::from(header),
-                &mut self.out[body..body + inner.len()],
-            )
-            .map_err(|_| io::Error::other("sealing a TLS record failed"))?;
-        self.out[body + inner.len()..body + inner.len() + TAG].copy_from_slice(tag.as_ref());
-        self.out_len = body + inner.len() + TAG;
+        self.out[start + HEADER..start + HEADER + inner.len()].copy_from_slice(inner);
+        self.seal_in_place(start, inner.len())?;
         self.send_sealed()
     }
 
@@ -354,7 +341,12 @@ impl RecordStream {
             return Ok(());
         };
         self.out[self.out_len] = content_type;
-        let inner = self.out_len + 1 - start - HEADER;
+        self.seal_in_place(start, self.out_len + 1 - start - HEADER)
+    }
+
+    /// Seals the record at `out[start..]` whose `inner` plaintext bytes (content and type) are
+    /// in place after its header; the sealed record ends `out`.
+    fn seal_in_place(&mut self, start: usize, inner: usize) -> io::Result<()> {
         let header = self.header(start, inner);
         let nonce = self.tx.next_nonce()?;
         let body = start + HEADER;
