@@ -91,7 +91,8 @@ pub(crate) fn classify(e: std::io::Error, what: &str, timeouts: &Timeouts) -> Er
         | ErrorKind::ConnectionReset
         | ErrorKind::ConnectionAborted
         | ErrorKind::BrokenPipe => Error::PeerClosed(format!("{what}: {e}")),
-        // rustls reports a record it cannot decrypt or parse as InvalidData.
+        // A TLS record that fails authentication or breaks the grammar is InvalidData
+        // (`net::record`, and rustls during the handshake).
         ErrorKind::InvalidData => Error::peer(format!("{what}: {e}")),
         _ => Error::io(what.to_string(), e),
     }
