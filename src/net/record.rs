@@ -689,6 +689,16 @@ impl RecordStream {
     }
 }
 
+impl Drop for RecordStream {
+    fn drop(&mut self) {
+        // Plaintext waits in both buffers (records before sealing, after opening): wipe it, as
+        // the keys wipe themselves.
+        self.out.zeroize();
+        self.input.zeroize();
+        self.early.zeroize();
+    }
+}
+
 impl Read for RecordStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
