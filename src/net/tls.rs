@@ -1289,29 +1289,46 @@ mod tests {
         }
     }
 
+    /// Our record layer at both ends of a loopback connection, both handshakes done:
+    /// (client, listener). The listener has sent one byte and the client read it, so what the
+    /// client sends next meets our record layer, not rustls's handshake (which would otherwise
+    /// find it right behind the client's Finished).
+    fn our_pair() -> (RecordStream, RecordStream) {
+        let (server, client) = pinned_pair();
+        let (client_socket, server_socket) = sockets();
+        std::thread::scope(|s| {
+            let listener = s.spawn(|| {
+                let (config, _) = server.server().unwrap();
+                let conn = UnbufferedServerConnection::new(config).unwrap();
+                let mut ours = handshake(conn, server_socket).unwrap();
+                ours.write_all(&[ACCEPTED]).unwrap();
+                ours.flush().unwrap();
+                ours
+            });
+            let (config, _) = client.client().unwrap();
+            let name = ServerName::try_from(NAME).unwrap();
+            let conn = UnbufferedClientConnection::new(config, name).unwrap();
+            let mut ours = handshake(conn, client_socket).unwrap();
+            ours.read_exact(&mut [0u8; 1]).unwrap();
+            (ours, listener.join().unwrap())
+        })
+    }
+
     #[test]
     fn a_peer_may_not_send_more_than_32_key_updates_without_data() {
-        let name = ServerName::try_from(NAME).unwrap();
         for updates in [32, 33] {
-            let (server, client) = pinned_pair();
-            let (client_socket, server_socket) = sockets();
+            let (mut client, mut listener) = our_pair();
             let got = std::thread::scope(|s| {
                 s.spawn(|| {
-                    let (config, _) = server.server().unwrap();
-                    let conn = UnbufferedServerConnection::new(config).unwrap();
-                    let mut ours = handshake(conn, server_socket).unwrap();
-                    ours.send_key_updates(updates).unwrap();
-                    ours.write_all(b"data").unwrap();
-                    ours.flush().unwrap();
+                    listener.send_key_updates(updates).unwrap();
+                    listener.write_all(b"data").unwrap();
+                    listener.flush().unwrap();
                     // Wait for the other side's verdict before closing.
-                    let _ = ours.read(&mut [0u8; 1]);
+                    let _ = listener.read(&mut [0u8; 1]);
                 });
-                let (config, _) = client.client().unwrap();
-                let conn = UnbufferedClientConnection::new(config, name.clone()).unwrap();
-                let mut ours = handshake(conn, client_socket).unwrap();
                 let mut data = [0u8; 4];
-                let got = ours.read_exact(&mut data).map(|()| data);
-                ours.socket().shutdown(std::net::Shutdown::Both).unwrap();
+                let got = client.read_exact(&mut data).map(|()| data);
+                client.socket().shutdown(std::net::Shutdown::Both).unwrap();
                 got
             });
             match (updates, got) {
@@ -1329,7 +1346,6 @@ mod tests {
     fn garbage_after_the_handshake_is_an_error() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::ChaCha12Rng::seed_from_u64(11);
-        let name = ServerName::try_from(NAME).unwrap();
         let mut cases: Vec<Vec<u8>> = vec![
             vec![23, 3, 3, 0x50, 0x00],
             vec![23, 3, 3, 0, 5, 1, 2, 3, 4, 5],
@@ -1348,17 +1364,10 @@ mod tests {
             cases.push(forged);
         }
         for garbage in cases {
-            let (server, client) = pinned_pair();
-            let (client_socket, server_socket) = sockets();
+            let (client, mut listener) = our_pair();
             let (result, answer) = std::thread::scope(|s| {
                 let peer = s.spawn(|| {
-                    let (config, _) = client.client().unwrap();
-                    let conn = UnbufferedClientConnection::new(config, name.clone()).unwrap();
-                    let mut ours = handshake(conn, client_socket).unwrap();
-                    // The listener's word that its handshake is over (rustls would otherwise
-                    // meet the garbage right behind our Finished).
-                    ours.read_exact(&mut [0u8; 1]).unwrap();
-                    let mut raw = ours.socket().try_clone().unwrap();
+                    let mut raw = client.socket().try_clone().unwrap();
                     raw.write_all(&garbage).unwrap();
                     raw.shutdown(std::net::Shutdown::Write).unwrap();
                     // Until the other side has its verdict.
@@ -1366,14 +1375,12 @@ mod tests {
                     let _ = raw.read_to_end(&mut answer);
                     answer
                 });
-                let (config, _) = server.server().unwrap();
-                let conn = UnbufferedServerConnection::new(config).unwrap();
-                let mut ours = handshake(conn, server_socket).unwrap();
-                ours.write_all(&[ACCEPTED]).unwrap();
-                ours.flush().unwrap();
                 let mut buf = vec![0u8; 1 << 16];
-                let result = ours.read(&mut buf);
-                ours.socket().shutdown(std::net::Shutdown::Both).unwrap();
+                let result = listener.read(&mut buf);
+                listener
+                    .socket()
+                    .shutdown(std::net::Shutdown::Both)
+                    .unwrap();
                 (result, peer.join().unwrap())
             });
             match result {
@@ -1437,17 +1444,10 @@ mod tests {
             };
             cases.push((vec![inner], expect));
         }
-        let name = ServerName::try_from(NAME).unwrap();
         for (records, expect) in cases {
-            let (server, client) = pinned_pair();
-            let (client_socket, server_socket) = sockets();
+            let (mut hostile, mut listener) = our_pair();
             let result = std::thread::scope(|s| {
                 s.spawn(|| {
-                    let (config, _) = client.client().unwrap();
-                    let conn = UnbufferedClientConnection::new(config, name.clone()).unwrap();
-                    let mut hostile = handshake(conn, client_socket).unwrap();
-                    // After the listener's handshake (see the test above).
-                    hostile.read_exact(&mut [0u8; 1]).unwrap();
                     // The listener may have given up (and closed) before the last of them.
                     for inner in &records {
                         let _ = hostile.send_inner(inner);
@@ -1457,14 +1457,12 @@ mod tests {
                     let _ = hostile.socket().shutdown(std::net::Shutdown::Write);
                     let _ = hostile.socket().read_to_end(&mut Vec::new());
                 });
-                let (config, _) = server.server().unwrap();
-                let conn = UnbufferedServerConnection::new(config).unwrap();
-                let mut ours = handshake(conn, server_socket).unwrap();
-                ours.write_all(&[ACCEPTED]).unwrap();
-                ours.flush().unwrap();
                 let mut got = Vec::new();
-                let result = ours.read_to_end(&mut got).map(|_| got);
-                ours.socket().shutdown(std::net::Shutdown::Both).unwrap();
+                let result = listener.read_to_end(&mut got).map(|_| got);
+                listener
+                    .socket()
+                    .shutdown(std::net::Shutdown::Both)
+                    .unwrap();
                 result
             });
             // Records by their first bytes and length (one is 16 KiB).
