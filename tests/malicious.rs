@@ -327,6 +327,41 @@ fn a_cheating_evaluator_is_always_caught() {
 }
 
 #[test]
+fn an_evaluator_that_searches_the_leaky_and_commitment_is_still_caught_half_of_the_time() {
+    // The cheater flips one leaky-AND half gate, so the garbler's digest is one of two values
+    // (one per garbler share bit), and answers with the one it can match to the garbler's
+    // commitment. The salted commitment leaves it to guess: over 48 sessions it must be caught
+    // about half of the time (binomial 48, 1/2: outside 8..=40 with probability below 2^-20),
+    // never 0 (an unsalted commitment) and never always.
+    let trials = 48;
+    let aborts = play(Cheat::LeakyAndSearch, Party::Evaluator, trials);
+    assert!(
+        (8..=40).contains(&aborts),
+        "caught {aborts} times in {trials}: the commitment does not hide the garbler's digest"
+    );
+}
+
+#[test]
+fn every_run_of_a_session_counts_in_the_failure_budget() {
+    // A session of 4096 runs of a small circuit makes 4096 chunks of triples; each must be
+    // bucketed so that the whole session, not one run, stays within 2^-RHO.
+    use garbled::auth::{chunks_bound, prep};
+    let p = compile(&and_circuit()).unwrap();
+    let n = p.and_count();
+    for runs in [1u64, 2, 4096, 1 << 20] {
+        let chunks = chunks_bound(&p, runs);
+        assert!(chunks as u64 >= runs, "{runs} runs counted as {chunks} chunks");
+        let b = prep::bucket_size(n, chunks);
+        let bits = (b as f64 - 1.0) * (n as f64).log2();
+        assert!(
+            bits > f64::from(prep::RHO) + (runs as f64).log2(),
+            "{runs} runs: bucket {b} gives {bits:.1} bits"
+        );
+    }
+    assert!(prep::bucket_size(n, chunks_bound(&p, 4096)) > prep::bucket_size(n, chunks_bound(&p, 1)));
+}
+
+#[test]
 fn a_garbler_that_garbles_another_function_is_caught() {
     // Agreed: x AND y. The cheater garbles (x XOR y) AND y instead, which with x = 0 would hand
     // it the evaluator's y.

@@ -163,3 +163,71 @@ fn a_generators_key_schedule_is_gone_after_drop() {
         assert!(!found[0], "{backend}: the key was found in freed memory");
     }
 }
+
+#[test]
+fn an_identitys_private_key_is_wiped_after_load_and_drop() {
+    use garbled::net::tls::Identity;
+    let _serial = SERIAL.lock().unwrap();
+    let dir = std::env::temp_dir().join(format!("garbled-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("identity.pem");
+    // The private scalar of the P-256 key: the 32 bytes after `02 01 01 04 20` in its PKCS#8
+    // DER (RFC 5915's ECPrivateKey inside), copied onto this stack.
+    let mut scalar = [0u8; 32];
+    {
+        let identity = Identity::generate().unwrap();
+        let pem = identity.to_pem();
+        std::fs::write(&path, pem.as_bytes()).unwrap();
+        let body: String = pem
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with("-----END"))
+            .collect();
+        let der = decode_base64(&body);
+        let at = der
+            .windows(5)
+            .position(|w| w == [2, 1, 1, 4, 32])
+            .expect("an ECPrivateKey in the PKCS#8 key")
+            + 5;
+        scalar.copy_from_slice(&der[at..at + 32]);
+        zeroize::Zeroize::zeroize(&mut body.into_bytes());
+        let mut der = der;
+        zeroize::Zeroize::zeroize(&mut der);
+    }
+    start_recording();
+    let loaded = Identity::load(&path).unwrap();
+    let copy = loaded.clone();
+    let written = copy.to_pem();
+    std::hint::black_box(&written);
+    drop(written);
+    drop(copy);
+    drop(loaded);
+    let (freed, found) = stop_and_search(&[&scalar]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(freed > 1000, "only {freed} bytes were freed");
+    assert!(!found[0], "the private key was found in freed memory");
+}
+
+/// Standard base64 (the test's own decoder, so that no library copy of the key is left behind
+/// unwiped); `zeroize`s nothing itself.
+fn decode_base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let mut out = Vec::with_capacity(text.len());
+    let bytes: Vec<u8> = text.bytes().filter(|&c| c != b'=').collect();
+    for chunk in bytes.chunks(4) {
+        let v = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |a, (i, &c)| a | u32::from(value(c)) << (18 - 6 * i));
+        for k in 0..chunk.len().saturating_sub(1) {
+            out.push((v >> (16 - 8 * k)) as u8);
+        }
+    }
+    out
+}

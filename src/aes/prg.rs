@@ -68,6 +68,8 @@ impl Prg {
                 bytes.copy_from_slice(&b.to_bytes()[..bytes.len()]);
             }
         }
+        // The buffer held the output (salts, seeds, share bits): leave none of it on the stack.
+        zeroize::Zeroize::zeroize(&mut buf);
     }
 }
 

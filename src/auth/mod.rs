@@ -88,6 +88,11 @@ pub enum Cheat {
     InputLabel,
     /// Either: flip a bit of the first leaky-AND ciphertext.
     LeakyAndMessage,
+    /// Evaluator: flip a bit of the first leaky-AND ciphertext, then answer the equality check
+    /// with whichever of the garbler's two possible digests (one per value of its share of that
+    /// triple's `a`) it can match to the garbler's commitment. Were the commitment unsalted,
+    /// this would learn the share and never be caught.
+    LeakyAndSearch,
     /// Either: flip the first bit of the first preprocessing opening.
     OpenedShare,
     /// Garbler: flip the first output mask share it opens to the evaluator.
@@ -155,6 +160,9 @@ pub struct Run<'a> {
     pub reveal: &'a [Reveal],
     /// Tweak counter of AND gate 0 (two per gate).
     pub tweak_first: u64,
+    /// Runs the session was agreed for: every run's chunks share the session's `2^-RHO`
+    /// failure budget.
+    pub runs: u64,
 }
 
 impl Run<'_> {
@@ -319,10 +327,12 @@ fn label_digest(labels: &[Block]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-/// An upper bound on the number of chunks of a run (each but the last holds at least
-/// [`prep::TRIPLE_CHUNK`] AND gates): the bucket size spreads the failure budget over them.
-fn chunks_bound(program: &Program) -> usize {
-    program.and_count() / prep::TRIPLE_CHUNK + 1
+/// An upper bound on the number of chunks of a whole session (each chunk but a run's last holds
+/// at least [`prep::TRIPLE_CHUNK`] AND gates, and the session makes `runs` runs): the bucket size
+/// spreads the session's failure budget over all of them, not only over one run's.
+pub fn chunks_bound(program: &Program, runs: u64) -> usize {
+    let per_run = (program.and_count() / prep::TRIPLE_CHUNK + 1) as u64;
+    usize::try_from(per_run.saturating_mul(runs.max(1))).unwrap_or(usize::MAX)
 }
 
 /// The input wires' owners and masks (P1), split into ours and the peer's.
@@ -488,7 +498,7 @@ pub fn garbler_run<C: Channel>(
         labels[slot as usize] = label0[i];
         hat[slot as usize] = hat_in[i];
     }
-    let bound = chunks_bound(program);
+    let bound = chunks_bound(program, run.runs);
     let mut m1 = m1_digest();
     let mut and_base = 0usize;
     let mut hashes = Zeroizing::new(Vec::new());
@@ -683,7 +693,7 @@ pub fn evaluator_run<C: Channel>(
         };
     }
     drop(active);
-    let bound = chunks_bound(program);
+    let bound = chunks_bound(program, run.runs);
     let mut m1 = m1_digest();
     let mut and_base = 0usize;
     let mut hashes = Zeroizing::new(Vec::new());

@@ -484,19 +484,36 @@ fn tagged(tag: &[u8], data: &[u8]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-/// Committed equality test of two digests (the garbler commits, the evaluator answers in the
-/// clear, the garbler opens): neither side can echo the other's value.
+/// A commitment to `value` under a fresh 256-bit salt: `BLAKE3(tag || salt || value)`. Without
+/// the salt a peer that knows the committed value is one of a few candidates could hash each and
+/// read it off the commitment (the leaky-AND check would then never catch a flipped half gate).
+fn salted(tag: &[u8], salt: &[u8; 32], value: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(tag);
+    h.update(salt);
+    h.update(value);
+    *h.finalize().as_bytes()
+}
+
+/// Committed equality test of two digests (the garbler commits to its digest under a fresh salt,
+/// the evaluator answers in the clear, the garbler opens digest and salt): neither side can echo
+/// the other's value, and the commitment hides which of several candidates the garbler holds.
+/// `guess` is a cheating evaluator's second candidate for the garbler's digest (tests only).
 pub fn equal_digests<C: Channel>(
     ch: &mut C,
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     ours: [u8; 32],
+    guess: Option<[u8; 32]>,
     what: &str,
 ) -> Result<()> {
+    const TAG: &[u8] = b"garbled commit v2";
     let failed = || Error::Cheating(format!("the {what} check failed"));
     let strict = !ctx.cheated;
     match ctx.me {
         Party::Garbler => {
-            ch.write_all(&tagged(b"garbled commit v1", &ours))?;
+            let mut salt = [0u8; 32];
+            ctx.prg.fill_bytes(&mut salt);
+            ch.write_all(&salted(TAG, &salt, &ours))?;
             ch.flush()?;
             let mut theirs = [0u8; 32];
             ch.read_exact(&mut theirs)?;
@@ -504,16 +521,28 @@ pub fn equal_digests<C: Channel>(
                 return Err(failed());
             }
             ch.write_all(&ours)?;
+            ch.write_all(&salt)?;
             ch.flush()?;
         }
         Party::Evaluator => {
             let mut commitment = [0u8; 32];
             ch.read_exact(&mut commitment)?;
-            ch.write_all(&ours)?;
+            // A cheater that flipped a half gate holds two candidates for the garbler's digest
+            // and answers with whichever it can match to the commitment. With no salt known
+            // before the opening it can only try the commitment without one, which never
+            // matches: it is left to guess, and is caught half of the time.
+            let answer = match guess {
+                Some(alt) if salted(TAG, &[0; 32], &alt) == commitment => alt,
+                Some(alt) if tagged(b"garbled commit v1", &alt) == commitment => alt,
+                _ => ours,
+            };
+            ch.write_all(&answer)?;
             ch.flush()?;
             let mut theirs = [0u8; 32];
+            let mut salt = [0u8; 32];
             ch.read_exact(&mut theirs)?;
-            let opened = tagged(b"garbled commit v1", &theirs) == commitment;
+            ch.read_exact(&mut salt)?;
+            let opened = salted(TAG, &salt, &theirs) == commitment;
             if (!opened || !bool::from(subtle::ConstantTimeEq::ct_eq(&ours[..], &theirs[..])))
                 && strict
             {
@@ -578,13 +607,15 @@ pub fn bucket_size(n: usize, chunks: usize) -> usize {
 /// `n` leaky AND triples `(a, b, c = a AND b)` from random shares (KRRW18 section 5, leaky AND
 /// from half-gates; the peer may learn our share of some `a` at the price of failing the
 /// equality check with probability 1/2 each). `abr` holds the `(a, b, r)` shares, `3n` of them;
-/// the `c` shares go to `bufs.c`. Returns the digest of our `L` values for the equality check.
+/// the `c` shares go to `bufs.c`. Returns the digest of our `L` values for the equality check,
+/// and, for a cheating evaluator playing [`Cheat::LeakyAndSearch`], the garbler's other possible
+/// digest.
 fn leaky_ands<C: Channel>(
     ch: &mut C,
     ctx: &mut Ctx<'_>,
     abr: &[Auth],
     bufs: &mut Bufs,
-) -> Result<[u8; 32]> {
+) -> Result<([u8; 32], Option<[u8; 32]>)> {
     let n = abr.len() / 3;
     let (a, rest) = abr.split_at(n);
     let (b, r) = rest.split_at(n);
@@ -620,8 +651,13 @@ fn leaky_ands<C: Channel>(
     let mut g: Vec<Block> = (0..n)
         .map(|k| pairs[2 * k] ^ pairs[2 * k + 1] ^ c[k])
         .collect();
+    const FLIP: u128 = 1 << 7;
     if !g.is_empty() && ctx.cheat_once(Cheat::LeakyAndMessage) {
-        g[0] ^= Block::new(1 << 7);
+        g[0] ^= Block::new(FLIP);
+    }
+    let search = !g.is_empty() && ctx.cheat_once(Cheat::LeakyAndSearch);
+    if search {
+        g[0] ^= Block::new(FLIP);
     }
     let g_peer = exchange_blocks(ch, ctx.me, &g)?;
     // The peer's half gate on our a-share: E = H(M) ^ a*G_peer.
@@ -659,10 +695,22 @@ fn leaky_ands<C: Channel>(
         // L = S ^ d*Delta is the same on both sides when everyone followed the protocol.
         s[k] ^= delta.select(d);
     }
-    let mut digest = blake3::Hasher::new();
-    digest.update(b"garbled leaky and v1");
-    digest.update(crate::aes::blocks_as_bytes(s));
-    Ok(*digest.finalize().as_bytes())
+    let digest = |s: &[Block]| {
+        let mut h = blake3::Hasher::new();
+        h.update(b"garbled leaky and v1");
+        h.update(crate::aes::blocks_as_bytes(s));
+        *h.finalize().as_bytes()
+    };
+    let ours = digest(s);
+    // The flipped half gate reached the garbler's L[0] only if its share of a[0] is 1: its
+    // digest is ours, or ours with L[0] flipped.
+    let guess = search.then(|| {
+        s[0] ^= Block::new(FLIP);
+        let alt = digest(s);
+        s[0] ^= Block::new(FLIP);
+        alt
+    });
+    Ok((ours, guess))
 }
 
 /// Authenticated shares of `x AND y` for each pair of shares in `pairs` (one AND gate each):
@@ -700,8 +748,8 @@ fn bucket_and_combine<C: Channel>(
 ) -> Result<Vec<Auth>> {
     let n = pairs.len();
     let total = n * bsize;
-    let digest = leaky_ands(ch, ctx, shares, bufs)?;
-    equal_digests(ch, ctx, digest, "leaky AND equality")?;
+    let (digest, guess) = leaky_ands(ch, ctx, shares, bufs)?;
+    equal_digests(ch, ctx, digest, guess, "leaky AND equality")?;
     let (a, rest) = shares.split_at(total);
     let b = &rest[..total];
     let c = &bufs.c[..];

@@ -42,7 +42,6 @@ use std::time::Duration;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ClientConnectionData, UnbufferedClientConnection};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, SubjectPublicKeyInfoDer,
     UnixTime,
@@ -193,11 +192,18 @@ pub fn spki_of_certificate(der: &[u8]) -> Result<&[u8]> {
     Ok(spki)
 }
 
-/// Our key pair and self-signed certificate.
+/// Our key pair and self-signed certificate. The PKCS#8 key is wiped when the identity is
+/// dropped; rustls is handed a signing key made from a borrowed view of it, never a copy.
 pub struct Identity {
     certificate: CertificateDer<'static>,
     key: PrivatePkcs8KeyDer<'static>,
     fingerprint: Fingerprint,
+}
+
+impl Drop for Identity {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+    }
 }
 
 impl std::fmt::Debug for Identity {
@@ -235,59 +241,80 @@ impl Identity {
         })
     }
 
-    /// The identity as one PEM text: the private key, then the certificate.
-    pub fn to_pem(&self) -> String {
-        fn block(label: &str, der: &[u8]) -> String {
-            let text = base64_lines(der);
-            format!("-----BEGIN {label}-----\n{text}-----END {label}-----\n")
-        }
-        format!(
-            "{}{}",
-            block("PRIVATE KEY", self.key.secret_pkcs8_der()),
-            block("CERTIFICATE", &self.certificate)
-        )
+    /// The identity as one PEM text: the private key, then the certificate (wiped when
+    /// dropped).
+    pub fn to_pem(&self) -> zeroize::Zeroizing<String> {
+        let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+        let key = pem::Pem::new("PRIVATE KEY", self.key.secret_pkcs8_der());
+        let certificate = pem::Pem::new("CERTIFICATE", self.certificate.as_ref());
+        let mut text = zeroize::Zeroizing::new(pem::encode_config(&key, config));
+        text.push_str(&pem::encode_config(&certificate, config));
+        // `pem::Pem` keeps its own copy of the key's bytes.
+        let mut contents = key.into_contents();
+        zeroize::Zeroize::zeroize(&mut contents);
+        text
     }
 
-    /// Reads an identity from PEM text: exactly one certificate and one PKCS#8 private key.
+    /// Reads an identity from PEM text: exactly one certificate and one PKCS#8 private key. The
+    /// PEM blocks are decoded by the `pem` crate into buffers that are wiped when dropped.
     pub fn from_pem(pem: &[u8]) -> Result<Self> {
-        let certificate = only_certificate(pem)?;
-        let key = match PrivateKeyDer::from_pem_slice(pem) {
-            Ok(PrivateKeyDer::Pkcs8(key)) => key,
-            Ok(_) => {
+        let mut blocks = pem_blocks(pem)?;
+        let certificate = only_certificate_of(&blocks)?;
+        let mut keys = blocks
+            .iter_mut()
+            .filter(|b| b.tag().ends_with("PRIVATE KEY"))
+            .map(|b| (b.tag() == "PRIVATE KEY", std::mem::take(b)));
+        let key = match keys.next() {
+            Some((true, mut der)) if keys.next().is_none() => {
+                PrivatePkcs8KeyDer::from(std::mem::take(&mut *der.contents))
+            }
+            Some((true, _)) => {
+                return Err(Error::arg(
+                    "more than one private key found; an identity holds exactly one",
+                ));
+            }
+            Some((false, _)) => {
                 return Err(Error::arg(
                     "the private key is not PKCS#8 (make identities with `garbled keygen`)",
                 ));
             }
-            Err(_) => {
+            None => {
                 return Err(Error::arg(
                     "no private key found (an identity file holds a PRIVATE KEY and a CERTIFICATE, as written by `garbled keygen`)",
                 ));
             }
         };
         let fingerprint = Fingerprint::of_certificate(&certificate)?;
-        // The key must belong to the certificate, or the handshake would fail on the peer's side
-        // with a far less helpful message.
-        let signer =
-            rustls::crypto::ring::sign::any_supported_type(&PrivateKeyDer::Pkcs8(key.clone_key()))
-                .map_err(|e| Error::arg(format!("the private key is unusable: {e}")))?;
-        match signer.public_key() {
-            Some(spki) if Fingerprint::of_spki(&spki) == fingerprint => {}
-            Some(_) => {
-                return Err(Error::arg(
-                    "the private key does not belong to the certificate in the same file",
-                ));
-            }
-            None => {
-                return Err(Error::arg(
-                    "the private key's public half cannot be derived",
-                ));
-            }
-        }
-        Ok(Identity {
+        let identity = Identity {
             certificate,
             key,
             fingerprint,
-        })
+        };
+        // The key must belong to the certificate, or the handshake would fail on the peer's side
+        // with a far less helpful message.
+        let signer = identity.signing_key()?;
+        match signer.public_key() {
+            Some(spki) if Fingerprint::of_spki(&spki) == fingerprint => Ok(identity),
+            Some(_) => Err(Error::arg(
+                "the private key does not belong to the certificate in the same file",
+            )),
+            None => Err(Error::arg(
+                "the private key's public half cannot be derived",
+            )),
+        }
+    }
+
+    /// The signing key rustls uses, made from a borrowed view of our key (no copy to wipe).
+    fn signing_key(&self) -> Result<Arc<dyn rustls::sign::SigningKey>> {
+        let borrowed = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.secret_pkcs8_der()));
+        rustls::crypto::ring::sign::any_supported_type(&borrowed)
+            .map_err(|e| Error::arg(format!("the private key is unusable: {e}")))
+    }
+
+    /// Our certificate and signing key, as both TLS roles present them.
+    fn certified(&self) -> Result<Arc<rustls::sign::SingleCertAndKey>> {
+        let key = rustls::sign::CertifiedKey::new(vec![self.certificate.clone()], self.signing_key()?);
+        Ok(Arc::new(rustls::sign::SingleCertAndKey::from(key)))
     }
 
     /// Reads an identity file; every error names the path.
@@ -312,7 +339,8 @@ pub fn fingerprint_of_file(path: &Path) -> Result<Fingerprint> {
         .map_err(|e| Error::arg(format!("{}: {e}", path.display())))
 }
 
-fn read_small(path: &Path) -> Result<Vec<u8>> {
+/// Reads a small file into a buffer that is wiped when dropped (an identity file holds a key).
+fn read_small(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     let cannot = |e: io::Error| Error::arg(format!("cannot read {}: {e}", path.display()));
     let meta = std::fs::metadata(path).map_err(cannot)?;
     if !meta.is_file() {
@@ -325,55 +353,63 @@ fn read_small(path: &Path) -> Result<Vec<u8>> {
             meta.len()
         )));
     }
-    std::fs::read(path).map_err(cannot)
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    // Read into a buffer that never reallocates (a reallocation would free an unwiped copy).
+    let limit = meta.len() + 1;
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(limit as usize));
+    (&mut file)
+        .take(limit)
+        .read_to_end(&mut buf)
+        .map_err(cannot)?;
+    if buf.len() as u64 > meta.len() {
+        return Err(Error::arg(format!(
+            "{} grew while being read",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+/// One decoded PEM block whose contents are wiped when dropped.
+#[derive(Default)]
+struct PemBlock {
+    tag: String,
+    contents: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl PemBlock {
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+}
+
+/// Every PEM block of `text`, decoded (`pem` crate).
+fn pem_blocks(text: &[u8]) -> Result<Vec<PemBlock>> {
+    let parsed = pem::parse_many(text).map_err(|e| Error::arg(format!("malformed PEM: {e}")))?;
+    Ok(parsed
+        .into_iter()
+        .map(|p| PemBlock {
+            tag: p.tag().to_string(),
+            contents: zeroize::Zeroizing::new(p.into_contents()),
+        })
+        .collect())
 }
 
 fn only_certificate(pem: &[u8]) -> Result<CertificateDer<'static>> {
-    let mut certificates = CertificateDer::pem_slice_iter(pem);
-    let first = match certificates.next() {
-        Some(Ok(c)) => c,
-        Some(Err(e)) => return Err(Error::arg(format!("malformed PEM: {e}"))),
-        None => {
-            return Err(Error::arg(
-                "no certificate found (expected a PEM CERTIFICATE block)",
-            ));
-        }
-    };
+    only_certificate_of(&pem_blocks(pem)?)
+}
+
+fn only_certificate_of(blocks: &[PemBlock]) -> Result<CertificateDer<'static>> {
+    let mut certificates = blocks.iter().filter(|b| b.tag() == "CERTIFICATE");
+    let first = certificates.next().ok_or_else(|| {
+        Error::arg("no certificate found (expected a PEM CERTIFICATE block)")
+    })?;
     if certificates.next().is_some() {
         return Err(Error::arg(
             "more than one certificate found; an identity holds exactly one",
         ));
     }
-    Ok(first)
-}
-
-fn base64_lines(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut text = String::new();
-    let mut line = 0;
-    for chunk in data.chunks(3) {
-        let v = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |a, (i, &b)| a | (b as u32) << (16 - 8 * i));
-        for k in 0..4 {
-            let c = if k <= chunk.len() {
-                ALPHABET[(v >> (18 - 6 * k) & 63) as usize] as char
-            } else {
-                '='
-            };
-            text.push(c);
-        }
-        line += 4;
-        if line == 64 {
-            text.push('\n');
-            line = 0;
-        }
-    }
-    if line > 0 {
-        text.push('\n');
-    }
-    text
+    Ok(CertificateDer::from(first.contents.to_vec()))
 }
 
 /// Accepts exactly one key, and remembers the last one presented (for the error message).
@@ -534,11 +570,7 @@ impl TlsSettings {
             .map_err(tls_setup)?
             .dangerous()
             .with_custom_certificate_verifier(verifier.clone())
-            .with_client_auth_cert(
-                vec![self.identity.certificate.clone()],
-                PrivateKeyDer::Pkcs8(self.identity.key.clone_key()),
-            )
-            .map_err(tls_setup)?;
+            .with_client_cert_resolver(self.identity.certified()?);
         // Our record layer (`net::record`) takes the traffic keys after the handshake.
         config.enable_secret_extraction = true;
         Ok((Arc::new(config), verifier))
@@ -551,11 +583,7 @@ impl TlsSettings {
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(tls_setup)?
             .with_client_cert_verifier(verifier.clone())
-            .with_single_cert(
-                vec![self.identity.certificate.clone()],
-                PrivateKeyDer::Pkcs8(self.identity.key.clone_key()),
-            )
-            .map_err(tls_setup)?;
+            .with_cert_resolver(self.identity.certified()?);
         // No resumption tickets: every session authenticates both keys afresh.
         config.send_tls13_tickets = 0;
         config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});

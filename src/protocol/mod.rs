@@ -637,6 +637,7 @@ fn auth_run<'a>(
         owners: &options.owners,
         reveal: &options.reveal,
         tweak_first: tweaks.first,
+        runs: options.runs,
     }
 }
 
