@@ -6,6 +6,18 @@
 //! (for TLS: the handshake with the pinned key) on a thread per connection, so a connection is
 //! picked up as soon as the kernel has it (no polling sleeps) and a silent stray connection
 //! cannot hold up the real peer behind it.
+//!
+//! Nobody who has not authenticated can lock the pinned peer out:
+//! - every check has an absolute deadline, [`CHECK_DEADLINE`], that does not depend on the
+//!   session's `--timeout`: a connection still in its check then is shut down, however slowly it
+//!   trickles bytes;
+//! - at most [`MAX_PER_SOURCE`] checks run for one source address, and at most [`MAX_PENDING`]
+//!   in all (so the listener's threads and memory stay bounded);
+//! - a newcomer over either cap is not turned away: the oldest check of its source (or, for the
+//!   pool, the oldest of all) is dropped to make room, so the pinned peer always gets its turn
+//!   within one deadline of arriving, and a connecting party whose check was dropped before the
+//!   TLS handshake began is told that the listener was busy (`net::tls`), not that its key was
+//!   wrong.
 
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +27,14 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-/// Connections whose check may run at the same time; more are dropped at once.
-const MAX_PENDING: usize = 16;
+/// Connections whose check may run at the same time; a newcomer beyond this takes the place of
+/// the oldest.
+pub const MAX_PENDING: usize = 16;
+/// Checks that may run at the same time for one source address (IP, any port).
+pub const MAX_PER_SOURCE: usize = 4;
+/// How long a connection may spend in its check (the TLS handshake with the pinned key) before
+/// it is shut down, whatever the session's timeout.
+pub const CHECK_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Resolves a listening address: `:PORT` means every interface (IPv6 and IPv4 where the system
 /// allows both on one socket, else IPv4).
@@ -217,19 +235,21 @@ pub fn accept_on<T: Send + 'static>(
         .items
         .lock()
         .map_err(|_| Error::SelfCheck("the listener's lock is poisoned".into()))?;
-    let (checked_tx, checked_rx) = mpsc::channel::<(Result<T>, SocketAddr)>();
+    let (checked_tx, checked_rx) = mpsc::channel::<(Result<T>, u64)>();
     let admit = &admit;
     let outcome = std::thread::scope(|scope| {
-        let mut pending: Vec<(SocketAddr, TcpStream)> = Vec::new();
+        let mut pending = Pending::default();
         let mut accepted = Vec::with_capacity(count);
-        let mut checking = 0usize;
         let mut refused = 0usize;
         let mut last_refusal = String::new();
         let outcome = 'wait: loop {
             // Results of finished checks first.
-            while let Ok((result, addr)) = checked_rx.try_recv() {
-                checking -= 1;
-                pending.retain(|(a, _)| *a != addr);
+            while let Ok((result, id)) = checked_rx.try_recv() {
+                // A check we already dropped (deadline or room for a newcomer) was logged then;
+                // even a late success is of no use, its socket is shut.
+                let Some(addr) = pending.finish(id) else {
+                    continue;
+                };
                 match result {
                     Ok(value) => {
                         accepted.push(value);
@@ -244,6 +264,15 @@ pub fn accept_on<T: Send + 'static>(
                     }
                 }
             }
+            // Checks past their deadline end now.
+            for addr in pending.expire(Instant::now()) {
+                refused += 1;
+                last_refusal = format!(
+                    "it did not complete its check within {} s",
+                    CHECK_DEADLINE.as_secs()
+                );
+                log(&format!("dropped a connection from {addr}: {last_refusal}"));
+            }
             let Some(remaining) = wait.checked_sub(start.elapsed()) else {
                 break Err(timeout_error(
                     local,
@@ -254,53 +283,133 @@ pub fn accept_on<T: Send + 'static>(
                     count,
                 ));
             };
-            match items.recv_timeout(remaining) {
+            let next_deadline = pending
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()))
+                .unwrap_or(remaining);
+            match items.recv_timeout(remaining.min(next_deadline)) {
                 Ok(Item::Connection(stream, addr)) => {
-                    if checking >= MAX_PENDING {
+                    let Ok(clone) = stream.try_clone() else {
                         log(&format!(
-                            "dropped a connection from {addr}: {MAX_PENDING} others are still being checked"
+                            "dropped a connection from {addr}: its socket cannot be shared"
                         ));
                         continue;
+                    };
+                    if let Some((old, why)) = pending.make_room(addr) {
+                        log(&format!("dropped a connection from {old}: {why}"));
                     }
-                    if let Ok(clone) = stream.try_clone() {
-                        pending.push((addr, clone));
-                    }
-                    checking += 1;
+                    let id = pending.add(addr, clone);
                     let (tx, nudge) = (checked_tx.clone(), acceptor.nudge.clone());
                     scope.spawn(move || {
-                        let _ = tx.send((admit(stream, addr), addr));
+                        let _ = tx.send((admit(stream, addr), id));
                         let _ = nudge.send(Item::CheckDone);
                     });
                 }
                 // A check finished (perhaps of an earlier call): look at the results above.
                 Ok(Item::CheckDone) => {}
-                Err(_) => {
-                    break Err(timeout_error(
-                        local,
-                        wait,
-                        refused,
-                        &last_refusal,
-                        accepted.len(),
-                        count,
-                    ));
+                // A deadline came: the top of the loop deals with it (and with the wait's end).
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    break Err(Error::SelfCheck("the listener's accept thread ended".into()));
                 }
             }
         };
         // Connections still in their check end now, so that the scope's threads finish.
-        for (_, stream) in &pending {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-        }
+        pending.shut_all();
         outcome
     });
     // Checks that ended after the wait did (a refusal racing the accepted connection, or a
     // connection cut short above) are still reported: every refusal leaves a line.
     drop(checked_tx);
-    while let Ok((result, addr)) = checked_rx.try_recv() {
+    while let Ok((result, _)) = checked_rx.try_recv() {
         if let Err(e) = result {
-            log(&format!("dropped a connection from {addr}: {e}"));
+            log(&format!("dropped a connection: {e}"));
         }
     }
     outcome
+}
+
+/// The connections in their check: oldest first.
+#[derive(Default)]
+struct Pending {
+    next_id: u64,
+    checks: std::collections::VecDeque<Check>,
+}
+
+struct Check {
+    id: u64,
+    addr: SocketAddr,
+    started: Instant,
+    stream: TcpStream,
+}
+
+impl Pending {
+    fn add(&mut self, addr: SocketAddr, stream: TcpStream) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.checks.push_back(Check {
+            id,
+            addr,
+            started: Instant::now(),
+            stream,
+        });
+        id
+    }
+
+    /// A check ended by itself: its address, or `None` if it had been dropped already.
+    fn finish(&mut self, id: u64) -> Option<SocketAddr> {
+        let at = self.checks.iter().position(|c| c.id == id)?;
+        self.checks.remove(at).map(|c| c.addr)
+    }
+
+    /// Before `addr`'s connection joins: drops the oldest check of its source when that source
+    /// has [`MAX_PER_SOURCE`], else the oldest of all when the pool holds [`MAX_PENDING`].
+    fn make_room(&mut self, addr: SocketAddr) -> Option<(SocketAddr, String)> {
+        let same = |c: &Check| c.addr.ip() == addr.ip();
+        let at = if self.checks.iter().filter(|c| same(c)).count() >= MAX_PER_SOURCE {
+            let why = format!(
+                "{MAX_PER_SOURCE} connections from {} were already in their check; the oldest made room for a newer one",
+                addr.ip()
+            );
+            (self.checks.iter().position(same)?, why)
+        } else if self.checks.len() >= MAX_PENDING {
+            let why = format!(
+                "{MAX_PENDING} connections were already in their check; the oldest made room for a newer one"
+            );
+            (0, why)
+        } else {
+            return None;
+        };
+        let check = self.checks.remove(at.0)?;
+        let _ = check.stream.shutdown(std::net::Shutdown::Both);
+        Some((check.addr, at.1))
+    }
+
+    /// Shuts down the checks past [`CHECK_DEADLINE`] and returns their addresses.
+    fn expire(&mut self, now: Instant) -> Vec<SocketAddr> {
+        let mut gone = Vec::new();
+        while let Some(first) = self.checks.front() {
+            if now.duration_since(first.started) < CHECK_DEADLINE {
+                break;
+            }
+            if let Some(check) = self.checks.pop_front() {
+                let _ = check.stream.shutdown(std::net::Shutdown::Both);
+                gone.push(check.addr);
+            }
+        }
+        gone
+    }
+
+    /// When the oldest check's deadline comes.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.checks.front().map(|c| c.started + CHECK_DEADLINE)
+    }
+
+    fn shut_all(&mut self) {
+        for check in self.checks.drain(..) {
+            let _ = check.stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 fn timeout_error(

@@ -69,6 +69,8 @@ const HANDSHAKE_BUFFER: usize = 1 << 16;
 const MAX_HANDSHAKE: usize = 1 << 20;
 /// The listener's confirmation that it accepted our key.
 const ACCEPTED: u8 = 0xA5;
+/// How long a connecting party waits before it asks a busy listener again.
+const BUSY_PAUSE: Duration = Duration::from_millis(100);
 
 /// SHA-256 of a certificate's SubjectPublicKeyInfo: what parties exchange and pin.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -600,6 +602,24 @@ fn tls_io(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
+/// The peer closed the connection before sending a single byte of the handshake: a listener does
+/// that to a connection it dropped to make room for newer ones (`net::listen`), never to a key
+/// it refused (that comes after its ServerHello, with an alert).
+#[derive(Debug)]
+struct ClosedBeforeHandshake;
+
+impl std::fmt::Display for ClosedBeforeHandshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the peer closed the connection before the TLS handshake began")
+    }
+}
+
+impl std::error::Error for ClosedBeforeHandshake {}
+
+fn closed_before_handshake(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<ClosedBeforeHandshake>())
+}
+
 /// rustls's unbuffered connection, either side: what the handshake driver needs of it.
 trait Unbuffered {
     type Data;
@@ -653,6 +673,7 @@ fn handshake<C: Unbuffered>(mut conn: C, mut socket: TcpStream) -> io::Result<Re
     let mut outgoing = vec![0u8; 4096];
     let mut pending = 0;
     let mut early = Vec::new();
+    let mut received = 0usize;
     loop {
         let UnbufferedStatus { mut discard, state } = conn.process(&mut incoming[..filled]);
         let step = match state {
@@ -714,14 +735,28 @@ fn handshake<C: Unbuffered>(mut conn: C, mut socket: TcpStream) -> io::Result<Re
                     }
                     incoming.resize(incoming.len() * 2, 0);
                 }
-                let n = socket.read(&mut incoming[filled..])?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the peer closed the connection during the TLS handshake",
-                    ));
-                }
+                let closed = |kind| {
+                    if received == 0 {
+                        io::Error::new(kind, ClosedBeforeHandshake)
+                    } else {
+                        io::Error::new(kind, "the peer closed the connection during the TLS handshake")
+                    }
+                };
+                let n = match socket.read(&mut incoming[filled..]) {
+                    Ok(0) => return Err(closed(io::ErrorKind::UnexpectedEof)),
+                    Ok(n) => n,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+                        ) =>
+                    {
+                        return Err(closed(e.kind()));
+                    }
+                    Err(e) => return Err(e),
+                };
                 filled += n;
+                received += n;
             }
             Step::Failed(e) => {
                 // rustls queues the alert that tells the peer why; send it if we can.
@@ -849,6 +884,9 @@ fn handshake_error(e: io::Error, verifier: &PinnedKey, side: &str) -> Error {
             "TLS handshake with the {side} failed: {}",
             crate::text::escape(&other.to_string(), 200)
         )),
+        None if closed_before_handshake(&e) => Error::PeerClosed(format!(
+            "before the TLS handshake began: the {side} was busy checking other connections, or is not a garbled listener"
+        )),
         None => match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
                 Error::Timeout(format!("the {side} did not complete the TLS handshake"))
@@ -873,12 +911,32 @@ impl StreamChannel<TlsStream> {
         timeouts: Timeouts,
         settings: &TlsSettings,
     ) -> Result<Self> {
-        let stream = super::listen::connect(addr, wait)?;
-        TlsChannel::client(stream, timeouts, settings)
+        // A listener that dropped us unheard (to make room for newer connections) is asked
+        // again until `wait` has passed.
+        let start = std::time::Instant::now();
+        loop {
+            let left = wait.saturating_sub(start.elapsed());
+            let stream = super::listen::connect(addr, left)?;
+            match TlsChannel::attempt(stream, timeouts, settings)? {
+                Ok(channel) => return Ok(channel),
+                Err(busy) if start.elapsed() + BUSY_PAUSE >= wait => return Err(busy),
+                Err(_) => std::thread::sleep(BUSY_PAUSE),
+            }
+        }
     }
 
     /// The client handshake over a connected socket.
     pub fn client(stream: TcpStream, timeouts: Timeouts, settings: &TlsSettings) -> Result<Self> {
+        TlsChannel::attempt(stream, timeouts, settings)?
+    }
+
+    /// The client handshake over a connected socket: `Ok(Err(_))` when the listener closed the
+    /// connection before the handshake began (it was busy), worth another try.
+    fn attempt(
+        stream: TcpStream,
+        timeouts: Timeouts,
+        settings: &TlsSettings,
+    ) -> Result<Result<Self>> {
         let peer = stream
             .peer_addr()
             .map_err(|e| Error::io("reading the peer's address", e))?;
@@ -886,9 +944,14 @@ impl StreamChannel<TlsStream> {
         let (config, verifier) = settings.client()?;
         let name = ServerName::try_from(NAME).map_err(|e| Error::SelfCheck(e.to_string()))?;
         let conn = UnbufferedClientConnection::new(config, name).map_err(tls_setup)?;
-        let mut stream = TlsStream(
-            handshake(conn, stream).map_err(|e| handshake_error(e, &verifier, "listener"))?,
-        );
+        let stream = match handshake(conn, stream) {
+            Ok(stream) => stream,
+            Err(e) if closed_before_handshake(&e) => {
+                return Ok(Err(handshake_error(e, &verifier, &format!("listener at {peer}"))));
+            }
+            Err(e) => return Err(handshake_error(e, &verifier, "listener")),
+        };
+        let mut stream = TlsStream(stream);
         let mut confirmation = [0u8; 1];
         match stream.read_exact(&mut confirmation) {
             Ok(()) if confirmation[0] == ACCEPTED => {}
@@ -911,7 +974,7 @@ impl StreamChannel<TlsStream> {
                 });
             }
         }
-        Ok(StreamChannel::over(stream, peer, timeouts))
+        Ok(Ok(StreamChannel::over(stream, peer, timeouts)))
     }
 
     /// The listening side's handshake over an accepted socket.
