@@ -41,6 +41,11 @@ pub trait Transport: Read + Write + Send {
     fn close_write(&mut self) -> std::io::Result<()>;
     /// Closes both directions, ignoring errors.
     fn shutdown(&mut self);
+    /// Whether the transport marks its end in-band (TLS's close_notify): then a connection that
+    /// ends without the mark was cut, and that is an error (RFC 8446 §6.1), not a clean end.
+    fn marks_its_end(&self) -> bool {
+        false
+    }
 }
 
 impl Transport for TcpStream {
@@ -296,16 +301,22 @@ impl<S: Transport> Channel for StreamChannel<S> {
                     ));
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                // A reset after the end marker still ends the session cleanly for us, and so
-                // does a TLS peer that closed the socket right after its own close_notify.
+                // Over TLS the end is close_notify: a connection cut or reset before it came is
+                // truncation (RFC 8446 §6.1), whatever the protocol said before.
                 Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof
-                    ) =>
+                    if self.stream.marks_its_end()
+                        && matches!(
+                            e.kind(),
+                            ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof
+                        ) =>
                 {
-                    return Ok(());
+                    return Err(Error::PeerMisbehaved(format!(
+                        "the connection was cut before the peer's TLS close_notify (truncation): {e}"
+                    )));
                 }
+                // Over plain TCP a reset after the protocol's own end marker still ends the
+                // session cleanly for us.
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(()),
                 Err(e) => return Err(classify(e, "waiting for the peer to close", &self.timeouts)),
             }
         }

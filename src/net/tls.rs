@@ -837,6 +837,9 @@ impl Write for TlsStream {
 }
 
 impl Transport for TlsStream {
+    fn marks_its_end(&self) -> bool {
+        true
+    }
     fn close_write(&mut self) -> io::Result<()> {
         self.0.close_notify().map_err(refusal)?;
         self.0.socket().shutdown(std::net::Shutdown::Write)
