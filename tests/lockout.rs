@@ -97,7 +97,10 @@ fn trickling_and_silent_strangers_cannot_lock_the_pinned_peer_out() {
                 trickling.push(stream);
             }
         }
-        assert!(silent.len() + trickling.len() >= 120, "could not open the strangers");
+        assert!(
+            silent.len() + trickling.len() >= 120,
+            "could not open the strangers"
+        );
         s.spawn(move || {
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 for t in &mut trickling {
@@ -184,7 +187,10 @@ fn a_trickling_stranger_is_dropped_at_the_check_deadline_whatever_the_timeout() 
         }
         assert!(cut, "the trickling stranger was never cut off");
     });
-    let at = dropped_at.into_inner().unwrap().expect("no deadline line was logged");
+    let at = dropped_at
+        .into_inner()
+        .unwrap()
+        .expect("no deadline line was logged");
     assert!(
         at >= CHECK_DEADLINE && at < CHECK_DEADLINE + Duration::from_secs(2),
         "dropped after {at:?}"
@@ -226,13 +232,20 @@ fn a_party_dropped_unheard_is_told_the_listener_was_busy_and_tries_again() {
         drop(stream);
     });
     let stream = TcpStream::connect(addr).unwrap();
-    let err = TlsChannel::client(stream, Timeouts::idle(Duration::from_secs(5)), &client_settings)
-        .err()
-        .expect("a closed connection cannot be a channel");
+    let err = TlsChannel::client(
+        stream,
+        Timeouts::idle(Duration::from_secs(5)),
+        &client_settings,
+    )
+    .err()
+    .expect("a closed connection cannot be a channel");
     server.join().unwrap();
     let text = err.to_string();
     assert!(text.contains("busy"), "{text}");
-    assert!(!text.contains("key"), "a busy listener blamed the key: {text}");
+    assert!(
+        !text.contains("key"),
+        "a busy listener blamed the key: {text}"
+    );
 
     // `connect` asks again until the listener hears it.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

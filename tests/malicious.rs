@@ -350,7 +350,10 @@ fn every_run_of_a_session_counts_in_the_failure_budget() {
     let n = p.and_count();
     for runs in [1u64, 2, 4096, 1 << 20] {
         let chunks = chunks_bound(&p, runs);
-        assert!(chunks as u64 >= runs, "{runs} runs counted as {chunks} chunks");
+        assert!(
+            chunks as u64 >= runs,
+            "{runs} runs counted as {chunks} chunks"
+        );
         let b = prep::bucket_size(n, chunks);
         let bits = (b as f64 - 1.0) * (n as f64).log2();
         assert!(
@@ -358,7 +361,9 @@ fn every_run_of_a_session_counts_in_the_failure_budget() {
             "{runs} runs: bucket {b} gives {bits:.1} bits"
         );
     }
-    assert!(prep::bucket_size(n, chunks_bound(&p, 4096)) > prep::bucket_size(n, chunks_bound(&p, 1)));
+    assert!(
+        prep::bucket_size(n, chunks_bound(&p, 4096)) > prep::bucket_size(n, chunks_bound(&p, 1))
+    );
 }
 
 #[test]

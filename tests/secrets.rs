@@ -231,3 +231,56 @@ fn decode_base64(text: &str) -> Vec<u8> {
     }
     out
 }
+
+/// Sends a label and a packed vector of decoding bits from `a` to `b` among other traffic,
+/// reads them into this stack, drops both ends, and says whether either was found freed.
+fn channel_leaves_no_copy<C: garbled::net::Channel>(
+    a: C,
+    b: C,
+    label: [u8; 16],
+    bits: [u8; 16],
+) -> (usize, Vec<bool>) {
+    start_recording();
+    let (mut a, mut b) = (a, b);
+    let filler = vec![7u8; 3000];
+    a.write_all(&filler).unwrap();
+    a.write_all(&label).unwrap();
+    a.write_all(&filler).unwrap();
+    a.write_all(&bits).unwrap();
+    a.flush().unwrap();
+    let mut got = [0u8; 3000 + 16 + 3000 + 16];
+    b.read_exact(&mut got).unwrap();
+    assert_eq!(got[3000..3016], label);
+    drop(a);
+    drop(b);
+    let result = stop_and_search(&[&label, &bits]);
+    zeroize::Zeroize::zeroize(&mut got);
+    result
+}
+
+#[test]
+fn channel_buffers_keep_no_label_or_decoding_bits_after_drop() {
+    use garbled::net::tcp::{TcpChannel, Timeouts};
+    let _serial = SERIAL.lock().unwrap();
+    let mut label = [0u8; 16];
+    let mut bits = [0u8; 16];
+    let mut prg = Prg::from_os().unwrap();
+    prg.fill_bytes(&mut label);
+    prg.fill_bytes(&mut bits);
+    // In memory.
+    let (a, b) = pair(Duration::from_secs(5));
+    let (freed, found) = channel_leaves_no_copy(a, b, label, bits);
+    assert!(freed > 6000, "memory: only {freed} bytes were freed");
+    assert_eq!(found, [false, false], "memory: label, decoding bits found");
+    // Over TCP (the same buffers as TLS's stream channel).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let t = Timeouts::idle(Duration::from_secs(5));
+    let client =
+        std::thread::spawn(move || TcpChannel::connect(&addr, Duration::from_secs(5), t).unwrap());
+    let server = TcpChannel::accept(&listener, Duration::from_secs(5), t).unwrap();
+    let client = client.join().unwrap();
+    let (freed, found) = channel_leaves_no_copy(server, client, label, bits);
+    assert!(freed > 6000, "tcp: only {freed} bytes were freed");
+    assert_eq!(found, [false, false], "tcp: label, decoding bits found");
+}

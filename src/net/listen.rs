@@ -310,7 +310,9 @@ pub fn accept_on<T: Send + 'static>(
                 // A deadline came: the top of the loop deals with it (and with the wait's end).
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    break Err(Error::SelfCheck("the listener's accept thread ended".into()));
+                    break Err(Error::SelfCheck(
+                        "the listener's accept thread ended".into(),
+                    ));
                 }
             }
         };

@@ -31,6 +31,9 @@ impl std::fmt::Debug for MemoryChannel {
 
 /// Flushes automatically beyond this many queued bytes.
 const BUFFER: usize = 1 << 20;
+/// The first allocation of a send buffer (below glibc's mmap threshold: small messages stay
+/// cheap).
+const SMALL_BUFFER: usize = 64 << 10;
 
 /// Two connected ends; reads time out after `timeout`.
 pub fn pair(timeout: Duration) -> (MemoryChannel, MemoryChannel) {
@@ -48,6 +51,18 @@ pub fn pair(timeout: Duration) -> (MemoryChannel, MemoryChannel) {
     (end(tx_a, rx_a), end(tx_b, rx_b))
 }
 
+impl Drop for MemoryChannel {
+    // What was sent and received (labels, decoding bits) is wiped before it is freed, and so is
+    // whatever the peer sent that was never read.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.pending);
+        zeroize::Zeroize::zeroize(&mut self.incoming);
+        while let Ok(mut data) = self.rx.try_recv() {
+            zeroize::Zeroize::zeroize(&mut data);
+        }
+    }
+}
+
 impl MemoryChannel {
     /// Closes the sending direction: the peer's reads fail once it has read what was sent.
     pub fn close(&mut self) {
@@ -58,6 +73,12 @@ impl MemoryChannel {
 
 impl Channel for MemoryChannel {
     fn write_all(&mut self, data: &[u8]) -> Result<()> {
+        // Never let `pending` reallocate (that would free an unwiped copy): flush first when the
+        // data does not fit, and give a large write a buffer of its own.
+        if self.pending.len() + data.len() > self.pending.capacity() {
+            self.flush()?;
+            self.pending = Vec::with_capacity(data.len().max(SMALL_BUFFER));
+        }
         self.pending.extend_from_slice(data);
         self.traffic.sent += data.len() as u64;
         if self.pending.len() >= BUFFER {
@@ -83,6 +104,7 @@ impl Channel for MemoryChannel {
         let mut filled = 0;
         while filled < buf.len() {
             if self.offset == self.incoming.len() {
+                zeroize::Zeroize::zeroize(&mut self.incoming);
                 self.incoming = match self.rx.recv_timeout(self.timeout) {
                     Ok(data) => data,
                     Err(mpsc::RecvTimeoutError::Timeout) => {

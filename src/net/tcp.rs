@@ -73,6 +73,16 @@ pub struct StreamChannel<S: Transport> {
 /// A plaintext TCP connection to the peer.
 pub type TcpChannel = StreamChannel<TcpStream>;
 
+impl<S: Transport> Drop for StreamChannel<S> {
+    // The buffers held protocol plaintext (input labels, output decoding bits, OT messages):
+    // wiped before they are freed. `write_buf` never reallocates (it is flushed before it
+    // would grow past its capacity) and `read_buf` is fixed, so these are the only copies.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.write_buf);
+        zeroize::Zeroize::zeroize(&mut *self.read_buf);
+    }
+}
+
 impl<S: Transport> std::fmt::Debug for StreamChannel<S> {
     // The state, never the buffers: they hold protocol bytes (labels, OT messages).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

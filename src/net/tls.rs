@@ -315,7 +315,8 @@ impl Identity {
 
     /// Our certificate and signing key, as both TLS roles present them.
     fn certified(&self) -> Result<Arc<rustls::sign::SingleCertAndKey>> {
-        let key = rustls::sign::CertifiedKey::new(vec![self.certificate.clone()], self.signing_key()?);
+        let key =
+            rustls::sign::CertifiedKey::new(vec![self.certificate.clone()], self.signing_key()?);
         Ok(Arc::new(rustls::sign::SingleCertAndKey::from(key)))
     }
 
@@ -403,9 +404,9 @@ fn only_certificate(pem: &[u8]) -> Result<CertificateDer<'static>> {
 
 fn only_certificate_of(blocks: &[PemBlock]) -> Result<CertificateDer<'static>> {
     let mut certificates = blocks.iter().filter(|b| b.tag() == "CERTIFICATE");
-    let first = certificates.next().ok_or_else(|| {
-        Error::arg("no certificate found (expected a PEM CERTIFICATE block)")
-    })?;
+    let first = certificates
+        .next()
+        .ok_or_else(|| Error::arg("no certificate found (expected a PEM CERTIFICATE block)"))?;
     if certificates.next().is_some() {
         return Err(Error::arg(
             "more than one certificate found; an identity holds exactly one",
@@ -617,7 +618,8 @@ impl std::fmt::Display for ClosedBeforeHandshake {
 impl std::error::Error for ClosedBeforeHandshake {}
 
 fn closed_before_handshake(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<ClosedBeforeHandshake>())
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<ClosedBeforeHandshake>())
 }
 
 /// rustls's unbuffered connection, either side: what the handshake driver needs of it.
@@ -739,7 +741,10 @@ fn handshake<C: Unbuffered>(mut conn: C, mut socket: TcpStream) -> io::Result<Re
                     if received == 0 {
                         io::Error::new(kind, ClosedBeforeHandshake)
                     } else {
-                        io::Error::new(kind, "the peer closed the connection during the TLS handshake")
+                        io::Error::new(
+                            kind,
+                            "the peer closed the connection during the TLS handshake",
+                        )
                     }
                 };
                 let n = match socket.read(&mut incoming[filled..]) {
@@ -950,7 +955,11 @@ impl StreamChannel<TlsStream> {
         let stream = match handshake(conn, stream) {
             Ok(stream) => stream,
             Err(e) if closed_before_handshake(&e) => {
-                return Ok(Err(handshake_error(e, &verifier, &format!("listener at {peer}"))));
+                return Ok(Err(handshake_error(
+                    e,
+                    &verifier,
+                    &format!("listener at {peer}"),
+                )));
             }
             Err(e) => return Err(handshake_error(e, &verifier, "listener")),
         };
