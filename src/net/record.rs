@@ -293,6 +293,13 @@ impl RecordStream {
         self.send_sealed()
     }
 
+    /// Sends a KeyUpdate that asks the peer to update its keys too (tests).
+    #[cfg(test)]
+    pub(crate) fn request_key_update(&mut self) -> io::Result<()> {
+        self.send_key_update(1)?;
+        self.send_sealed()
+    }
+
     /// Key updates so far: (ours, the peer's).
     #[cfg(test)]
     pub(crate) fn key_updates(&self) -> (u64, u64) {
@@ -419,7 +426,35 @@ impl RecordStream {
 
     /// Sends a KeyUpdate (update_not_requested) under the old keys, then switches to the next.
     fn update_keys(&mut self) -> io::Result<()> {
-        self.control_record(HANDSHAKE, &[KEY_UPDATE, 0, 0, 1, 0])?;
+        self.send_key_update(0)
+    }
+
+    /// Answers a peer's KeyUpdate request before any further application data (RFC 8446
+    /// §4.6.3): a record still open when the request came is taken back and its bytes go into a
+    /// record after our KeyUpdate.
+    fn settle_owed_update(&mut self) -> io::Result<()> {
+        if !self.update_owed {
+            return Ok(());
+        }
+        let mut held = zeroize::Zeroizing::new(Vec::new());
+        if let Some(start) = self.open.take() {
+            held.extend_from_slice(&self.out[start + HEADER..self.out_len]);
+            self.out[start..self.out_len].fill(0);
+            self.out_len = start;
+        }
+        self.update_keys()?;
+        if !held.is_empty() {
+            self.reserve()?;
+            self.open_record();
+            self.append(&held);
+        }
+        Ok(())
+    }
+
+    /// Sends a KeyUpdate with `request_update` = `request` under the old keys, then switches to
+    /// the next.
+    fn send_key_update(&mut self, request: u8) -> io::Result<()> {
+        self.control_record(HANDSHAKE, &[KEY_UPDATE, 0, 0, 1, request])?;
         let (seq, secrets) = self.kernel.update_tx().map_err(rustls_error)?;
         self.tx = Keys::new(seq, secrets)?;
         self.update_owed = false;
@@ -537,6 +572,13 @@ impl RecordStream {
         let body = self.start + HEADER;
         self.start += HEADER + len;
         let inner_len = len - TAG;
+        // The whole inner plaintext, padding included, is at most 2^14 + 1 octets (§5.4).
+        if inner_len > MAX_PLAINTEXT + 1 {
+            return Err(self.fail(
+                RECORD_OVERFLOW,
+                format!("a TLS record with an inner plaintext of {inner_len} bytes"),
+            ));
+        }
         let nonce = self.rx.next_nonce()?;
         let direct = buf.len() >= inner_len;
         let opened = if direct {
@@ -738,6 +780,7 @@ impl Write for RecordStream {
                 "writing after our TLS close_notify",
             ));
         }
+        self.settle_owed_update()?;
         let mut rest = data;
         // Top up the open record first.
         if let Some(start) = self.open {
@@ -766,6 +809,7 @@ impl Write for RecordStream {
 
     fn flush(&mut self) -> io::Result<()> {
         self.check_usable()?;
+        self.settle_owed_update()?;
         self.close_open()?;
         self.send_sealed()?;
         self.socket.flush()

@@ -1418,6 +1418,38 @@ mod tests {
     }
 
     #[test]
+    fn a_requested_key_update_goes_out_before_any_further_data() {
+        // The listener has a record open ("ab") when the client's request arrives; what it
+        // writes next ("cd") must reach the client after the listener's own KeyUpdate.
+        let (mut client, mut listener) = our_pair();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                client.request_key_update().unwrap();
+                client.write_all(b"x").unwrap();
+                client.flush().unwrap();
+                let mut got = [0u8; 4];
+                client.read_exact(&mut got).unwrap();
+                assert_eq!(&got, b"abcd");
+                assert_eq!(
+                    client.key_updates().1,
+                    1,
+                    "data reached the requester before the answering KeyUpdate"
+                );
+                client.close_notify().unwrap();
+            });
+            listener.write_all(b"ab").unwrap();
+            let mut x = [0u8; 1];
+            listener.read_exact(&mut x).unwrap();
+            assert_eq!(listener.key_updates(), (0, 1));
+            listener.write_all(b"cd").unwrap();
+            listener.flush().unwrap();
+            assert_eq!(listener.key_updates().0, 1);
+            let mut rest = Vec::new();
+            listener.read_to_end(&mut rest).unwrap();
+        });
+    }
+
+    #[test]
     fn a_peer_may_not_send_more_than_32_key_updates_without_data() {
         for updates in [32, 33] {
             let (mut client, mut listener) = our_pair();
@@ -1513,12 +1545,29 @@ mod tests {
             v.push(23);
             v
         };
+        // 2^14 bytes of data and its type make the largest inner plaintext allowed; one byte of
+        // padding more is record_overflow (§5.4), though the data alone would fit.
+        let largest = {
+            let mut v = vec![b'y'; super::super::record::MAX_PLAINTEXT];
+            v.push(23);
+            v
+        };
+        let padded_over = {
+            let mut v = largest.clone();
+            v.push(0);
+            v
+        };
         // Inner plaintexts sent in a row, and the data the reader must deliver (None: an error).
         type Case = (Vec<Vec<u8>>, Option<Vec<u8>>);
         let mut cases: Vec<Case> = vec![
             (vec![vec![]], None),
             (vec![vec![0, 0, 0]], None),
             (vec![big], None),
+            (vec![padded_over], None),
+            (
+                vec![largest],
+                Some(vec![b'y'; super::super::record::MAX_PLAINTEXT]),
+            ),
             (vec![vec![1, 0, 0, 21]], None),
             (vec![vec![2, 40, 21]], None),
             (vec![vec![24, 0, 0, 22]], None),
