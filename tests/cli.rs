@@ -551,7 +551,38 @@ fn three_input_groups_need_owners() {
             .filter(|l| l.contains("warning: --insecure"))
             .collect();
         assert_eq!(warnings.len(), 1, "{}", stderr(o));
+        assert!(warnings[0].contains("decoding bits"), "{}", warnings[0]);
     }
+}
+
+#[test]
+fn a_local_run_with_insecure_warns_once_that_outputs_cross_in_clear() {
+    let add = circuits("add32.txt");
+    for threads in ["1", "2"] {
+        let o = garbled(&[
+            "run",
+            &add,
+            "--input",
+            "5",
+            "--input",
+            "7",
+            "--insecure",
+            "--threads",
+            threads,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "0x0000000c\n");
+        let text = stderr(&o);
+        let warnings: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("warning: --insecure"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{text}");
+        assert!(warnings[0].contains("decoding bits"), "{text}");
+    }
+    // Without --insecure, no warning.
+    let o = garbled(&["run", &add, "--input", "5", "--input", "7"]);
+    assert!(!stderr(&o).contains("--insecure"), "{}", stderr(&o));
 }
 
 #[test]

@@ -128,9 +128,7 @@ impl NetArgs {
     /// plaintext with `--insecure` (after one warning line).
     pub fn link(&self) -> Result<Link> {
         if self.insecure {
-            eprintln!(
-                "garbled: warning: --insecure: plaintext TCP without authentication; anyone on the path reads the outputs and anyone who reaches the port can play the peer"
-            );
+            warn_insecure();
             return Ok(Link::Insecure);
         }
         match (&self.identity, &self.peer) {
@@ -185,6 +183,14 @@ impl NetArgs {
 /// Runs both parties in this process over a loopback connection: the garbler here, the
 /// evaluator on a second thread. With `tls`, over TLS 1.3 with two throwaway identities pinned
 /// to each other (the cost of a real deployment's channel); otherwise plaintext TCP.
+/// The one warning line `--insecure` prints (once a process, however many connections).
+pub(crate) const INSECURE_WARNING: &str = "garbled: warning: --insecure: plaintext TCP without authentication; anyone on the path reads the inputs' labels and the output decoding bits (so every output, shared ones included) and anyone who reaches the port can play the peer";
+
+pub(crate) fn warn_insecure() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| eprintln!("{INSECURE_WARNING}"));
+}
+
 pub(crate) fn run_local<T, U: Send>(
     timeouts: Timeouts,
     tls: bool,
@@ -192,6 +198,11 @@ pub(crate) fn run_local<T, U: Send>(
     garbler: impl FnOnce(Connection) -> Result<T>,
     evaluator: impl FnOnce(Connection) -> Result<U> + Send,
 ) -> Result<(T, U)> {
+    if !tls {
+        // Both parties are in this process, but the loopback connection between them is
+        // plaintext all the same.
+        warn_insecure();
+    }
     let connecting = Instant::now();
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::io("opening a loopback port for the local run", e))?;

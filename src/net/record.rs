@@ -19,7 +19,8 @@
 //! What this module implements, with the RFC's sections:
 //! - records (§5.1, §5.2): outer type application_data, legacy version 0x0303, the 5-byte header
 //!   as additional data, inner plaintext = content ‖ content type (we send no padding and accept
-//!   any); at most 2^14 plaintext bytes and 2^14 + 256 ciphertext bytes (record_overflow);
+//!   any); at most 2^14 content bytes, an inner plaintext (padding included) of at most
+//!   2^14 + 1 bytes, and 2^14 + 256 ciphertext bytes (record_overflow);
 //! - the per-record nonce (§5.3): the 64-bit sequence number, big-endian, XORed into the last
 //!   eight bytes of the traffic IV; sequence numbers never wrap;
 //! - alerts (§6): close_notify ends the peer's direction (reads return end-of-stream); a
