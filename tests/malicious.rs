@@ -646,7 +646,7 @@ mod cli {
             assert!(!o.status.success());
             assert_eq!(stdout(o), "");
             assert!(
-                stderr(o).contains("security level differs"),
+                stderr(o).contains("security level differs") && stderr(o).contains("--security"),
                 "{}",
                 stderr(o)
             );

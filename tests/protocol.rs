@@ -303,3 +303,35 @@ fn runs_longer_than_one_table_chunk_match_cleartext() {
     assert!(g_stats.bytes_sent >= 32 * program.and_count() as u64);
     assert_eq!(g_stats.bytes_sent, e_stats.bytes_received);
 }
+
+#[test]
+fn a_bit_order_mismatch_names_the_flag_on_both_sides() {
+    use garbled::net::memory::pair;
+    use garbled::protocol::{SessionOptions, run_evaluator, run_garbler};
+    use garbled::value::BitOrder;
+    let p = compile(&garbled::circuit::library::generate("lt", 8, 2).unwrap()).unwrap();
+    let options = |order| {
+        SessionOptions::new(
+            &p,
+            vec![Party::Garbler, Party::Evaluator],
+            vec![Reveal::Both],
+        )
+        .unwrap()
+        .with_bit_order(order)
+    };
+    let (gc, ec) = pair(std::time::Duration::from_secs(5));
+    let (g, e) = std::thread::scope(|s| {
+        let e = s.spawn(|| {
+            run_evaluator(&p, &[vec![false; 8]], ec, options(BitOrder::Msb0)).map(|_| ())
+        });
+        let g = run_garbler(&p, &[vec![false; 8]], gc, options(BitOrder::Lsb0)).map(|_| ());
+        (g, e.join().unwrap())
+    });
+    for r in [g, e] {
+        let text = r.unwrap_err().to_string();
+        assert!(
+            text.contains("bit order") && text.contains("--bit-order"),
+            "{text}"
+        );
+    }
+}

@@ -329,7 +329,9 @@ fn two_processes_run_it_and_a_mixed_pair_is_refused() {
     for (who, o) in [("garbler", &g), ("evaluator", &e)] {
         assert_eq!(o.status.code(), Some(1), "{who}: {}", stderr(o));
         assert!(
-            stderr(o).contains("garbling scheme differs") && stderr(o).contains("three-halves"),
+            stderr(o).contains("garbling scheme differs")
+                && stderr(o).contains("three-halves")
+                && stderr(o).contains("--scheme"),
             "{who}: {}",
             stderr(o)
         );

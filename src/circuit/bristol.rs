@@ -118,6 +118,14 @@ const FASHION_HINT: &str = " [auto-detected Bristol Fashion because line 3 is no
     line 2 would also fit the old Bristol Format, so this may be an old-format file with an \
     extra line; --format old forces that reading]";
 
+/// Hint appended to errors when `--format old` was forced on a file whose line 3 is not a gate
+/// line (as in Bristol Fashion, where it describes the outputs).
+const FORCED_OLD_HINT: &str = " [the file looks like Bristol Fashion: line 3 describes outputs rather than a gate; pass --format fashion, or leave --format at auto]";
+
+/// Hint appended to errors when `--format fashion` was forced on a file whose line 3 is a gate
+/// line (as in the old Bristol Format).
+const FORCED_FASHION_HINT: &str = " [the file looks like the old Bristol Format: line 3 is a gate line; pass --format old, or leave --format at auto]";
+
 /// Parses a circuit file.
 pub fn parse_file(path: &Path, format: FormatChoice, limits: &Limits) -> Result<ParsedCircuit> {
     let file = std::fs::File::open(path)
@@ -565,6 +573,12 @@ impl Parser {
                 }
             }
         };
+        if format == FormatChoice::Bristol && has_line3 && !line3_is_gate {
+            self.hint = FORCED_OLD_HINT;
+        }
+        if format == FormatChoice::Fashion && line3_is_gate {
+            self.hint = FORCED_FASHION_HINT;
+        }
         if format == FormatChoice::Auto && dialect == Dialect::Bristol {
             let fits_fashion = parse_decimal(&line2_tokens[0])
                 .is_some_and(|n| n + 1 == line2_tokens.len() as u64 && n > 0);

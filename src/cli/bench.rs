@@ -678,6 +678,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         let mut object = serde_json::json!({
             "backend": backend.name(),
             "scheme": scheme.name(),
+            "security": security.name(),
+            // The per-circuit figures garble and evaluate in this process, no channel between.
+            "transport": "in-process",
             "aes_ns_per_block": round(aes_ns),
             "circuits": list,
         });
@@ -690,6 +693,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                 "link_mbps": args.link_mbps,
                 "large_circuit_and": e.large_and,
                 "security": security.name(),
+                // The plain figures over loopback TCP; the tls_ ones over TLS.
+                "transport": "plaintext",
+                "tls_transport": "tls",
                 "preprocessing_share": round(e.preprocessing_share),
                 "aes128_preprocessing_share": round(e.aes128_preprocessing_share),
                 "tls_aes128_ms": round(e.tls_aes128_ms),
@@ -720,7 +726,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     outln!(
-        "AES backend {backend}: {aes_ns:.3} ns per block (1024-block batches); scheme {scheme}"
+        "AES backend {backend}: {aes_ns:.3} ns per block (1024-block batches); scheme {scheme}, {}, in-process",
+        security.name()
     )?;
     outln!(
         "bounds: garbling {:.2} ns per AND ({GARBLE_AES_PER_AND} AES), evaluation {:.2} ns per AND ({EVAL_AES_PER_AND} AES)",

@@ -170,16 +170,22 @@ impl Rows {
 /// prints nothing), and the combined statistics.
 fn finish_shards(
     mut sink: Sink,
-    results: Vec<(SessionStats, Vec<&'static str>)>,
-    clock: &CommandClock,
+    results: Vec<(SessionStats, shard::ShardTimes, Vec<&'static str>)>,
+    clock: &mut CommandClock,
 ) -> Result<()> {
-    let mut stats = SessionStats::default();
-    for (shard_stats, words) in results {
-        stats = stats.combine(&shard_stats);
-        for w in words {
-            sink.word(w)?;
-        }
+    let mut words = Vec::with_capacity(results.len());
+    let (mut stats, times) = shard::combine(results.into_iter().map(|(st, t, w)| {
+        words.push(w);
+        (st, t)
+    }));
+    clock.load += times.load;
+    clock.compile += times.compile;
+    clock.connect += times.connect;
+    let printing = std::time::Instant::now();
+    for w in words.into_iter().flatten() {
+        sink.word(w)?;
     }
+    stats.phases.outputs += printing.elapsed();
     sink.finish(&stats, clock)
 }
 
@@ -216,7 +222,10 @@ fn party_session<C: crate::net::Channel>(
     job: Job,
     mut emit: impl FnMut(&[bool], &[bool]) -> Result<()>,
     bar: Option<&mut ProgressBar>,
-) -> Result<SessionStats> {
+) -> Result<(SessionStats, shard::ShardTimes)> {
+    let started = std::time::Instant::now();
+    let mut times = shard::ShardTimes::default();
+    let compiling = std::time::Instant::now();
     let Job {
         bits,
         signed,
@@ -236,6 +245,8 @@ fn party_session<C: crate::net::Channel>(
     } else {
         None
     };
+    times.compile = compiling.elapsed();
+    let mut emitting = std::time::Duration::ZERO;
     let program_of = |run: u64| -> &Program {
         match &tail_program {
             Some(p) if run + 1 == runs => p,
@@ -263,14 +274,18 @@ fn party_session<C: crate::net::Channel>(
             if let Some(bar) = bar {
                 session.set_progress(Box::new(|d, t| bar.update(d, t)));
             }
+            let reading = std::time::Instant::now();
             let mut input = rows.next_chunk(left.min(per_run), bits, signed)?;
+            times.load += reading.elapsed();
             for run in 0..runs {
                 let n = left.min(per_run);
+                let reading = std::time::Instant::now();
                 let next = if run + 1 < runs {
                     Some(rows.next_chunk((left - n).min(per_run), bits, signed)?)
                 } else {
                     None
                 };
+                times.load += reading.elapsed();
                 let out = $ahead(&mut session, run, input, next.as_ref())?;
                 let (less, equal) = match (&out[0], &out[1]) {
                     (Some(l), Some(e)) => (l, e),
@@ -280,11 +295,17 @@ fn party_session<C: crate::net::Channel>(
                         ));
                     }
                 };
+                let emitted = std::time::Instant::now();
                 emit(&less[..n as usize], &equal[..n as usize])?;
+                emitting += emitted.elapsed();
                 left -= n;
                 input = next.unwrap_or_default();
             }
-            session.finish()
+            let mut stats = session.finish()?;
+            // Handing the answers on is part of the output phase.
+            stats.phases.outputs += emitting;
+            times.elapsed = started.elapsed();
+            Ok((stats, times))
         }};
     }
     match party {
@@ -373,6 +394,11 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
     clock.scheme = scheme.name();
     let security = args.net.security()?;
     clock.security = security.name();
+    clock.transport = if args.net.insecure {
+        "plaintext"
+    } else {
+        "tls"
+    };
     let expected = if role.is_none() { 2 } else { 1 };
     let mut sources = Vec::new();
     for v in &args.values {
@@ -435,6 +461,8 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
         };
         drop((garbler_rows, evaluator_rows));
         let results = shard::run_all(&shards, |sh| {
+            let started = std::time::Instant::now();
+            let mut shard_clock = CommandClock::new("both");
             let (g_rows, e_rows) = (
                 Rows::range(&g_path, sh.first, sh.rows)?,
                 Rows::range(&e_path, sh.first, sh.rows)?,
@@ -448,10 +476,10 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                 security,
             };
             let mut words = Vec::with_capacity(sh.rows as usize);
-            let (stats, ()) = run_local(
+            let ((stats, mut times), ()) = run_local(
                 timeouts,
                 tls,
-                None,
+                Some(&mut shard_clock),
                 |channel| {
                     party_session(
                         Party::Garbler,
@@ -470,9 +498,11 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                         .map(|_| ())
                 },
             )?;
-            Ok((stats, words))
+            times.connect = shard_clock.connect;
+            times.elapsed = started.elapsed();
+            Ok((stats, times, words))
         })?;
-        return finish_shards(sink, results, &clock);
+        return finish_shards(sink, results, &mut clock);
     }
     if let Some(party) = role
         && batch
@@ -511,7 +541,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
             };
             let mut words = Vec::with_capacity(sh.rows as usize);
             let mut bar_guard = if single { shared_bar.lock().ok() } else { None };
-            let stats = party_session(
+            let (stats, times) = party_session(
                 party,
                 channel,
                 Rows::range(&path, sh.first, sh.rows)?,
@@ -522,10 +552,10 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
                 },
                 bar_guard.as_deref_mut().map(|b| &mut **b),
             )?;
-            Ok((stats, words))
+            Ok((stats, times, words))
         })?;
         bar.finish();
-        return finish_shards(sink, results, &clock);
+        return finish_shards(sink, results, &mut clock);
     }
     let stats = match role {
         None => {
@@ -608,6 +638,9 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
             )?
         }
     };
+    let (stats, times) = stats;
+    clock.load += times.load;
+    clock.compile += times.compile;
     bar.finish();
     sink.finish(&stats, &clock)
 }

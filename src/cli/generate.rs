@@ -66,14 +66,23 @@ pub(crate) fn run(args: &GenArgs) -> Result<()> {
                 .map_err(|e| Error::arg(format!("cannot create {}: {e}", path.display())))?;
             bristol::write_fashion(&circuit, file)
                 .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-            let stats = circuit.stats();
+            // The counts of the file as written: Bristol Fashion's layout may add EQW gates
+            // (an output that is also an input, or two outputs on one wire).
+            let laid_out = circuit.to_bristol_layout();
+            let stats = laid_out.stats();
+            let total = laid_out.gates().len();
+            let others = total as u64 - stats.and as u64 - stats.xor as u64 - stats.inv as u64;
+            let others = if others > 0 {
+                format!(", {others} EQ/EQW")
+            } else {
+                String::new()
+            };
             eprintln!(
-                "wrote {} ({} AND, {} XOR, {} INV, {} gates)",
+                "wrote {} ({} AND, {} XOR, {} INV{others}, {total} gates)",
                 path.display(),
                 stats.and,
                 stats.xor,
                 stats.inv,
-                circuit.gates().len()
             );
         }
         None => {

@@ -55,29 +55,40 @@ pub struct Cli {
     command: Command,
 }
 
+// Each command states its usage line: clap would otherwise show the options a user passed in the
+// usage line of an error (`garbled info --format <F> <CIRCUIT>`), as if they were required.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print a circuit's gate counts, wires, input and output groups and AND depth.
+    #[command(override_usage = "garbled info [OPTIONS] <CIRCUIT>")]
     Info(info::InfoArgs),
     /// Evaluate a circuit in the clear on given inputs (no cryptography; the reference).
+    #[command(override_usage = "garbled eval [OPTIONS] <CIRCUIT>")]
     Eval(eval::EvalArgs),
     /// Measure garbling and evaluation speed in memory against this machine's AES throughput.
+    #[command(override_usage = "garbled bench [OPTIONS] [CIRCUIT]...")]
     Bench(bench::BenchArgs),
     /// Garble a circuit between two parties (both here over loopback, or one per host).
+    #[command(override_usage = "garbled run [OPTIONS] <CIRCUIT>")]
     Run(Box<run::RunArgs>),
     /// Run the built-in demonstration: private sums of two hospitals' counts, AES-128 with the
     /// key on one side and the plaintext on the other, and a comparison.
+    #[command(override_usage = "garbled demo [OPTIONS]")]
     Demo(demo::DemoArgs),
     /// Compare two private integers (or two files of them, row by row): less, equal or greater.
+    #[command(override_usage = "garbled compare [OPTIONS]")]
     Compare(compare::CompareArgs),
     /// Make an identity (key and certificate) for authenticated two-host runs, or print the
     /// fingerprint of one.
+    #[command(override_usage = "garbled keygen [OPTIONS] <--output <FILE>|--fingerprint <FILE>>")]
     Keygen(keygen::KeygenArgs),
     /// Write a standard circuit (adders, comparators, multipliers, AES-128, SHA-256, ...) as
     /// Bristol Fashion.
+    #[command(override_usage = "garbled gen [OPTIONS] <NAME>")]
     Gen(generate::GenArgs),
     /// Compile a circuit once into a program file that `run` accepts in its place (long
     /// circuits then skip parsing and compiling on every run).
+    #[command(override_usage = "garbled compile [OPTIONS] --output <FILE> <CIRCUIT>")]
     Compile(compile::CompileArgs),
 }
 

@@ -281,6 +281,8 @@ pub(crate) struct CommandClock {
     pub scheme: &'static str,
     /// The security level.
     pub security: &'static str,
+    /// How the parties talk: "tls", "plaintext" (`--insecure`) or "in-process" (memory).
+    pub transport: &'static str,
     /// Bytes of compiled gates read back from disk while running (streamed or compiled).
     pub program_bytes: u64,
 }
@@ -296,6 +298,7 @@ impl CommandClock {
             program_source: "memory",
             scheme: "half-gates",
             security: "semi-honest",
+            transport: "tls",
             spool_peak_bytes: 0,
             program_bytes: 0,
         }
@@ -310,6 +313,28 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// A rate of AND gates per second with three significant digits: "23.4 M AND/s", "41.7 k AND/s".
+pub(crate) fn and_rate(per_second: f64) -> String {
+    let (value, unit) = if per_second >= 1e9 {
+        (per_second / 1e9, "G")
+    } else if per_second >= 1e6 {
+        (per_second / 1e6, "M")
+    } else if per_second >= 1e3 {
+        (per_second / 1e3, "k")
+    } else {
+        (per_second, "")
+    };
+    let digits = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let space = if unit.is_empty() { "" } else { " " };
+    format!("{value:.digits$}{space}{unit} AND/s")
+}
+
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
@@ -320,6 +345,7 @@ pub(crate) fn stats_json(stats: &SessionStats, clock: &CommandClock) -> serde_js
         "party": clock.party,
         "scheme": clock.scheme,
         "security": clock.security,
+        "transport": clock.transport,
         "and_gates": stats.and_gates,
         "bytes_sent": stats.bytes_sent,
         "bytes_received": stats.bytes_received,
@@ -353,9 +379,13 @@ pub(crate) fn stats_line(stats: &SessionStats, clock: &CommandClock) -> String {
     } else {
         format!("{} AND gates", stats.and_gates)
     };
-    // A rate means something only once the setup no longer dominates.
-    let rate = if seconds > 0.1 {
-        format!(" ({:.1} M AND/s)", stats.and_gates as f64 / seconds / 1e6)
+    // Over the whole session (set-up included), in units that keep three significant digits,
+    // the same for both security levels.
+    let rate = if seconds > 0.0 && stats.and_gates > 0 {
+        format!(
+            " ({} over the session)",
+            and_rate(stats.and_gates as f64 / seconds)
+        )
     } else {
         String::new()
     };
@@ -385,7 +415,7 @@ pub(crate) fn stats_line(stats: &SessionStats, clock: &CommandClock) -> String {
         _ => {}
     }
     format!(
-        "{} ({}, {}{}): {gates}{rate}, {} bytes sent, {} bytes received, {:.2} ms in all, {:.2} ms session [ms: {}]{memory}",
+        "{} ({}, {}, {}, {}): {gates}{rate}, {} bytes sent, {} bytes received, {:.2} ms in all, {:.2} ms session [ms: {}]{memory}",
         clock.party,
         if clock.party == "both" {
             "local run"
@@ -393,11 +423,8 @@ pub(crate) fn stats_line(stats: &SessionStats, clock: &CommandClock) -> String {
             "this party"
         },
         clock.scheme,
-        if clock.security == "malicious" {
-            ", malicious security"
-        } else {
-            ""
-        },
+        clock.security,
+        clock.transport,
         stats.bytes_sent,
         stats.bytes_received,
         clock.start.elapsed().as_secs_f64() * 1e3,

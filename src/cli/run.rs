@@ -626,6 +626,12 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let order: BitOrder = args.bit_order.parse()?;
     let format: OutputFormat = args.output_format.parse()?;
     let role = args.net.role()?;
+    let stdin = std::path::Path::new("-");
+    if args.circuit.path == stdin && args.input_file.as_deref() == Some(stdin) {
+        return Err(Error::arg(
+            "the circuit and the rows cannot both come from standard input: give one of them as a file (CIRCUIT or --inputs FILE)",
+        ));
+    }
     let mut clock = CommandClock::new(role.map_or("both", party_name));
     let loaded = super::load_program(&args.circuit, &args.stream, &mut clock)?;
     clock.program_source = loaded.source.name();
@@ -689,6 +695,11 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let security = args.net.security()?;
     clock.scheme = scheme.name();
     clock.security = security.name();
+    clock.transport = if args.net.insecure {
+        "plaintext"
+    } else {
+        "tls"
+    };
     let mut options = SessionOptions::new(&plan.program, owners.clone(), reveal.clone())?
         .with_runs(runs)
         .with_bit_order(order)
@@ -745,11 +756,15 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
         let (owners, reveal_for_options) = (&owners, &printer.reveal.clone());
         let source_ref = std::sync::Mutex::new(&mut source);
         let results = super::shard::run_all(&shards, |sh| {
+            let started = Instant::now();
+            let mut shard_clock = CommandClock::new(clock.party);
             let mut shard_source = source_ref
                 .lock()
                 .map_err(|_| Error::SelfCheck("a shard's thread panicked".into()))?
                 .range(sh.first, sh.rows)?;
+            let compiling = Instant::now();
             let shard_plan = Plan::batch(circuit, single.clone(), sh.rows)?;
+            let compile = compiling.elapsed();
             let options = SessionOptions::new(
                 &shard_plan.program,
                 owners.clone(),
@@ -792,18 +807,32 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
                     &mut shard_source,
                     &mut collect,
                     None,
-                    None,
+                    Some(&mut shard_clock),
                 )?,
             };
-            Ok((stats, collected))
+            let times = super::shard::ShardTimes {
+                load: std::time::Duration::ZERO,
+                compile,
+                connect: shard_clock.connect,
+                elapsed: started.elapsed(),
+            };
+            Ok((stats, times, collected))
         })?;
-        let mut stats = crate::protocol::SessionStats::default();
-        for (shard_stats, rows) in results {
-            stats = stats.combine(&shard_stats);
+        let mut all_rows = Vec::with_capacity(results.len());
+        let (mut stats, times) = super::shard::combine(results.into_iter().map(|(st, t, rows)| {
+            all_rows.push(rows);
+            (st, t)
+        }));
+        clock.compile += times.compile;
+        clock.connect += times.connect;
+        // Printing the rows is the end of the job's output phase.
+        let printing = Instant::now();
+        for rows in all_rows {
             for row in rows {
                 printer.row(&row)?;
             }
         }
+        stats.phases.outputs += printing.elapsed();
         stats
     } else {
         match role {

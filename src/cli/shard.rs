@@ -214,6 +214,47 @@ pub(crate) fn open(net: &NetArgs, threads: usize, rows: u64) -> Result<Vec<Conne
     }
 }
 
+/// What one shard of a batch job measured besides its session: the statistics account for the
+/// shard that finished last, so that the phases add up to the wall time.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ShardTimes {
+    /// Reading and parsing the shard's rows while it ran.
+    pub load: std::time::Duration,
+    /// Compiling the shard's program.
+    pub compile: std::time::Duration,
+    /// Opening its connection (local shards: the loopback connection and its handshake).
+    pub connect: std::time::Duration,
+    /// From the shard's start to its end.
+    pub elapsed: std::time::Duration,
+}
+
+/// The statistics of shards that ran side by side: counts add up; times are those of the shard
+/// that took longest (the one the command waited for), so its phases, with its compile and
+/// connect times, account for the shards' part of the wall time. Returns the combined
+/// statistics and that shard's times.
+pub(crate) fn combine(
+    shards: impl IntoIterator<Item = (crate::protocol::SessionStats, ShardTimes)>,
+) -> (crate::protocol::SessionStats, ShardTimes) {
+    let mut total = crate::protocol::SessionStats::default();
+    let mut slowest: Option<(crate::protocol::SessionStats, ShardTimes)> = None;
+    for (stats, times) in shards {
+        total.and_gates += stats.and_gates;
+        total.bytes_sent += stats.bytes_sent;
+        total.bytes_received += stats.bytes_received;
+        if slowest
+            .as_ref()
+            .is_none_or(|(_, t)| times.elapsed > t.elapsed)
+        {
+            slowest = Some((stats, times));
+        }
+    }
+    let (critical, times) = slowest.unwrap_or_default();
+    total.wall = critical.wall;
+    total.setup = critical.setup;
+    total.phases = critical.phases;
+    (total, times)
+}
+
 /// Runs `work` for every shard on its own thread and returns the results in shard order; the
 /// first error (in shard order, a peer's hang-up counting last) wins.
 pub(crate) fn run_all<T: Send>(

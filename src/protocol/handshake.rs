@@ -163,7 +163,7 @@ pub fn compare(ours: &Hello, peer: &Hello) -> Result<()> {
             field: "garbling scheme",
             ours: quoted(&ours.scheme),
             peer: quoted(&peer.scheme),
-            hint: "both parties must run the same garbled release",
+            hint: "both parties must pass the same --scheme (and run the same garbled release)",
         });
     }
     if peer.security != ours.security {
