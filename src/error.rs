@@ -78,6 +78,23 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A short, stable name for the kind of error (the `kind` of a JSON error object, the
+    /// Python package's exception class).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Parse { .. } | Error::InvalidCircuit(_) => "circuit",
+            Error::InvalidArgument(_) => "usage",
+            Error::LimitExceeded(_) => "limit",
+            Error::Mismatch { .. } => "mismatch",
+            Error::PeerMisbehaved(_) | Error::PeerClosed(_) => "peer",
+            Error::Authentication(_) => "authentication",
+            Error::Cheating(_) => "cheating",
+            Error::Io { .. } => "io",
+            Error::Timeout(_) => "timeout",
+            Error::SelfCheck(_) => "internal",
+        }
+    }
+
     /// A parse error at a position.
     pub fn parse(line: u64, column: u64, message: impl Into<String>) -> Self {
         Error::Parse {

@@ -237,8 +237,7 @@ fn a_party_dropped_unheard_is_told_the_listener_was_busy_and_tries_again() {
         Timeouts::idle(Duration::from_secs(5)),
         &client_settings,
     )
-    .err()
-    .expect("a closed connection cannot be a channel");
+    .expect_err("a closed connection cannot be a channel");
     server.join().unwrap();
     let text = err.to_string();
     assert!(text.contains("busy"), "{text}");

@@ -30,10 +30,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, withhold_last: bool) {
         if from.read_exact(&mut record[5..]).is_err() {
             break;
         }
-        if let Some(previous) = held.take() {
-            if to.write_all(&previous).is_err() {
-                return;
-            }
+        if let Some(previous) = held.take()
+            && to.write_all(&previous).is_err()
+        {
+            return;
         }
         if len == 2 + 1 + 16 {
             held = Some(record);

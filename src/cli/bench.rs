@@ -23,12 +23,15 @@ pub(crate) struct BenchArgs {
     /// Dialect of the circuit files.
     #[arg(long, value_name = "F", default_value = "auto", value_parser = ["auto", "fashion", "old", "bristol"])]
     format: String,
-    /// Seconds to spend on each measured figure.
+    /// Seconds to spend on each measured figure. Every figure is measured at least once (with
+    /// --e2e: one session of each kind, and AES-128 x 1000 shrinks to fewer copies of 100
+    /// blocks when one run of them alone takes longer), so a malicious --e2e still takes a few
+    /// seconds with a tiny budget.
     #[arg(long, value_name = "S", default_value_t = 1.0)]
     seconds: f64,
     /// Print one JSON object instead of the table.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Also measure oblivious transfer: 128 base OTs (both parties), IKNP correlated OTs with and
     /// without the check, and SoftSpoken OT at the width malicious sessions run.
     #[arg(long)]
@@ -563,8 +566,19 @@ pub(crate) fn measure_e2e(budget: Duration, setup: E2eSetup) -> Result<E2eFigure
     // one disturbed session: 0.75-0.98 over eight runs of one build on this shared host.)
     let many = compile(&crate::circuit::library::aes128_many(100)?)?;
     let (key, pts) = (vec![random_bits(128)], vec![random_bits(128 * 100)]);
+    // --seconds bounds this figure too: a probe session of one run sets how many runs of 100
+    // blocks fit the budget (up to ten, AES-128 x 1000), and the alternation stops after the
+    // round that passes three budgets (at least one session of each).
+    let started = Instant::now();
+    let probe = Instant::now();
+    e2e_session(false, &many, 1, &key, &pts, setup)?;
+    let per_run = probe.elapsed().as_secs_f64().max(1e-6);
+    let runs = ((budget.as_secs_f64() / per_run).floor() as u64).clamp(1, 10);
     let mut best = [(f64::MAX, None), (f64::MAX, None)];
     for round in 0..6 {
+        if round > 0 && started.elapsed() > 3 * budget {
+            break;
+        }
         let order = if round % 2 == 0 {
             [(0, false), (1, true)]
         } else {
@@ -572,7 +586,7 @@ pub(crate) fn measure_e2e(budget: Duration, setup: E2eSetup) -> Result<E2eFigure
         };
         for (slot, tls) in order {
             let start = Instant::now();
-            let (g, _) = e2e_session(tls, &many, 10, &key, &pts, setup)?;
+            let (g, _) = e2e_session(tls, &many, runs, &key, &pts, setup)?;
             let seconds = start.elapsed().as_secs_f64();
             if seconds < best[slot].0 {
                 best[slot] = (seconds, Some(g));

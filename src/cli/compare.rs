@@ -61,7 +61,7 @@ pub(crate) struct CompareArgs {
     net: NetArgs,
     /// Print {"results": [...], "stats": {...}} (and "result" for a single pair).
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// Where one party's rows come from.
@@ -335,7 +335,7 @@ fn party_session<C: crate::net::Channel>(
 
 /// Collects or prints answers.
 struct Sink {
-    json: bool,
+    pub(crate) json: bool,
     results: Vec<&'static str>,
     out: BufWriter<std::io::Stdout>,
 }
@@ -399,6 +399,11 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
     } else {
         "tls"
     };
+    if args.net.insecure && role.is_none() {
+        // Both parties are in this process, but the loopback connection between them is
+        // plaintext all the same.
+        super::net::warn_insecure();
+    }
     let expected = if role.is_none() { 2 } else { 1 };
     let mut sources = Vec::new();
     for v in &args.values {

@@ -18,7 +18,7 @@ use crate::value::{format_value, parse_integer_bits};
 pub(crate) struct DemoArgs {
     /// Print the results as one JSON object.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// Conditions the hospitals count patients for.

@@ -24,7 +24,7 @@ pub(crate) struct EvalArgs {
     output_format: String,
     /// Print {"outputs": ["0x…", …]} instead of one line per output group.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 pub(crate) fn run(args: &EvalArgs) -> Result<()> {

@@ -12,7 +12,7 @@ pub(crate) struct InfoArgs {
     circuit: CircuitArgs,
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Report the counts of the compiled program, exactly what `run` and `bench` garble
     /// (constants, copies and dead gates folded away).
     #[arg(long)]

@@ -379,6 +379,7 @@ pub fn main() -> ExitCode {
         argv.retain(|a| a != "--help" && a != "-h");
     }
     let cli = Cli::parse_from(argv);
+    let json = cli.command.json();
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Eval(args) => eval::run(&args),
@@ -398,7 +399,30 @@ pub fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("garbled: error: {e}");
-            ExitCode::from(exit_code(&e))
+            let code = exit_code(&e);
+            if json {
+                // A script reading --json output gets an object on stdout either way.
+                let object = serde_json::json!({
+                    "error": {"kind": e.kind(), "message": e.to_string(), "exit_code": code}
+                });
+                println!("{object}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+impl Command {
+    /// Whether the command was asked for JSON output.
+    fn json(&self) -> bool {
+        match self {
+            Command::Info(a) => a.json,
+            Command::Eval(a) => a.json,
+            Command::Bench(a) => a.json,
+            Command::Run(a) => a.json,
+            Command::Demo(a) => a.json,
+            Command::Compare(a) => a.json,
+            Command::Keygen(_) | Command::Gen(_) | Command::Compile(_) => false,
         }
     }
 }

@@ -198,11 +198,6 @@ pub(crate) fn run_local<T, U: Send>(
     garbler: impl FnOnce(Connection) -> Result<T>,
     evaluator: impl FnOnce(Connection) -> Result<U> + Send,
 ) -> Result<(T, U)> {
-    if !tls {
-        // Both parties are in this process, but the loopback connection between them is
-        // plaintext all the same.
-        warn_insecure();
-    }
     let connecting = Instant::now();
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::io("opening a loopback port for the local run", e))?;

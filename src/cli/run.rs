@@ -79,7 +79,7 @@ pub(crate) struct RunArgs {
     /// Print {"outputs": [...], "stats": {...}} (with --inputs: {"rows": [[...], ...], ...})
     /// instead of one line per output group.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// Parses `--owners`.
@@ -135,7 +135,7 @@ fn party_name(party: Party) -> &'static str {
 struct Printer {
     order: BitOrder,
     format: OutputFormat,
-    json: bool,
+    pub(crate) json: bool,
     reveal: Vec<Reveal>,
     out: std::io::BufWriter<std::io::Stdout>,
     /// Rows kept for the JSON object.
@@ -700,6 +700,11 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     } else {
         "tls"
     };
+    if args.net.insecure && role.is_none() {
+        // Both parties are in this process, but the loopback connection between them is
+        // plaintext all the same.
+        super::net::warn_insecure();
+    }
     let mut options = SessionOptions::new(&plan.program, owners.clone(), reveal.clone())?
         .with_runs(runs)
         .with_bit_order(order)
