@@ -423,7 +423,8 @@ fn statistics_name_the_party_the_phases_and_memory() {
     ]);
     let err = stderr(&o);
     assert!(
-        err.contains("both (local run, half-gates)") && err.contains("6400 AND gates"),
+        err.contains("both (local run, half-gates, semi-honest, tls)")
+            && err.contains("6400 AND gates"),
         "{err}"
     );
     assert!(!err.contains("incl. base OT"), "{err}");
@@ -494,7 +495,7 @@ fn the_reported_defects_are_fixed() {
     assert!(stdout(&o).contains("Usage"));
     let one_and = temp("and1.txt", "1 3\n2 1 1\n1 1\n\n2 1 0 1 2 AND\n");
     let o = garbled(&["run", &one_and, "--input", "1", "--input", "1"]);
-    assert!(stderr(&o).contains("1 AND gate,"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 AND gate ("), "{}", stderr(&o));
     let o = garbled(&[
         "eval",
         &circuit("add32.txt"),
