@@ -557,8 +557,9 @@ impl Parser {
             FormatChoice::Auto => {
                 if !has_line3 {
                     if num_gates == 0 {
+                        // Point at line 2, the last line: the place a gate line would follow.
                         return Err(self.err(
-                            0,
+                            line2,
                             0,
                             "cannot tell the dialect: the file has two lines and no gates; \
                              pass --format fashion or --format old",
