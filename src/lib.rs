@@ -21,6 +21,7 @@ pub mod garble;
 pub mod net;
 pub mod ot;
 pub mod protocol;
+pub mod session;
 pub mod spool;
 pub mod text;
 pub mod value;

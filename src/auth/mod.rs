@@ -34,47 +34,9 @@ use crate::compile::{Program, SLOT_ONE, SlotGate};
 use crate::error::{Error, Result};
 use crate::net::{Channel, pack_bits, recv_blocks, send_blocks, unpack_bits};
 use crate::ot::{CotReceiver, CotSender};
-use crate::protocol::{Party, Reveal};
+pub use crate::session::Security;
+use crate::session::{Party, Reveal};
 use prep::Auth;
-
-/// The security a session gives: negotiated in the handshake.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Security {
-    /// Both parties follow the protocol (half-gates or three-halves garbling).
-    #[default]
-    SemiHonest,
-    /// Either party may deviate: authenticated garbling; a deviation ends in an abort.
-    Malicious,
-}
-
-impl Security {
-    /// The name used on the command line, in the handshake and in the statistics.
-    pub fn name(self) -> &'static str {
-        match self {
-            Security::SemiHonest => "semi-honest",
-            Security::Malicious => "malicious",
-        }
-    }
-}
-
-impl std::fmt::Display for Security {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Security {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "semi-honest" => Ok(Security::SemiHonest),
-            "malicious" => Ok(Security::Malicious),
-            other => Err(Error::arg(format!(
-                "unknown security '{other}': expected semi-honest or malicious"
-            ))),
-        }
-    }
-}
 
 /// A deviation a test makes one party play (the hostile-peer tests; never set otherwise).
 #[doc(hidden)]

@@ -23,7 +23,7 @@ use crate::aes::{Aes, Tweaks};
 use crate::block::{Block, Delta, wipe_vec};
 use crate::error::{Error, Result};
 use crate::net::{Channel, pack_bits, recv_blocks, send_blocks, unpack_bits};
-use crate::protocol::Party;
+use crate::session::Party;
 
 /// Statistical security parameter: a cheating peer passes the triple checks unnoticed with
 /// probability at most `2^-RHO` per session.
