@@ -11,7 +11,7 @@ fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(path).unwrap() {
             rust_files(&entry.unwrap().path(), out);
         }
-    } else if path.extension().is_some_and(|e| e == "rs") {
+    } else if path.is_file() && path.extension().is_some_and(|e| e == "rs") {
         out.push(path.to_path_buf());
     }
 }
