@@ -9,6 +9,7 @@
 use crate::block::Block;
 use crate::error::Result;
 
+pub mod identity;
 pub mod listen;
 pub mod memory;
 pub mod paced;
