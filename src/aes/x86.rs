@@ -5,6 +5,10 @@
 //! The kernels keep many independent blocks in flight (8 xmm registers for AES-NI, 8 ymm
 //! registers = 16 blocks for VAES) because `aesenc` has a latency of several cycles but a
 //! throughput of two per cycle.
+//!
+//! One file for the x86-64 kernels (about 1000 lines): the AES-NI and VAES garbling, evaluation and
+//! hashing loops share their `unsafe` helpers, register layouts and `target_feature` gates, and
+//! keeping them together keeps every `unsafe` block of the AES paths in one place to review.
 
 use core::arch::x86_64::*;
 

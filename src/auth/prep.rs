@@ -15,6 +15,10 @@
 //! - Bucketing combines `B` leaky triples per AND gate under a permutation drawn by a coin toss
 //!   after the triples are fixed (WRK17 section 5); a Beaver step moves the combined triple onto
 //!   the gate's own wire masks.
+//!
+//! One file of about 900 lines, tests included: the preprocessing steps P1 to P6 build on each
+//! other's buffers (`Bufs`, `Scratch`) and are read in the order of `docs/MALICIOUS.md`; splitting
+//! them would scatter one protocol across files.
 
 #![forbid(unsafe_code)]
 

@@ -82,6 +82,10 @@
 //! save this round trip but hashing 16 bytes per OT on both sides cost a quarter of the
 //! extension's throughput here, measured with `garbled bench --ot`.) The seed is expanded
 //! together with the session id and the extension counter, so no two extensions share `chi`.
+//!
+//! About 900 lines: IKNP, the KOS15 check and SoftSpoken's small-field VOLE share the tile
+//! transposes and the column layout of one extension message, so the three extensions are read side
+//! by side.
 
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
