@@ -1,5 +1,5 @@
 //! TLS record protection: AES-128-GCM sealing and opening one full 16 KiB record in place, with
-//! ring and with aws-lc-rs, the two providers rustls offers (the README's "TLS provider" note
+//! ring and with aws-lc-rs, the two providers rustls offers (docs/DESIGN.md's "TLS provider" note
 //! cites these figures: the channel seals records with aws-lc-rs); then a 1 MiB table chunk
 //! sealed and opened as 64 records the way our record layer does it (straight between the
 //! chunk and the record buffer) and with a copy in between (as a record layer that works in

@@ -8,7 +8,7 @@
 //! cores, and in a profile of such sessions those copies and allocations were about as costly as
 //! AES-GCM itself. Here a record is sealed in place in one output buffer that goes to the socket
 //! in large writes, and opened in place in the input buffer, from where the caller copies its
-//! plaintext once, while it is still in the cache (measured in the README, "TLS records").
+//! plaintext once, while it is still in the cache (measured in docs/PERFORMANCE.md, "TLS records").
 //!
 //! rustls keeps everything but the record cipher: the handshake (driven through its unbuffered
 //! API, see `net::tls`), the key schedule and key updates, through its kernel-connection API

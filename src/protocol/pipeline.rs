@@ -30,7 +30,7 @@ const PIPELINE_BUFFERS: usize = 3;
 /// from a median of 19.8 to 18.2 million AND gates per second (four busy threads on two cores);
 /// over TLS it raised it from 17.3 to 19.8 while rustls's record layer copied every record, and
 /// lowered it once our record layer stopped copying (2026-12-02, six runs each: a median of
-/// 24.0 million with it against 29.0 without). README, "Garbling beside the socket".
+/// 24.0 million with it against 29.0 without). docs/DESIGN.md, "Garbling beside the socket".
 pub(super) fn pipelined(and_count: usize) -> bool {
     if and_count <= TABLE_CHUNK {
         return false;
