@@ -394,16 +394,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<()> {
     clock.scheme = scheme.name();
     let security = args.net.security()?;
     clock.security = security.name();
-    clock.transport = if args.net.insecure {
-        "plaintext"
-    } else {
-        "tls"
-    };
-    if args.net.insecure && role.is_none() {
-        // Both parties are in this process, but the loopback connection between them is
-        // plaintext all the same.
-        super::net::warn_insecure();
-    }
+    clock.transport = args.net.transport(role.is_none());
     let expected = if role.is_none() { 2 } else { 1 };
     let mut sources = Vec::new();
     for v in &args.values {

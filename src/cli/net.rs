@@ -124,6 +124,19 @@ impl NetArgs {
         }
     }
 
+    /// The transport's name for the statistics (`tls`, or `plaintext` with `--insecure`). A
+    /// local run (both parties in this process) with `--insecure` warns here: its loopback
+    /// connection is plaintext all the same (a two-host run warns when it opens its link).
+    pub fn transport(&self, local: bool) -> &'static str {
+        if !self.insecure {
+            return "tls";
+        }
+        if local {
+            warn_insecure();
+        }
+        "plaintext"
+    }
+
     /// The security of a two-host connection: TLS with the given identity and pinned peer, or
     /// plaintext with `--insecure` (after one warning line).
     pub fn link(&self) -> Result<Link> {

@@ -698,16 +698,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let security = args.net.security()?;
     clock.scheme = scheme.name();
     clock.security = security.name();
-    clock.transport = if args.net.insecure {
-        "plaintext"
-    } else {
-        "tls"
-    };
-    if args.net.insecure && role.is_none() {
-        // Both parties are in this process, but the loopback connection between them is
-        // plaintext all the same.
-        super::net::warn_insecure();
-    }
+    clock.transport = args.net.transport(role.is_none());
     let mut options = SessionOptions::new(&plan.program, owners.clone(), reveal.clone())?
         .with_runs(runs)
         .with_bit_order(order)
