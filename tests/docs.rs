@@ -44,7 +44,9 @@ fn command_lines(text: &str) -> Vec<(usize, Vec<String>)> {
         };
         let mut command = Vec::new();
         for w in &words[at..] {
-            if ["|", ">", "<", "&&", ";", "2>", "2>&1", ">>"].contains(&w.as_str()) || w.starts_with('#') {
+            if ["|", ">", "<", "&&", ";", "2>", "2>&1", ">>"].contains(&w.as_str())
+                || w.starts_with('#')
+            {
                 break;
             }
             command.push(w.clone());
@@ -104,7 +106,12 @@ fn every_command_line_in_the_readme_and_the_cli_reference_parses() {
         }
     }
     assert!(checked >= 20, "only {checked} command lines found");
-    assert!(failures.is_empty(), "{} of {checked} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

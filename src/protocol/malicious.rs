@@ -158,28 +158,26 @@ pub(super) fn garbler_run<C: Channel>(
             "a malicious run without the malicious state".into(),
         ));
     };
-    {
-        let Reverse::Receiver(receiver) = &mut state.reverse else {
-            return Err(Error::SelfCheck("the garbler holds a COT sender".into()));
-        };
-        let mut ctx = auth::Ctx {
-            me: Party::Garbler,
-            delta: &s.delta,
-            send: &mut s.cot,
-            recv: receiver,
-            prg: &mut s.prg,
-            nonce: s.tweaks.nonce,
-            leaky_counter: &mut state.leaky_counter,
-            cheat: &mut s.cheat,
-            scratch: &mut state.scratch,
-            cheated: false,
-        };
-        let run = auth_run(program, &s.options, &s.tweaks);
-        let mut times = auth::RunTimes::default();
-        let bits = auth::garbler_run(&mut s.channel, &mut ctx, &run, own, &mut times)?;
-        let runs = s.options.runs;
-        Ok(counters!(s).after_malicious_run(program, runs, bits, times))
-    }
+    let Reverse::Receiver(receiver) = &mut state.reverse else {
+        return Err(Error::SelfCheck("the garbler holds a COT sender".into()));
+    };
+    let mut ctx = auth::Ctx {
+        me: Party::Garbler,
+        delta: &s.delta,
+        send: &mut s.cot,
+        recv: receiver,
+        prg: &mut s.prg,
+        nonce: s.tweaks.nonce,
+        leaky_counter: &mut state.leaky_counter,
+        cheat: &mut s.cheat,
+        scratch: &mut state.scratch,
+        cheated: false,
+    };
+    let run = auth_run(program, &s.options, &s.tweaks);
+    let mut times = auth::RunTimes::default();
+    let bits = auth::garbler_run(&mut s.channel, &mut ctx, &run, own, &mut times)?;
+    let runs = s.options.runs;
+    Ok(counters!(s).after_malicious_run(program, runs, bits, times))
 }
 
 /// One malicious run of the evaluator (`own`: its input bits in wire order).
@@ -193,28 +191,26 @@ pub(super) fn evaluator_run<C: Channel>(
             "a malicious run without the malicious state".into(),
         ));
     };
-    {
-        let Reverse::Sender(boxed) = &mut state.reverse else {
-            return Err(Error::SelfCheck(
-                "the evaluator holds a COT receiver".into(),
-            ));
-        };
-        let mut ctx = auth::Ctx {
-            me: Party::Evaluator,
-            delta: &boxed.1,
-            send: &mut boxed.0,
-            recv: &mut s.cot,
-            prg: &mut boxed.2,
-            nonce: s.tweaks.nonce,
-            leaky_counter: &mut state.leaky_counter,
-            cheat: &mut s.cheat,
-            scratch: &mut state.scratch,
-            cheated: false,
-        };
-        let run = auth_run(program, &s.options, &s.tweaks);
-        let mut times = auth::RunTimes::default();
-        let bits = auth::evaluator_run(&mut s.channel, &mut ctx, &run, own, &mut times)?;
-        let runs = s.options.runs;
-        Ok(counters!(s).after_malicious_run(program, runs, bits, times))
-    }
+    let Reverse::Sender(boxed) = &mut state.reverse else {
+        return Err(Error::SelfCheck(
+            "the evaluator holds a COT receiver".into(),
+        ));
+    };
+    let mut ctx = auth::Ctx {
+        me: Party::Evaluator,
+        delta: &boxed.1,
+        send: &mut boxed.0,
+        recv: &mut s.cot,
+        prg: &mut boxed.2,
+        nonce: s.tweaks.nonce,
+        leaky_counter: &mut state.leaky_counter,
+        cheat: &mut s.cheat,
+        scratch: &mut state.scratch,
+        cheated: false,
+    };
+    let run = auth_run(program, &s.options, &s.tweaks);
+    let mut times = auth::RunTimes::default();
+    let bits = auth::evaluator_run(&mut s.channel, &mut ctx, &run, own, &mut times)?;
+    let runs = s.options.runs;
+    Ok(counters!(s).after_malicious_run(program, runs, bits, times))
 }
