@@ -147,17 +147,19 @@ pub(super) fn evaluator_setup<C: Channel>(
     Ok((cot, state))
 }
 
+/// The malicious state of a session that was set up as malicious.
+fn state_of(auth: &mut Option<AuthState>) -> Result<&mut AuthState> {
+    auth.as_mut()
+        .ok_or_else(|| Error::SelfCheck("a malicious run without the malicious state".into()))
+}
+
 /// One malicious run of the garbler (`own`: its input bits in wire order).
 pub(super) fn garbler_run<C: Channel>(
     s: &mut GarblerSession<'_, '_, C>,
     program: &Program,
     own: &[bool],
 ) -> Result<Vec<Option<Vec<bool>>>> {
-    let Some(state) = s.auth.as_mut() else {
-        return Err(Error::SelfCheck(
-            "a malicious run without the malicious state".into(),
-        ));
-    };
+    let state = state_of(&mut s.auth)?;
     let Reverse::Receiver(receiver) = &mut state.reverse else {
         return Err(Error::SelfCheck("the garbler holds a COT sender".into()));
     };
@@ -186,11 +188,7 @@ pub(super) fn evaluator_run<C: Channel>(
     program: &Program,
     own: &[bool],
 ) -> Result<Vec<Option<Vec<bool>>>> {
-    let Some(state) = s.auth.as_mut() else {
-        return Err(Error::SelfCheck(
-            "a malicious run without the malicious state".into(),
-        ));
-    };
+    let state = state_of(&mut s.auth)?;
     let Reverse::Sender(boxed) = &mut state.reverse else {
         return Err(Error::SelfCheck(
             "the evaluator holds a COT receiver".into(),
