@@ -8,28 +8,14 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{compare32, pinned_settings};
 use garbled::Error;
-use garbled::circuit::library;
-use garbled::compile::compile;
 use garbled::net::listen::{CHECK_DEADLINE, MAX_PENDING};
 use garbled::net::tcp::Timeouts;
-use garbled::net::tls::{Identity, TlsChannel, TlsSettings};
-use garbled::protocol::{EvaluatorSession, GarblerSession, Party, Reveal, SessionOptions};
-
-fn pair_of_settings() -> (TlsSettings, TlsSettings) {
-    let (a, b) = (Identity::generate().unwrap(), Identity::generate().unwrap());
-    let (fa, fb) = (a.fingerprint(), b.fingerprint());
-    (
-        TlsSettings {
-            identity: a,
-            peer: fb,
-        },
-        TlsSettings {
-            identity: b,
-            peer: fa,
-        },
-    )
-}
+use garbled::net::tls::{TlsChannel, TlsSettings};
+use garbled::protocol::{EvaluatorSession, GarblerSession};
 
 /// A connection to `to` from the loopback address `127.0.0.{source}`.
 fn connect_from(source: u8, to: SocketAddr) -> std::io::Result<TcpStream> {
@@ -51,15 +37,8 @@ fn threads_now() -> usize {
 
 #[test]
 fn trickling_and_silent_strangers_cannot_lock_the_pinned_peer_out() {
-    let (listener_settings, client_settings) = pair_of_settings();
-    let circuit = library::generate("compare", 32, 2).unwrap();
-    let program = compile(&circuit).unwrap();
-    let options = SessionOptions::new(
-        &program,
-        vec![Party::Garbler, Party::Evaluator],
-        vec![Reveal::Both; 2],
-    )
-    .unwrap();
+    let (listener_settings, client_settings) = pinned_settings();
+    let (program, options) = compare32();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     // The session's own timeout is long: the check deadline must not depend on it.
@@ -146,7 +125,7 @@ fn trickling_and_silent_strangers_cannot_lock_the_pinned_peer_out() {
 
 #[test]
 fn a_trickling_stranger_is_dropped_at_the_check_deadline_whatever_the_timeout() {
-    let (listener_settings, _) = pair_of_settings();
+    let (listener_settings, _) = pinned_settings();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let dropped_at = Mutex::new(None);
@@ -223,7 +202,7 @@ fn busy_then_real(
 
 #[test]
 fn a_party_dropped_unheard_is_told_the_listener_was_busy_and_tries_again() {
-    let (listener_settings, client_settings) = pair_of_settings();
+    let (listener_settings, client_settings) = pinned_settings();
     // One attempt: the error says busy, not that the key was refused.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

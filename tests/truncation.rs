@@ -6,12 +6,13 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
+mod common;
+
+use common::{compare32, pinned_settings};
 use garbled::Error;
-use garbled::circuit::library;
-use garbled::compile::compile;
 use garbled::net::tcp::Timeouts;
-use garbled::net::tls::{Identity, TlsChannel, TlsSettings};
-use garbled::protocol::{EvaluatorSession, GarblerSession, Party, Reveal, SessionOptions};
+use garbled::net::tls::TlsChannel;
+use garbled::protocol::{EvaluatorSession, GarblerSession};
 
 /// Copies TLS records from `from` to `to`. A record the size of a sealed alert (2 bytes of alert,
 /// the content type and a 16-byte tag) is held back until another record follows it; one still
@@ -50,23 +51,8 @@ fn pump(mut from: TcpStream, mut to: TcpStream, withhold_last: bool) {
 /// A session through a relay; the garbler's last record to the evaluator is withheld when
 /// `withhold` is set. Returns both sides' results of the whole session.
 fn session(withhold: bool) -> (garbled::Result<()>, garbled::Result<()>) {
-    let (g_id, e_id) = (Identity::generate().unwrap(), Identity::generate().unwrap());
-    let g_settings = TlsSettings {
-        peer: e_id.fingerprint(),
-        identity: g_id.clone(),
-    };
-    let e_settings = TlsSettings {
-        peer: g_id.fingerprint(),
-        identity: e_id,
-    };
-    let circuit = library::generate("compare", 32, 2).unwrap();
-    let program = compile(&circuit).unwrap();
-    let options = SessionOptions::new(
-        &program,
-        vec![Party::Garbler, Party::Evaluator],
-        vec![Reveal::Both; 2],
-    )
-    .unwrap();
+    let (g_settings, e_settings) = pinned_settings();
+    let (program, options) = compare32();
     let garbler_listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let garbler_addr = garbler_listener.local_addr().unwrap();
     let relay_listener = TcpListener::bind("127.0.0.1:0").unwrap();

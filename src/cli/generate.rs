@@ -71,7 +71,8 @@ pub(crate) fn run(args: &GenArgs) -> Result<()> {
             let laid_out = circuit.to_bristol_layout();
             let stats = laid_out.stats();
             let total = laid_out.gates().len();
-            let others = total as u64 - stats.and as u64 - stats.xor as u64 - stats.inv as u64;
+            let others = (total as u64)
+                .saturating_sub(stats.and as u64 + stats.xor as u64 + stats.inv as u64);
             let others = if others > 0 {
                 format!(", {others} EQ/EQW")
             } else {

@@ -140,8 +140,14 @@ impl Identity {
         let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
         let key = pem::Pem::new("PRIVATE KEY", self.key.secret_pkcs8_der());
         let certificate = pem::Pem::new("CERTIFICATE", self.certificate.as_ref());
-        let mut text = zeroize::Zeroizing::new(pem::encode_config(&key, config));
-        text.push_str(&pem::encode_config(&certificate, config));
+        let key_text = zeroize::Zeroizing::new(pem::encode_config(&key, config));
+        let certificate_text = pem::encode_config(&certificate, config);
+        // One allocation of the final size: growing the string would free an unwiped copy.
+        let mut text = zeroize::Zeroizing::new(String::with_capacity(
+            key_text.len() + certificate_text.len(),
+        ));
+        text.push_str(&key_text);
+        text.push_str(&certificate_text);
         // `pem::Pem` keeps its own copy of the key's bytes.
         let mut contents = key.into_contents();
         zeroize::Zeroize::zeroize(&mut contents);

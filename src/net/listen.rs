@@ -504,6 +504,47 @@ mod tests {
     }
 
     #[test]
+    fn a_full_source_or_pool_gives_its_oldest_check_to_a_newcomer() {
+        // Connected sockets to stand for the checks (only shut down, never read).
+        let listener = bind("127.0.0.1:0").unwrap();
+        let to = listener.local_addr().unwrap();
+        let mut keep = Vec::new();
+        let mut stream = || {
+            let s = TcpStream::connect(to).unwrap();
+            keep.push(listener.accept().unwrap().0);
+            s
+        };
+        let from = |ip: u8, port: u16| SocketAddr::from(([10, 0, 0, ip], port));
+        let mut pending = Pending::default();
+        // Four from one source fill its share: the fifth takes the place of that source's
+        // oldest, not of anyone else's.
+        pending.add(from(9, 1), stream());
+        for port in 1..=MAX_PER_SOURCE as u16 {
+            assert!(pending.make_room(from(1, port)).is_none());
+            pending.add(from(1, port), stream());
+        }
+        let (gone, why) = pending.make_room(from(1, 99)).unwrap();
+        assert_eq!(gone, from(1, 1), "{why}");
+        assert!(why.contains("from 10.0.0.1"), "{why}");
+        pending.add(from(1, 99), stream());
+        assert_eq!(pending.checks.len(), 1 + MAX_PER_SOURCE);
+        // Other sources fill the pool: the next newcomer takes the oldest check of all.
+        let mut ip = 2;
+        while pending.checks.len() < MAX_PENDING {
+            assert!(pending.make_room(from(ip, 1)).is_none());
+            pending.add(from(ip, 1), stream());
+            ip += 1;
+        }
+        let (gone, why) = pending.make_room(from(200, 1)).unwrap();
+        assert_eq!(gone, from(9, 1), "{why}");
+        assert_eq!(pending.checks.len(), MAX_PENDING - 1);
+        // Every check is gone at its deadline, the oldest first.
+        let later = Instant::now() + CHECK_DEADLINE;
+        assert_eq!(pending.expire(later).len(), MAX_PENDING - 1);
+        assert!(pending.next_deadline().is_none());
+    }
+
+    #[test]
     fn the_wait_ends_with_a_timeout() {
         let listener = bind("127.0.0.1:0").unwrap();
         let start = Instant::now();

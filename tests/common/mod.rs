@@ -440,3 +440,38 @@ pub fn routed_cleartext(circuit: &Circuit, inputs: &[Vec<bool>]) -> Vec<Option<V
         .map(Some)
         .collect()
 }
+
+/// Two TLS settings that pin each other's fresh identities: (listener's, connecting party's).
+pub fn pinned_settings() -> (
+    garbled::net::tls::TlsSettings,
+    garbled::net::tls::TlsSettings,
+) {
+    use garbled::net::tls::{Identity, TlsSettings};
+    let (a, b) = (Identity::generate().unwrap(), Identity::generate().unwrap());
+    let (fa, fb) = (a.fingerprint(), b.fingerprint());
+    (
+        TlsSettings {
+            identity: a,
+            peer: fb,
+        },
+        TlsSettings {
+            identity: b,
+            peer: fa,
+        },
+    )
+}
+
+/// A 32-bit comparison program and the options of one run where both learn both outputs.
+pub fn compare32() -> (garbled::compile::Program, garbled::protocol::SessionOptions) {
+    use garbled::protocol::{Party, Reveal, SessionOptions};
+    let program =
+        garbled::compile::compile(&garbled::circuit::library::generate("compare", 32, 2).unwrap())
+            .unwrap();
+    let options = SessionOptions::new(
+        &program,
+        vec![Party::Garbler, Party::Evaluator],
+        vec![Reveal::Both; 2],
+    )
+    .unwrap();
+    (program, options)
+}
