@@ -69,6 +69,9 @@ pub enum Error {
     /// Nothing arrived (or could be sent) within the deadline.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// The caller stopped the wait (the Python package's Ctrl-C).
+    #[error("interrupted: {0}")]
+    Interrupted(String),
     /// A self-check failed: a computed result disagrees with its reference. This is a bug.
     #[error("self-check failed: {0}")]
     SelfCheck(String),
@@ -91,6 +94,7 @@ impl Error {
             Error::Cheating(_) => "cheating",
             Error::Io { .. } => "io",
             Error::Timeout(_) => "timeout",
+            Error::Interrupted(_) => "interrupted",
             Error::SelfCheck(_) => "internal",
         }
     }

@@ -12,6 +12,7 @@
 
 pub mod aes;
 pub mod auth;
+pub mod batch;
 pub mod block;
 pub mod circuit;
 pub mod cli;

@@ -56,7 +56,7 @@ pub(crate) fn run(args: &KeygenArgs) -> Result<()> {
 /// Creates `path` readable by its owner only; refuses to replace an existing file unless
 /// `force`, in which case the new file replaces it by rename (never a moment with the old
 /// file's permissions and the new key).
-fn write_private(path: &Path, data: &[u8], force: bool) -> Result<()> {
+pub fn write_private(path: &Path, data: &[u8], force: bool) -> Result<()> {
     if path.is_dir() {
         return Err(Error::arg(format!("{} is a directory", path.display())));
     }

@@ -34,6 +34,12 @@ mod rows;
 mod run;
 mod shard;
 
+// For the Python package (`python/`), which runs the same sessions and reports the same
+// statistics as the command line.
+pub use keygen::write_private;
+pub use net::{CommandClock, run_local, stats_json};
+pub use run::{parse_owners, parse_reveal};
+
 const ABOUT: &str = "A garbled-circuit engine for two-party secure computation.";
 
 const LONG_ABOUT: &str = "\
@@ -267,7 +273,7 @@ fn open_circuit(path: &Path) -> Result<std::fs::File> {
 
 /// Opens and parses a circuit file; a parse error is prefixed with the path, a missing file is an
 /// argument error.
-pub(crate) fn load_circuit(path: &Path, format: &str, limits: Limits) -> Result<ParsedCircuit> {
+pub fn load_circuit(path: &Path, format: &str, limits: Limits) -> Result<ParsedCircuit> {
     let format: FormatChoice = format.parse()?;
     if path != Path::new("-") && crate::compile::stream::is_compiled(path) {
         return Err(Error::arg(format!(
@@ -289,7 +295,7 @@ pub(crate) fn load_circuit(path: &Path, format: &str, limits: Limits) -> Result<
 }
 
 /// Prefixes errors about a circuit file with its name.
-pub(crate) fn name_errors(path: &Path, e: Error) -> Error {
+pub fn name_errors(path: &Path, e: Error) -> Error {
     let name = if path == Path::new("-") {
         "standard input".to_string()
     } else {

@@ -193,9 +193,6 @@ impl NetArgs {
     }
 }
 
-/// Runs both parties in this process over a loopback connection: the garbler here, the
-/// evaluator on a second thread. With `tls`, over TLS 1.3 with two throwaway identities pinned
-/// to each other (the cost of a real deployment's channel); otherwise plaintext TCP.
 /// The one warning line `--insecure` prints (once a process, however many connections).
 pub(crate) const INSECURE_WARNING: &str = "garbled: warning: --insecure: plaintext TCP without authentication; anyone on the path reads the inputs' labels and the output decoding bits (so every output, shared ones included) and anyone who reaches the port can play the peer";
 
@@ -204,7 +201,10 @@ pub(crate) fn warn_insecure() {
     ONCE.call_once(|| eprintln!("{INSECURE_WARNING}"));
 }
 
-pub(crate) fn run_local<T, U: Send>(
+/// Runs both parties in this process over a loopback connection: the garbler here, the
+/// evaluator on a second thread. With `tls`, over TLS 1.3 with two throwaway identities pinned
+/// to each other (the cost of a real deployment's channel); otherwise plaintext TCP.
+pub fn run_local<T, U: Send>(
     timeouts: Timeouts,
     tls: bool,
     clock: Option<&mut CommandClock>,
@@ -270,7 +270,7 @@ pub(crate) fn run_local<T, U: Send>(
 
 /// What the command measured around the session: for the statistics.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct CommandClock {
+pub struct CommandClock {
     /// When the command started.
     pub start: Instant,
     /// Reading and parsing the circuit (or building it).
@@ -296,6 +296,8 @@ pub(crate) struct CommandClock {
 }
 
 impl CommandClock {
+    /// A clock started now for `party` ("garbler", "evaluator" or "both"), with the
+    /// defaults of a semi-honest half-gates run over TLS.
     pub fn new(party: &'static str) -> Self {
         CommandClock {
             start: Instant::now(),
@@ -314,7 +316,7 @@ impl CommandClock {
 }
 
 /// The process's peak resident memory (Linux: VmHWM of /proc/self/status).
-pub(crate) fn peak_rss_bytes() -> Option<u64> {
+pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -348,7 +350,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// The statistics object of `--json` output.
-pub(crate) fn stats_json(stats: &SessionStats, clock: &CommandClock) -> serde_json::Value {
+pub fn stats_json(stats: &SessionStats, clock: &CommandClock) -> serde_json::Value {
     serde_json::json!({
         "party": clock.party,
         "scheme": clock.scheme,

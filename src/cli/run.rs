@@ -14,12 +14,11 @@ use super::net::{CommandClock, NetArgs, run_local, stats_json, stats_line};
 use super::progress::{ProgressBar, Unit};
 use super::rows::{RowLines, open_rows};
 use super::{CircuitArgs, parse_inputs};
-use crate::compile::{Program, compile};
+use crate::batch::{Plan, evaluator_runs, garbler_runs, rows_of};
+use crate::compile::Program;
 use crate::error::{Error, Result};
-use crate::net::{Channel, Connection};
-use crate::protocol::{
-    EvaluatorSession, GarblerSession, Party, Reveal, SessionOptions, SessionStats,
-};
+use crate::net::Connection;
+use crate::protocol::{Party, Progress, Reveal, SessionOptions, SessionStats};
 use crate::value::{BitOrder, OutputFormat, format_value_as};
 
 /// Arguments of `garbled run`.
@@ -86,7 +85,7 @@ pub(crate) struct RunArgs {
 }
 
 /// Parses `--owners`.
-pub(crate) fn parse_owners(text: Option<&str>, groups: usize) -> Result<Vec<Party>> {
+pub fn parse_owners(text: Option<&str>, groups: usize) -> Result<Vec<Party>> {
     let Some(text) = text else {
         return SessionOptions::default_owners(groups);
     };
@@ -104,7 +103,7 @@ pub(crate) fn parse_owners(text: Option<&str>, groups: usize) -> Result<Vec<Part
 }
 
 /// Parses `--reveal`: one value for every group, or one per group.
-pub(crate) fn parse_reveal(text: &str, groups: usize) -> Result<Vec<Reveal>> {
+pub fn parse_reveal(text: &str, groups: usize) -> Result<Vec<Reveal>> {
     let list = text
         .split(',')
         .map(|s| s.trim().parse())
@@ -354,173 +353,6 @@ fn split(all: Vec<Vec<bool>>, owners: &[Party]) -> (Vec<Vec<bool>>, Vec<Vec<bool
     (g, e)
 }
 
-/// Runs the garbler's side of every run; `emit` gets each run's outputs.
-fn garbler_runs<C: Channel>(
-    channel: C,
-    plan: &Plan,
-    options: SessionOptions,
-    mut next: impl FnMut() -> Result<Vec<Vec<bool>>>,
-    mut emit: impl FnMut(Vec<Option<Vec<bool>>>, u64) -> Result<()>,
-    bar: Option<&mut ProgressBar>,
-) -> Result<SessionStats> {
-    let runs = options.runs;
-    let mut session = GarblerSession::start(channel, &plan.program, options)?;
-    session.set_threads(plan.split);
-    if let Some(bar) = bar {
-        session.set_progress(Box::new(|d, t| bar.update(d, t)));
-    }
-    for run in 0..runs {
-        let inputs = next()?;
-        emit(
-            session.run_with(plan.program_of(run), &inputs)?,
-            plan.rows_in(run),
-        )?;
-    }
-    session.finish()
-}
-
-/// The evaluator's side: the next run's oblivious transfers are prepared while the garbler
-/// garbles the current one.
-fn evaluator_runs<C: Channel>(
-    channel: C,
-    plan: &Plan,
-    options: SessionOptions,
-    mut next: impl FnMut() -> Result<Vec<Vec<bool>>>,
-    mut emit: impl FnMut(Vec<Option<Vec<bool>>>, u64) -> Result<()>,
-    bar: Option<&mut ProgressBar>,
-) -> Result<SessionStats> {
-    let runs = options.runs;
-    let mut session = EvaluatorSession::start(channel, &plan.program, options)?;
-    session.set_threads(plan.split);
-    if let Some(bar) = bar {
-        session.set_progress(Box::new(|d, t| bar.update(d, t)));
-    }
-    let mut current = next()?;
-    for run in 0..runs {
-        let following = if run + 1 < runs { Some(next()?) } else { None };
-        let outputs = session.run_ahead_with(
-            plan.program_of(run),
-            &current,
-            following.as_deref().map(|f| (plan.program_of(run + 1), f)),
-        )?;
-        emit(outputs, plan.rows_in(run))?;
-        current = following.unwrap_or_default();
-    }
-    session.finish()
-}
-
-/// How the rows of a batch job map onto runs: `per_run` rows per run through `per_run`
-/// side-by-side copies of the circuit (one run's round trips for many rows), the last run
-/// through `tail` copies. Both parties derive it from the circuit and the row count, which the
-/// handshake compares (digest and job description).
-struct Plan {
-    rows: u64,
-    per_run: u64,
-    runs: u64,
-    program: Program,
-    tail: Option<Program>,
-    /// Threads each wide AND batch is split across (single runs with --threads).
-    split: usize,
-}
-
-/// A run of a batch job aims at about this many AND gates (8 MiB of tables), at most
-/// [`MAX_ROWS_PER_RUN`] rows, and at most [`MAX_WIRES_PER_RUN`] wires of replicated circuit.
-const AND_PER_RUN: u64 = 1 << 18;
-const MAX_ROWS_PER_RUN: u64 = 4096;
-const MAX_WIRES_PER_RUN: u64 = 1 << 22;
-
-impl Plan {
-    fn single(program: Program, split: usize) -> Plan {
-        Plan {
-            rows: 1,
-            per_run: 1,
-            runs: 1,
-            program,
-            tail: None,
-            split,
-        }
-    }
-
-    /// Without the circuit (a streamed or compiled program) every row is a run of its own.
-    fn batch(
-        circuit: Option<&crate::circuit::Circuit>,
-        single: Program,
-        rows: u64,
-    ) -> Result<Plan> {
-        let Some(circuit) = circuit else {
-            return Ok(Plan {
-                rows,
-                per_run: 1,
-                runs: rows,
-                program: single,
-                tail: None,
-                split: 1,
-            });
-        };
-        let ands = single.and_count() as u64;
-        let by_and = (AND_PER_RUN / ands.max(1)).max(1);
-        let by_wires = (MAX_WIRES_PER_RUN / u64::from(circuit.num_wires()).max(1)).max(1);
-        let per_run = by_and.min(by_wires).min(MAX_ROWS_PER_RUN).min(rows).max(1);
-        let runs = rows.div_ceil(per_run);
-        let tail_rows = rows - (runs - 1) * per_run;
-        let unshared = vec![false; circuit.inputs().len()];
-        let build = |copies: u64| -> Result<Program> {
-            if copies == 1 {
-                return Ok(single.clone());
-            }
-            compile(&crate::circuit::library::replicate(
-                circuit,
-                copies as u32,
-                &unshared,
-            )?)
-        };
-        let program = build(per_run)?;
-        let tail = (tail_rows < per_run)
-            .then(|| build(tail_rows))
-            .transpose()?;
-        Ok(Plan {
-            rows,
-            per_run,
-            runs,
-            program,
-            tail,
-            split: 1,
-        })
-    }
-
-    fn program_of(&self, run: u64) -> &Program {
-        match &self.tail {
-            Some(tail) if run + 1 == self.runs => tail,
-            _ => &self.program,
-        }
-    }
-
-    fn rows_in(&self, run: u64) -> u64 {
-        if run + 1 == self.runs {
-            self.rows - run * self.per_run
-        } else {
-            self.per_run
-        }
-    }
-}
-
-/// Splits a run's outputs (row `i` of group `g` at `i * width`) into rows.
-fn rows_of(outputs: &[Option<Vec<bool>>], rows: u64) -> Vec<Vec<Option<Vec<bool>>>> {
-    (0..rows as usize)
-        .map(|i| {
-            outputs
-                .iter()
-                .map(|group| {
-                    group.as_ref().map(|bits| {
-                        let width = bits.len() / rows as usize;
-                        bits[i * width..(i + 1) * width].to_vec()
-                    })
-                })
-                .collect()
-        })
-        .collect()
-}
-
 /// Both parties of a (possibly batch) job in this process.
 #[allow(clippy::too_many_arguments)]
 fn local_session(
@@ -576,7 +408,8 @@ fn local_session(
                         g.into_iter().zip(e).map(|(g, e)| g.or(e)).collect();
                     emit(merged, rows_in_run)
                 },
-                bar,
+                bar.map(|bar| -> Progress<'_> { Box::new(|d, t| bar.update(d, t)) }),
+                true,
             )
         },
         move |channel| {
@@ -596,6 +429,7 @@ fn local_session(
                         .map_err(|_| Error::SelfCheck("the garbler's thread stopped".into()))
                 },
                 None,
+                true,
             )
             .map(|_| ())
         },
@@ -619,9 +453,10 @@ fn remote_session(
         run += 1;
         inputs
     };
+    let progress = bar.map(|bar| -> Progress<'_> { Box::new(|d, t| bar.update(d, t)) });
     match party {
-        Party::Garbler => garbler_runs(channel, plan, options, next, emit, bar),
-        Party::Evaluator => evaluator_runs(channel, plan, options, next, emit, bar),
+        Party::Garbler => garbler_runs(channel, plan, options, next, emit, progress, true),
+        Party::Evaluator => evaluator_runs(channel, plan, options, next, emit, progress, true),
     }
 }
 

@@ -131,6 +131,8 @@ pub struct Acceptor {
     items: Mutex<mpsc::Receiver<Item>>,
     nudge: mpsc::Sender<Item>,
     stop: Arc<AtomicBool>,
+    /// Set by [`Acceptor::cancel`]: the wait in progress ends with an error.
+    cancelled: AtomicBool,
     local: SocketAddr,
 }
 
@@ -173,6 +175,7 @@ impl Acceptor {
             items: Mutex::new(rx),
             nudge: tx,
             stop,
+            cancelled: AtomicBool::new(false),
             local,
         })
     }
@@ -180,6 +183,13 @@ impl Acceptor {
     /// The listening address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Ends the wait in progress (from another thread) with [`Error::Interrupted`]: the
+    /// connections still in their check are shut. The next wait starts afresh.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        let _ = self.nudge.send(Item::CheckDone);
     }
 }
 
@@ -235,6 +245,8 @@ pub fn accept_on<T: Send + 'static>(
         .items
         .lock()
         .map_err(|_| Error::SelfCheck("the listener's lock is poisoned".into()))?;
+    // Whoever holds the lock now is the wait `cancel` means; a cancel before it is stale.
+    acceptor.cancelled.store(false, Ordering::SeqCst);
     let (checked_tx, checked_rx) = mpsc::channel::<(Result<T>, u64)>();
     let admit = &admit;
     let outcome = std::thread::scope(|scope| {
@@ -243,6 +255,11 @@ pub fn accept_on<T: Send + 'static>(
         let mut refused = 0usize;
         let mut last_refusal = String::new();
         let outcome = 'wait: loop {
+            if acceptor.cancelled.swap(false, Ordering::SeqCst) {
+                break Err(Error::Interrupted(format!(
+                    "the wait for the peer on {local} was interrupted"
+                )));
+            }
             // Results of finished checks first.
             while let Ok((result, id)) = checked_rx.try_recv() {
                 // A check we already dropped (deadline or room for a newcomer) was logged then;

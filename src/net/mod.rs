@@ -163,6 +163,32 @@ impl Connection {
     }
 }
 
+/// Shuts a connection's socket from another thread: a read or write blocked on it returns at
+/// once with an error (how the Python package stops a session on Ctrl-C).
+#[derive(Debug)]
+pub struct Interrupter(std::net::TcpStream);
+
+impl Interrupter {
+    /// Shuts the socket in both directions; the session on it fails at its next read or write.
+    pub fn interrupt(&self) {
+        let _ = self.0.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl Connection {
+    /// A handle that can shut this connection down from another thread.
+    pub fn interrupter(&self) -> Result<Interrupter> {
+        let socket = match self {
+            Connection::Plain(c) => c.transport(),
+            Connection::Tls(c) => c.transport().socket(),
+        };
+        socket
+            .try_clone()
+            .map(Interrupter)
+            .map_err(|e| crate::error::Error::io("sharing the connection's socket", e))
+    }
+}
+
 macro_rules! both {
     ($self:ident, $c:ident => $e:expr) => {
         match $self {

@@ -26,7 +26,7 @@ use crate::block::Delta;
 use crate::compile::Program;
 use crate::error::{Error, Result};
 use crate::garble::{Scheme, TweakBase};
-use crate::net::Channel;
+use crate::net::{Channel, Traffic};
 use crate::ot::{self, CotReceiver, CotSender};
 
 pub mod handshake;
@@ -112,10 +112,15 @@ fn session_keys(garbler: &[u8], evaluator: &[u8]) -> (u64, [u8; 32]) {
 }
 
 /// Sends our end marker and closes our direction, then reads the peer's marker and its close:
-/// anything else is an error.
-fn end_session<C: Channel>(channel: &mut C) -> Result<()> {
+/// anything else is an error. With `close` false the connection stays open for another session
+/// (the markers are exchanged all the same, so both sides know this one ended whole).
+fn end_session<C: Channel>(channel: &mut C, close: bool) -> Result<()> {
     channel.write_all(&END)?;
-    channel.close_write()?;
+    if close {
+        channel.close_write()?;
+    } else {
+        channel.flush()?;
+    }
     let mut marker = [0u8; 8];
     channel.read_exact(&mut marker)?;
     if marker != END {
@@ -123,7 +128,7 @@ fn end_session<C: Channel>(channel: &mut C) -> Result<()> {
             "the peer sent data where the end-of-session marker belongs",
         ));
     }
-    channel.expect_eof()
+    if close { channel.expect_eof() } else { Ok(()) }
 }
 
 /// How far a session got, for its end.
@@ -131,6 +136,10 @@ struct RunProgress<'a> {
     options: &'a SessionOptions,
     runs_done: u64,
     and_done: u64,
+    /// The connection's traffic when the session started (a connection may carry several).
+    baseline: Traffic,
+    /// Close the connection at the end (else leave it open for another session).
+    close: bool,
 }
 
 impl RunProgress<'_> {
@@ -149,13 +158,13 @@ impl RunProgress<'_> {
             )));
         }
         let ending = Instant::now();
-        end_session(channel)?;
+        end_session(channel, self.close)?;
         phases.outputs += ending.elapsed();
         let traffic = channel.traffic();
         Ok(SessionStats {
             and_gates: self.and_done,
-            bytes_sent: traffic.sent,
-            bytes_received: traffic.received,
+            bytes_sent: traffic.sent - self.baseline.sent,
+            bytes_received: traffic.received - self.baseline.received,
             wall: start.elapsed(),
             setup,
             phases,
@@ -178,6 +187,8 @@ pub struct GarblerSession<'p, 'c, C: Channel> {
     /// A run failed part-way: its tweaks and OT state may be half used, so no further run.
     failed: bool,
     start: Instant,
+    /// The connection's traffic before this session.
+    baseline: Traffic,
     setup: Duration,
     phases: Phases,
     progress: Option<Progress<'c>>,
@@ -193,6 +204,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
     /// Handshake and base OTs.
     pub fn start(mut channel: C, program: &'p Program, options: SessionOptions) -> Result<Self> {
         let start = Instant::now();
+        let baseline = channel.traffic();
         let (mut prg, nonce, session) = greet(&mut channel, program, &options, Party::Garbler)?;
         let handshake = start.elapsed();
         let (delta, cot, auth) = match options.security {
@@ -226,6 +238,7 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
             setup: start.elapsed(),
             phases,
             start,
+            baseline,
             progress: None,
             threads: 1,
             auth,
@@ -306,12 +319,26 @@ impl<'p, 'c, C: Channel> GarblerSession<'p, 'c, C> {
         }
     }
 
-    /// Ends the session: exchanges the end markers and reports the statistics.
-    pub fn finish(mut self) -> Result<SessionStats> {
+    /// Ends the session: exchanges the end markers, closes the connection and reports the
+    /// statistics.
+    pub fn finish(self) -> Result<SessionStats> {
+        self.end(true)
+    }
+
+    /// Ends the session like [`Self::finish`] but leaves the connection open for another
+    /// session (the peer must end its side the same way); the statistics count this session's
+    /// bytes only.
+    pub fn finish_open(self) -> Result<SessionStats> {
+        self.end(false)
+    }
+
+    fn end(mut self, close: bool) -> Result<SessionStats> {
         let progress = RunProgress {
             options: &self.options,
             runs_done: self.runs_done,
             and_done: self.and_done,
+            baseline: self.baseline,
+            close,
         };
         progress.finish(&mut self.channel, self.start, self.setup, self.phases)
     }
@@ -337,6 +364,8 @@ pub struct EvaluatorSession<'p, 'c, C: Channel> {
     /// A run failed part-way: its tweaks and OT state may be half used, so no further run.
     failed: bool,
     start: Instant,
+    /// The connection's traffic before this session.
+    baseline: Traffic,
     setup: Duration,
     phases: Phases,
     progress: Option<Progress<'c>>,
@@ -352,6 +381,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
     /// Handshake and base OTs.
     pub fn start(mut channel: C, program: &'p Program, options: SessionOptions) -> Result<Self> {
         let start = Instant::now();
+        let baseline = channel.traffic();
         let (mut prg, nonce, session) = greet(&mut channel, program, &options, Party::Evaluator)?;
         let handshake = start.elapsed();
         let (cot, auth) = match options.security {
@@ -382,6 +412,7 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
             setup: start.elapsed(),
             phases,
             start,
+            baseline,
             progress: None,
             threads: 1,
             auth,
@@ -472,12 +503,26 @@ impl<'p, 'c, C: Channel> EvaluatorSession<'p, 'c, C> {
         }
     }
 
-    /// Ends the session: exchanges the end markers and reports the statistics.
-    pub fn finish(mut self) -> Result<SessionStats> {
+    /// Ends the session: exchanges the end markers, closes the connection and reports the
+    /// statistics.
+    pub fn finish(self) -> Result<SessionStats> {
+        self.end(true)
+    }
+
+    /// Ends the session like [`Self::finish`] but leaves the connection open for another
+    /// session (the peer must end its side the same way); the statistics count this session's
+    /// bytes only.
+    pub fn finish_open(self) -> Result<SessionStats> {
+        self.end(false)
+    }
+
+    fn end(mut self, close: bool) -> Result<SessionStats> {
         let progress = RunProgress {
             options: &self.options,
             runs_done: self.runs_done,
             and_done: self.and_done,
+            baseline: self.baseline,
+            close,
         };
         progress.finish(&mut self.channel, self.start, self.setup, self.phases)
     }

@@ -486,6 +486,13 @@ impl Write for TlsStream {
     }
 }
 
+impl TlsStream {
+    /// The socket underneath.
+    pub(crate) fn socket(&self) -> &std::net::TcpStream {
+        self.0.socket()
+    }
+}
+
 impl Transport for TlsStream {
     fn marks_its_end(&self) -> bool {
         true
