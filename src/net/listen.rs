@@ -254,6 +254,9 @@ pub fn accept_on<T: Send + 'static>(
         let mut accepted = Vec::with_capacity(count);
         let mut refused = 0usize;
         let mut last_refusal = String::new();
+        // Whether the last refusal was a key that is not the pinned one (or a failed TLS
+        // handshake): a wait that then ends empty is an authentication failure, not a timeout.
+        let mut last_was_authentication = false;
         let outcome = 'wait: loop {
             if acceptor.cancelled.swap(false, Ordering::SeqCst) {
                 break Err(Error::Interrupted(format!(
@@ -277,6 +280,7 @@ pub fn accept_on<T: Send + 'static>(
                     Err(e) => {
                         refused += 1;
                         last_refusal = e.to_string();
+                        last_was_authentication = matches!(e, Error::Authentication(_));
                         log(&format!("dropped a connection from {addr}: {last_refusal}"));
                     }
                 }
@@ -288,17 +292,24 @@ pub fn accept_on<T: Send + 'static>(
                     "it did not complete its check within {} s",
                     CHECK_DEADLINE.as_secs()
                 );
+                last_was_authentication = false;
                 log(&format!("dropped a connection from {addr}: {last_refusal}"));
             }
             let Some(remaining) = wait.checked_sub(start.elapsed()) else {
-                break Err(timeout_error(
+                let e = timeout_error(
                     local,
                     wait,
                     refused,
                     &last_refusal,
                     accepted.len(),
                     count,
-                ));
+                );
+                break Err(match e {
+                    Error::Timeout(message) if last_was_authentication => {
+                        Error::Authentication(message)
+                    }
+                    e => e,
+                });
             };
             let next_deadline = pending
                 .next_deadline()
