@@ -365,7 +365,7 @@ struct Circuit {
 
 fn from_graph(name: String, graph: Graph) -> garbled::Result<Compiled> {
     let program = compile(&graph)?;
-    let xor_count = graph.stats().xor as u64;
+    let xor_count = graph.stats().xor;
     Ok(Compiled {
         name,
         program,
@@ -771,9 +771,8 @@ impl Session {
         let stop = connection.interrupter().py()?;
         let result = blocking_scoped(py, &stop, move || work(connection));
         if result.is_err() {
-            if let Some(mut c) = slot.take() {
-                let _ = py.detach(move || drop(c.flush()));
-            }
+            // Dropping it shuts the socket: the peer's session ends too.
+            slot.take();
         }
         result
     }

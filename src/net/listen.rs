@@ -296,14 +296,7 @@ pub fn accept_on<T: Send + 'static>(
                 log(&format!("dropped a connection from {addr}: {last_refusal}"));
             }
             let Some(remaining) = wait.checked_sub(start.elapsed()) else {
-                let e = timeout_error(
-                    local,
-                    wait,
-                    refused,
-                    &last_refusal,
-                    accepted.len(),
-                    count,
-                );
+                let e = timeout_error(local, wait, refused, &last_refusal, accepted.len(), count);
                 break Err(match e {
                     Error::Timeout(message) if last_was_authentication => {
                         Error::Authentication(message)
