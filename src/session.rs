@@ -46,6 +46,13 @@ pub enum Reveal {
     Evaluator,
     /// Both parties.
     Both,
+    /// Neither: each party gets an XOR share. The evaluator learns `value ^ r` for a mask `r`
+    /// only the garbler holds, and the garbler's output is `r` (semi-honest: fresh bits from the
+    /// garbler's generator, sent XORed into the decoding bits; malicious: the garbler's share of
+    /// the output wire's authenticated mask, so nothing is opened). The two outputs XOR to the
+    /// value; either alone is uniformly random. The building block of jobs whose result goes to
+    /// third parties (`garbled serve`).
+    Shared,
 }
 
 impl Reveal {
@@ -57,6 +64,23 @@ impl Reveal {
     pub fn to_evaluator(self) -> bool {
         matches!(self, Reveal::Evaluator | Reveal::Both)
     }
+    /// Whether the group ends as XOR shares, one per party.
+    pub fn is_shared(self) -> bool {
+        self == Reveal::Shared
+    }
+    /// Whether the evaluator gets decoding information for the group (its value, or its share).
+    pub fn decoded_by_evaluator(self) -> bool {
+        self.to_evaluator() || self.is_shared()
+    }
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reveal::Garbler => "garbler",
+            Reveal::Evaluator => "evaluator",
+            Reveal::Both => "both",
+            Reveal::Shared => "shared",
+        }
+    }
 }
 
 impl std::str::FromStr for Reveal {
@@ -66,8 +90,9 @@ impl std::str::FromStr for Reveal {
             "garbler" => Ok(Reveal::Garbler),
             "evaluator" => Ok(Reveal::Evaluator),
             "both" => Ok(Reveal::Both),
+            "shared" => Ok(Reveal::Shared),
             other => Err(Error::arg(format!(
-                "unknown output routing '{other}': expected both, garbler or evaluator"
+                "unknown output routing '{other}': expected both, garbler, evaluator or shared"
             ))),
         }
     }

@@ -654,6 +654,11 @@ fn run_local(
     let bits = values_to_bits(inputs, &program_widths, "inputs")?;
     let owners = parse_owners(owners, program_widths.len()).py()?;
     let reveal = parse_reveal(reveal, inner.program.output_widths().len()).py()?;
+    if reveal.iter().any(|r| r.is_shared()) {
+        return Err(usage(
+            "reveal=\"shared\" gives each party an XOR share of the output; with both parties here the two shares are the output itself: use a Session on each side, or reveal=\"both\"",
+        ));
+    }
     let (scheme, security) = (parse_scheme(scheme)?, parse_security(security)?);
     let timeouts = timeouts(timeout)?;
     let mut clock = CommandClock::new("both");

@@ -379,6 +379,24 @@ fn decode_outputs(
         .collect()
 }
 
+/// Shared outputs stay unopened: the garbler's share of the value is its share `r` of the wire's
+/// authenticated mask, the evaluator's is `Lambda ^ s` (so the two XOR to `Lambda ^ r ^ s`, the
+/// value). `out` holds [`decode_outputs`]'s result, filled in here for the shared wires.
+fn shared_outputs(run: &Run<'_>, hat: Option<&[bool]>, lam: &[Auth], out: &mut [Option<bool>]) {
+    for ((&slot, r), o) in run
+        .program
+        .output_slots()
+        .iter()
+        .zip(run.wire_reveal())
+        .zip(out.iter_mut())
+    {
+        if r.is_shared() {
+            let s = slot as usize;
+            *o = Some(hat.map_or(false, |h| h[s]) ^ lam[s].bit);
+        }
+    }
+}
+
 /// The garbler's side of one malicious run. `own` holds the garbler's input bits in wire order.
 /// Returns the output bits in wire order (`None` for outputs not revealed to the garbler).
 pub fn garbler_run<C: Channel>(
@@ -595,7 +613,8 @@ pub fn garbler_run<C: Channel>(
     // O2: the evaluator's shares of our outputs.
     let for_us = output_shares(run, &lam, Reveal::to_garbler);
     let their_s = prep::recv_open(ch, ctx, &for_us, "output mask shares")?;
-    let out = decode_outputs(run, &hat, &lam, Reveal::to_garbler, &their_s);
+    let mut out = decode_outputs(run, &hat, &lam, Reveal::to_garbler, &their_s);
+    shared_outputs(run, None, &lam, &mut out);
     times.online += clock.elapsed();
     Ok(out)
 }
@@ -764,7 +783,8 @@ pub fn evaluator_run<C: Channel>(
     let for_them = output_shares(run, &lam, Reveal::to_garbler);
     prep::send_open(ch, ctx, &for_them, Cheat::FalseOutputShare)?;
     ch.flush()?;
-    let out = decode_outputs(run, &hat, &lam, Reveal::to_evaluator, &their_r);
+    let mut out = decode_outputs(run, &hat, &lam, Reveal::to_evaluator, &their_r);
+    shared_outputs(run, Some(&hat), &lam, &mut out);
     times.online += clock.elapsed();
     Ok(out)
 }

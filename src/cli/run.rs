@@ -67,8 +67,9 @@ pub(crate) struct RunArgs {
     /// garbler,evaluator; for one group: garbler).
     #[arg(long, value_name = "LIST")]
     owners: Option<String>,
-    /// Who learns the outputs: both, garbler or evaluator; one value for all groups or a
-    /// comma-separated list, one per output group.
+    /// Who learns the outputs: both, garbler, evaluator, or shared (each party prints an XOR
+    /// share: the two shares XOR to the output, and either alone is uniformly random; needs
+    /// --role); one value for all groups or a comma-separated list, one per output group.
     #[arg(long, value_name = "LIST", default_value = "both")]
     reveal: String,
     /// lsb0: wire k of a group carries bit k of the value; msb0: bit n-1-k.
@@ -170,7 +171,7 @@ impl Printer {
             let line = text.unwrap_or_else(|| match reveal {
                 Reveal::Garbler => "- (revealed to the garbler only)".into(),
                 Reveal::Evaluator => "- (revealed to the evaluator only)".into(),
-                Reveal::Both => "-".into(),
+                Reveal::Both | Reveal::Shared => "-".into(),
             });
             self.write(&line)?;
         }
@@ -480,6 +481,11 @@ pub(crate) fn run(args: &RunArgs) -> Result<()> {
     let widths = program.input_widths().to_vec();
     let owners = parse_owners(args.owners.as_deref(), widths.len())?;
     let reveal = parse_reveal(&args.reveal, program.output_widths().len())?;
+    if role.is_none() && reveal.iter().any(|r| r.is_shared()) {
+        return Err(Error::arg(
+            "--reveal shared gives each party an XOR share of the output; with both parties here the two shares are the output itself: run each party with --role (each prints its share), or reveal the output with --reveal both",
+        ));
+    }
     let mine = match role {
         None => widths.clone(),
         Some(party) => owned_widths(&program, &owners, party),

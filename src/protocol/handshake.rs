@@ -15,7 +15,7 @@ use crate::net::Channel;
 /// The first bytes of every session.
 pub const MAGIC: [u8; 8] = *b"GARBLED\0";
 /// The protocol version: bumped whenever the wire format or the cryptography changes.
-pub const VERSION: u32 = 8;
+pub const VERSION: u32 = 9;
 /// The garbling scheme both sides must use (the default, half-gates).
 pub const SCHEME: &str = "half-gates/tccr-aes128/kos-cot/vsot-ristretto255";
 

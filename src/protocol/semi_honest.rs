@@ -115,12 +115,22 @@ pub(super) fn garbler_run<C: Channel>(
     let clock = Instant::now();
     let decoding = garbler.decoding_bits()?;
     drop(garbler);
-    // Decoding bits of the outputs the evaluator learns.
+    // Decoding bits of the outputs the evaluator learns; for shared outputs, XORed with a fresh
+    // mask that stays here as our share.
     let mut for_evaluator = Vec::new();
+    let mut masks: zeroize::Zeroizing<Vec<bool>> = zeroize::Zeroizing::new(Vec::new());
     let mut at = 0;
     for (&r, &w) in s.options.reveal.iter().zip(program.output_widths()) {
         if r.to_evaluator() {
             for_evaluator.extend_from_slice(&decoding[at..at + w as usize]);
+        } else if r.is_shared() {
+            let mut fresh = zeroize::Zeroizing::new(vec![0u8; (w as usize).div_ceil(8)]);
+            s.prg.fill_bytes(&mut fresh);
+            for k in 0..w as usize {
+                let mask = fresh[k / 8] >> (k % 8) & 1 == 1;
+                masks.push(mask);
+                for_evaluator.push(decoding[at + k] ^ mask);
+            }
         }
         at += w as usize;
     }
@@ -132,9 +142,14 @@ pub(super) fn garbler_run<C: Channel>(
     ch.read_exact(&mut packed)?;
     let colours = unpack_bits(&packed, n);
     let mut bits = Vec::with_capacity(decoding.len());
-    let (mut at, mut next) = (0, 0);
+    let (mut at, mut next, mut next_mask) = (0, 0, 0);
     for (&r, &w) in s.options.reveal.iter().zip(program.output_widths()) {
         for k in 0..w as usize {
+            if r.is_shared() {
+                next_mask += 1;
+                bits.push(Some(masks[next_mask - 1]));
+                continue;
+            }
             bits.push(r.to_garbler().then(|| {
                 next += 1;
                 colours[next - 1] ^ decoding[at + k]
@@ -235,7 +250,7 @@ pub(super) fn evaluator_run<C: Channel>(
     let clock = Instant::now();
     let labels = zeroize::Zeroizing::new(evaluator.output_labels()?);
     drop(evaluator);
-    let n = s.options.output_bits(program, Reveal::to_evaluator);
+    let n = s.options.output_bits(program, Reveal::decoded_by_evaluator);
     let mut packed = vec![0u8; n.div_ceil(8)];
     ch.read_exact(&mut packed)?;
     let decoding = unpack_bits(&packed, n);
@@ -248,7 +263,7 @@ pub(super) fn evaluator_run<C: Channel>(
             if r.to_garbler() {
                 for_garbler.push(colour);
             }
-            bits.push(r.to_evaluator().then(|| {
+            bits.push(r.decoded_by_evaluator().then(|| {
                 next += 1;
                 colour ^ decoding[next - 1]
             }));
