@@ -19,6 +19,7 @@ pub mod cli;
 pub mod compile;
 pub mod error;
 pub mod garble;
+pub mod job;
 pub mod net;
 pub mod ot;
 pub mod protocol;

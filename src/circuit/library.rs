@@ -334,3 +334,40 @@ pub fn write_aes128_chain(n: u64, out: &mut impl std::io::Write) -> Result<Chain
         and: ands * n,
     })
 }
+
+/// The circuit of a job whose inputs arrive as XOR shares: input groups `g1..gn` of `one` become
+/// `2n` groups, the garbler's shares of `g1..gn` then the evaluator's, and each wire of `one`'s
+/// input is the XOR of its two shares (free gates under free-XOR). Outputs are `one`'s. Groups
+/// keep their names, with `.garbler` / `.evaluator` appended.
+pub fn xor_shared_inputs(one: &Circuit) -> Result<Circuit> {
+    use crate::circuit::ir::{Gate, Group};
+    let width = u32::try_from(one.input_wire_count())
+        .map_err(|_| Error::arg("the job circuit has too many input wires"))?;
+    let total = one
+        .num_wires()
+        .checked_add(2 * width)
+        .filter(|&t| t < u32::MAX / 2)
+        .ok_or_else(|| Error::arg("the job circuit has too many wires to take shared inputs"))?;
+    // Shares: the garbler's at 0..width, the evaluator's at width..2*width; `one`'s wire w at
+    // 2*width + w (its inputs are then the XOR gates' outputs).
+    let shift = |w: u32| w + 2 * width;
+    let mut gates = Vec::with_capacity(one.gates().len() + width as usize);
+    for j in 0..width {
+        gates.push(Gate::Xor {
+            a: j,
+            b: width + j,
+            out: shift(j),
+        });
+    }
+    gates.extend(one.gates().iter().map(|g| g.map_wires(shift)));
+    let outputs = one.output_wires().iter().map(|&w| shift(w)).collect();
+    let mut inputs = Vec::with_capacity(2 * one.inputs().len());
+    for side in ["garbler", "evaluator"] {
+        inputs.extend(
+            one.inputs()
+                .iter()
+                .map(|g| Group::with_kind(format!("{}.{side}", g.name), g.width, g.kind)),
+        );
+    }
+    Circuit::new(total, inputs, one.outputs().to_vec(), gates, outputs)
+}

@@ -26,6 +26,7 @@ mod demo;
 mod eval;
 mod generate;
 mod info;
+mod job;
 mod keygen;
 mod known;
 mod net;
@@ -96,6 +97,19 @@ enum Command {
     /// circuits then skip parsing and compiling on every run).
     #[command(override_usage = "garbled compile [OPTIONS] --output <FILE> <CIRCUIT>")]
     Compile(compile::CompileArgs),
+    /// Check a job file (many contributors, two compute parties): `garbled job check FILE`.
+    #[command(override_usage = "garbled job check <JOB>")]
+    Job(job::JobArgs),
+    /// Run one of a job's two compute parties: collect the contributors' shares, compute with
+    /// the other compute party, deliver the result's shares.
+    #[command(override_usage = "garbled serve [OPTIONS] --as <ROLE> --identity <FILE> <JOB>")]
+    Serve(job::ServeArgs),
+    /// Contribute values to a job as XOR shares to its two compute parties (and receive the
+    /// result if the job names this contributor as a recipient).
+    #[command(
+        override_usage = "garbled contribute [OPTIONS] --identity <FILE> <--values <V1,V2,...>|--values-file <FILE>> <JOB>"
+    )]
+    Contribute(job::ContributeArgs),
 }
 
 /// Options every command that reads a circuit file takes.
@@ -396,6 +410,9 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => compare::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Keygen(args) => keygen::run(&args),
+        Command::Job(args) => job::run_job(&args),
+        Command::Serve(args) => job::run_serve(&args),
+        Command::Contribute(args) => job::run_contribute(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -428,6 +445,9 @@ impl Command {
             Command::Run(a) => a.json,
             Command::Demo(a) => a.json,
             Command::Compare(a) => a.json,
+            Command::Serve(a) => a.json,
+            Command::Contribute(a) => a.json,
+            Command::Job(a) => a.json(),
             Command::Keygen(_) | Command::Gen(_) | Command::Compile(_) => false,
         }
     }

@@ -236,9 +236,30 @@ pub fn accept_on<T: Send + 'static>(
     admit: impl Fn(TcpStream, SocketAddr) -> Result<T> + Sync,
     log: impl Fn(&str),
 ) -> Result<Vec<T>> {
+    let mut out = Vec::with_capacity(count);
     if count == 0 {
-        return Ok(Vec::new());
+        return Ok(out);
     }
+    accept_each(acceptor, count, wait, admit, log, |value| {
+        out.push(value);
+        Ok(out.len() == count)
+    })?;
+    Ok(out)
+}
+
+/// Hands every connection `admit` accepts to `take`, as its check succeeds, until `take` says it
+/// has all it needs (`Ok(true)`) or the wait ends (a timeout error that counts the connections
+/// taken against `count`, the number expected). Connections keep being checked side by side
+/// while `take` works with the earlier ones: a job's listener, where many parties connect at
+/// once, takes them all through one wait.
+pub fn accept_each<T: Send + 'static>(
+    acceptor: &Acceptor,
+    count: usize,
+    wait: Duration,
+    admit: impl Fn(TcpStream, SocketAddr) -> Result<T> + Sync,
+    log: impl Fn(&str),
+    mut take: impl FnMut(T) -> Result<bool>,
+) -> Result<()> {
     let start = Instant::now();
     let local = acceptor.local;
     let items = acceptor
@@ -251,7 +272,7 @@ pub fn accept_on<T: Send + 'static>(
     let admit = &admit;
     let outcome = std::thread::scope(|scope| {
         let mut pending = Pending::default();
-        let mut accepted = Vec::with_capacity(count);
+        let mut accepted = 0usize;
         let mut refused = 0usize;
         let mut last_refusal = String::new();
         // Whether the last refusal was a key that is not the pinned one (or a failed TLS
@@ -272,9 +293,11 @@ pub fn accept_on<T: Send + 'static>(
                 };
                 match result {
                     Ok(value) => {
-                        accepted.push(value);
-                        if accepted.len() == count {
-                            break 'wait Ok(std::mem::take(&mut accepted));
+                        accepted += 1;
+                        match take(value) {
+                            Ok(true) => break 'wait Ok(()),
+                            Ok(false) => {}
+                            Err(e) => break 'wait Err(e),
                         }
                     }
                     Err(e) => {
@@ -296,7 +319,7 @@ pub fn accept_on<T: Send + 'static>(
                 log(&format!("dropped a connection from {addr}: {last_refusal}"));
             }
             let Some(remaining) = wait.checked_sub(start.elapsed()) else {
-                let e = timeout_error(local, wait, refused, &last_refusal, accepted.len(), count);
+                let e = timeout_error(local, wait, refused, &last_refusal, accepted, count);
                 break Err(match e {
                     Error::Timeout(message) if last_was_authentication => {
                         Error::Authentication(message)

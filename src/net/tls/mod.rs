@@ -65,10 +65,11 @@ const ACCEPTED: u8 = 0xA5;
 /// How long a connecting party waits before it asks a busy listener again.
 const BUSY_PAUSE: Duration = Duration::from_millis(100);
 
-/// Accepts exactly one key, and remembers the last one presented (for the error message).
+/// Accepts exactly the pinned keys (one, or a job's set), and remembers the last one presented
+/// (for the error message, and to tell a job's listener who connected).
 #[derive(Debug)]
 struct PinnedKey {
-    pinned: Fingerprint,
+    pinned: Vec<Fingerprint>,
     seen: Mutex<Option<Fingerprint>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
@@ -81,7 +82,7 @@ impl PinnedKey {
         if let Ok(mut seen) = self.seen.lock() {
             *seen = Some(got);
         }
-        if got == self.pinned {
+        if self.pinned.contains(&got) {
             Ok(())
         } else {
             Err(rustls::Error::InvalidCertificate(
@@ -204,7 +205,7 @@ fn provider() -> Arc<CryptoProvider> {
 impl TlsSettings {
     fn verifier(&self, provider: &CryptoProvider) -> Arc<PinnedKey> {
         Arc::new(PinnedKey {
-            pinned: self.peer,
+            pinned: vec![self.peer],
             seen: Mutex::new(None),
             algorithms: provider.signature_verification_algorithms,
         })
@@ -225,8 +226,17 @@ impl TlsSettings {
     }
 
     fn server(&self) -> Result<(Arc<ServerConfig>, Arc<PinnedKey>)> {
+        self.server_for(vec![self.peer])
+    }
+
+    /// A server configuration that accepts any of `keys`.
+    fn server_for(&self, keys: Vec<Fingerprint>) -> Result<(Arc<ServerConfig>, Arc<PinnedKey>)> {
         let provider = provider();
-        let verifier = self.verifier(&provider);
+        let verifier = Arc::new(PinnedKey {
+            pinned: keys,
+            seen: Mutex::new(None),
+            algorithms: provider.signature_verification_algorithms,
+        });
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(tls_setup)?
@@ -525,10 +535,15 @@ fn handshake_error(e: io::Error, verifier: &PinnedKey, side: &str) -> Error {
         .cloned();
     match inner {
         Some(rustls::Error::InvalidCertificate(_)) => match verifier.seen() {
-            Some(got) => Error::Authentication(format!(
-                "the {side} presented key {got}, expected {} (check --peer)",
-                verifier.pinned
-            )),
+            Some(got) => match verifier.pinned.as_slice() {
+                [one] => Error::Authentication(format!(
+                    "the {side} presented key {got}, expected {one} (check --peer)"
+                )),
+                keys => Error::Authentication(format!(
+                    "the {side} presented key {got}, which is none of the {} keys of the job file",
+                    keys.len()
+                )),
+            },
             None => Error::Authentication(format!("the {side}'s certificate is malformed")),
         },
         Some(rustls::Error::AlertReceived(alert)) => Error::Authentication(format!(
@@ -643,15 +658,41 @@ impl StreamChannel<TlsStream> {
 
     /// The listening side's handshake over an accepted socket.
     pub fn server(stream: TcpStream, timeouts: Timeouts, settings: &TlsSettings) -> Result<Self> {
+        let (config, verifier) = settings.server()?;
+        Self::server_with(stream, timeouts, config, &verifier)
+    }
+
+    /// The listening side's handshake for a job, where several parties connect: any of `keys`
+    /// is accepted, and the fingerprint of the one presented is returned with the channel.
+    /// (`settings.peer` is not used.)
+    pub fn server_any(
+        stream: TcpStream,
+        timeouts: Timeouts,
+        settings: &TlsSettings,
+        keys: &[Fingerprint],
+    ) -> Result<(Self, Fingerprint)> {
+        let (config, verifier) = settings.server_for(keys.to_vec())?;
+        let channel = Self::server_with(stream, timeouts, config, &verifier)?;
+        let who = verifier
+            .seen()
+            .ok_or_else(|| Error::SelfCheck("the TLS handshake saw no client key".into()))?;
+        Ok((channel, who))
+    }
+
+    fn server_with(
+        stream: TcpStream,
+        timeouts: Timeouts,
+        config: Arc<ServerConfig>,
+        verifier: &PinnedKey,
+    ) -> Result<Self> {
         let peer = stream
             .peer_addr()
             .map_err(|e| Error::io("reading the peer's address", e))?;
         configure(&stream, timeouts.idle)?;
-        let (config, verifier) = settings.server()?;
         let conn = UnbufferedServerConnection::new(config).map_err(tls_setup)?;
         let mut stream = TlsStream(
             handshake(conn, stream)
-                .map_err(|e| handshake_error(e, &verifier, "connecting party"))?,
+                .map_err(|e| handshake_error(e, verifier, "connecting party"))?,
         );
         stream
             .write_all(&[ACCEPTED])
