@@ -491,7 +491,7 @@ impl Job {
                 }
                 let parsed = bristol::parse_file(&file, FormatChoice::Auto, &Limits::default())
                     .map_err(|e| src.at(p.span(), format!("path: {}: {e}", file.display())))?;
-                (parsed.circuit, format!("{}", p.get_ref()))
+                (parsed.circuit, p.get_ref().to_string())
             }
             (None, Some(g)) => {
                 let bits = c.bits.as_ref().map_or(32, |b| *b.get_ref());
@@ -755,6 +755,9 @@ fn expect_tag<C: Channel>(ch: &mut C, want: u8, who: &str) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Compute parties
 
+/// A contributor's connection and share set, once received.
+type Held = Option<(Connection, Zeroizing<Vec<bool>>)>;
+
 /// What a compute party's admission check made of a connection.
 enum Admitted {
     /// A contributor's share set.
@@ -896,13 +899,11 @@ pub fn serve(
             bits,
         })
     };
-    let mut shares: Vec<Option<(Connection, Zeroizing<Vec<bool>>)>> =
-        (0..job.contributors.len()).map(|_| None).collect();
+    let mut shares: Vec<Held> = (0..job.contributors.len()).map(|_| None).collect();
     let mut peer: Option<Connection> = None;
     let mut first_share: Option<Instant> = None;
     let expected = allowed.len();
-    let complete = |shares: &[Option<(Connection, Zeroizing<Vec<bool>>)>],
-                    peer: &Option<Connection>| {
+    let complete = |shares: &[Held], peer: &Option<Connection>| {
         shares.iter().all(Option::is_some) && (role == Party::Evaluator || peer.is_some())
     };
     let failure: Option<Error> = loop {
@@ -937,7 +938,7 @@ pub fn serve(
             &acceptor,
             expected,
             wait,
-            &admit,
+            admit,
             |line| log(line),
             |admitted| {
                 match admitted {
@@ -972,7 +973,7 @@ pub fn serve(
             Err(e) => break Some(e),
         }
     };
-    let abort = |shares: &mut [Option<(Connection, Zeroizing<Vec<bool>>)>], e: &Error| {
+    let abort = |shares: &mut [Held], e: &Error| {
         for (channel, _) in shares.iter_mut().flatten() {
             let _ = send_error(channel, &e.to_string());
         }
@@ -1178,6 +1179,10 @@ pub fn contribute(job: &Job, identity: Identity, values: &[Vec<bool>]) -> Result
     let recipient = job.is_recipient(index);
     let out_bits: usize = job.circuit.outputs().iter().map(|g| g.width as usize).sum();
     let started = Instant::now();
+    // When one side fails, the other is stopped at once (its compute party may wait a whole
+    // timeout for other contributors before it would say anything).
+    let stops: Mutex<Vec<crate::net::Interrupter>> = Mutex::new(Vec::new());
+    let first_failure: Mutex<Option<Party>> = Mutex::new(None);
     let side = |party: &ComputeParty,
                 role: Party,
                 share: &[bool]|
@@ -1187,33 +1192,55 @@ pub fn contribute(job: &Job, identity: Identity, values: &[Vec<bool>]) -> Result
             identity: identity.clone(),
             peer: party.fingerprint,
         };
-        let mut channel = TlsChannel::connect(&party.address, job.timeout, timeouts, &settings)
-            .map_err(|e| context(e, &format!("reaching the {who}")))?;
-        send_hello(&mut channel, &job.name, KIND_CONTRIBUTOR)?;
-        send_share(&mut channel, share)?;
-        expect_tag(&mut channel, b'A', &who).map_err(|e| context(e, &who))?;
-        let mut tag = [0u8; 1];
-        channel
-            .read_exact(&mut tag)
-            .map_err(|e| context(e, &format!("waiting for the result from the {who}")))?;
-        let share = match tag[0] {
-            b'O' if recipient => Some(recv_bits(&mut channel, out_bits)?),
-            b'D' if !recipient => None,
-            b'E' => {
-                return Err(Error::peer(format!(
-                    "the {who} stopped the job: {}",
-                    recv_message(&mut channel)?
-                )));
+        let run = || -> Result<(Option<Zeroizing<Vec<bool>>>, crate::net::Traffic)> {
+            let mut channel = Connection::Tls(Box::new(
+                TlsChannel::connect(&party.address, job.timeout, timeouts, &settings)
+                    .map_err(|e| context(e, &format!("reaching the {who}")))?,
+            ));
+            if let Ok(mut stops) = stops.lock() {
+                stops.push(channel.interrupter()?);
             }
-            other => {
-                return Err(Error::peer(format!(
-                    "the {who} sent frame {other:#04x} at the end of the job"
-                )));
+            if first_failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                return Err(Error::PeerClosed(
+                    "stopped: the other compute party failed".into(),
+                ));
             }
+            send_hello(&mut channel, &job.name, KIND_CONTRIBUTOR)?;
+            send_share(&mut channel, share)?;
+            expect_tag(&mut channel, b'A', &who).map_err(|e| context(e, &who))?;
+            let mut tag = [0u8; 1];
+            channel
+                .read_exact(&mut tag)
+                .map_err(|e| context(e, &format!("waiting for the result from the {who}")))?;
+            let share = match tag[0] {
+                b'O' if recipient => Some(recv_bits(&mut channel, out_bits)?),
+                b'D' if !recipient => None,
+                b'E' => {
+                    return Err(Error::peer(format!(
+                        "the {who} stopped the job: {}",
+                        recv_message(&mut channel)?
+                    )));
+                }
+                other => {
+                    return Err(Error::peer(format!(
+                        "the {who} sent frame {other:#04x} at the end of the job"
+                    )));
+                }
+            };
+            channel.close_write()?;
+            let _ = channel.expect_eof();
+            Ok((share, channel.traffic()))
         };
-        channel.close_write()?;
-        let _ = channel.expect_eof();
-        Ok((share, channel.traffic()))
+        let result = run();
+        if result.is_err() {
+            if let Ok(mut first) = first_failure.lock() {
+                first.get_or_insert(role);
+            }
+            if let Ok(stops) = stops.lock() {
+                stops.iter().for_each(crate::net::Interrupter::interrupt);
+            }
+        }
+        result
     };
     let (g, e) = std::thread::scope(|scope| {
         let g = scope.spawn(|| side(&job.garbler, Party::Garbler, &a));
@@ -1223,6 +1250,12 @@ pub fn contribute(job: &Job, identity: Identity, values: &[Vec<bool>]) -> Result
             .unwrap_or_else(|_| Err(Error::SelfCheck("a contributor thread panicked".into())));
         (g, e)
     });
+    // The side that failed first has the interesting error; the other was stopped by us.
+    let (g, e) = match (g, e, first_failure.lock().ok().and_then(|f| *f)) {
+        (Err(g), Err(_), Some(Party::Garbler)) => return Err(g),
+        (Err(_), Err(e), Some(Party::Evaluator)) => return Err(e),
+        (g, e, _) => (g, e),
+    };
     let ((g_share, g_traffic), (e_share, e_traffic)) = (g?, e?);
     let outputs = match (g_share, e_share) {
         (Some(x), Some(y)) => {
@@ -1258,6 +1291,144 @@ fn context(e: Error, what: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const A: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+    const B: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+    const C: &str = "3333333333333333333333333333333333333333333333333333333333333333";
+    const D: &str = "4444444444444444444444444444444444444444444444444444444444444444";
+
+    /// A valid job of three contributors; `edit` changes its text.
+    fn job_text(edit: impl Fn(String) -> String) -> String {
+        edit(format!(
+            r#"job = "test-job"
+timeout = 5
+recipients = ["h1"]
+
+[circuit]
+generator = "sum"
+bits = 32
+count = 2
+
+[compute.garbler]
+address = "127.0.0.1:7100"
+fingerprint = "{A}"
+
+[compute.evaluator]
+address = "127.0.0.1:7101"
+fingerprint = "{B}"
+
+[[contributor]]
+name = "h1"
+fingerprint = "{C}"
+groups = [1]
+
+[[contributor]]
+name = "h2"
+fingerprint = "{D}"
+groups = [2]
+bits = 32
+"#
+        ))
+    }
+
+    fn error_of(text: &str) -> String {
+        match Job::parse(Path::new("job.toml"), text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => {
+                assert_eq!(e.kind(), "usage", "{e}");
+                e.to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn a_valid_job_parses_and_summarises() {
+        let job = Job::parse(Path::new("job.toml"), &job_text(|t| t)).unwrap();
+        assert_eq!(job.contributors.len(), 2);
+        assert_eq!(job.recipients, Recipients::Contributors(vec![0]));
+        assert_eq!(job.share_bits(0), 32);
+        let summary = job.summary().unwrap();
+        for needle in ["test-job", "h1", "h2", A, B, C, D, "AND", "feeds group 1"] {
+            assert!(
+                summary.contains(needle),
+                "{needle} missing from:\n{summary}"
+            );
+        }
+        let session = job.session_circuit().unwrap();
+        assert_eq!(session.inputs().len(), 4);
+    }
+
+    #[test]
+    fn each_problem_of_a_job_file_is_named_at_its_line_and_column() {
+        let cases: Vec<(String, &str)> = vec![
+            (
+                job_text(|t| t.replace("groups = [2]", "groups = [1]")),
+                "job.toml:26:11: groups: input group 1 is fed twice (by h1 and h2)",
+            ),
+            (
+                job_text(|t| t.replace("groups = [2]", "groups = [3]")),
+                "job.toml:26:11: groups: there is no input group 3",
+            ),
+            (
+                job_text(|t| t.replace("count = 2", "count = 3")),
+                "input group 3 (32 bits) is fed by no contributor",
+            ),
+            (
+                job_text(|t| t.replace(r#"recipients = ["h1"]"#, r#"recipients = ["h9"]"#)),
+                "job.toml:3:14: recipients: unknown contributor \"h9\"",
+            ),
+            (
+                job_text(|t| t.replacen(&format!("\"{D}\""), &format!("\"{C}\""), 1)),
+                "job.toml:25:15: duplicate fingerprint",
+            ),
+            (
+                job_text(|t| t.replace("groups = [2]\nbits = 32", "groups = [2]\nbits = 16")),
+                "job.toml:27:8: bits: h2 declares 16-bit values, but input group 2 takes 32-bit values",
+            ),
+            (
+                job_text(|t| t.replace("timeout = 5", "timeout = 5\ntimeout = 6")),
+                "job.toml:3:1",
+            ),
+            (
+                job_text(|t| t.replace("timeout = 5", "timeout = -1")),
+                "job.toml:2:11: timeout",
+            ),
+            (
+                job_text(|t| t.replace("127.0.0.1:7101", "127.0.0.1")),
+                "job.toml:15:11: compute.evaluator address",
+            ),
+            (
+                job_text(|t| t.replace(&format!("\"{B}\""), "\"abc\"")),
+                "job.toml:16:15: compute.evaluator fingerprint",
+            ),
+            (
+                job_text(|t| t.replace("name = \"h2\"", "name = \"h1\"")),
+                "job.toml:24:8: duplicate contributor name",
+            ),
+            (
+                job_text(|t| t.replace("generator = \"sum\"", "generator = \"nonesuch\"")),
+                "job.toml:6:13: generator",
+            ),
+            (
+                job_text(|t| {
+                    t.replace("security", "x")
+                        .replace("timeout = 5", "security = \"paranoid\"")
+                }),
+                "job.toml:2:12: security",
+            ),
+            (
+                job_text(|t| t.replace("[circuit]", "[circuit]\nwidth = 3")),
+                "job.toml:6:1: unknown field `width`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = error_of(&text);
+            assert!(
+                message.contains(expected),
+                "expected {expected:?} in {message:?}"
+            );
+        }
+    }
 
     #[test]
     fn line_and_column_count_from_one() {

@@ -392,7 +392,7 @@ fn shared_outputs(run: &Run<'_>, hat: Option<&[bool]>, lam: &[Auth], out: &mut [
     {
         if r.is_shared() {
             let s = slot as usize;
-            *o = Some(hat.map_or(false, |h| h[s]) ^ lam[s].bit);
+            *o = Some(hat.is_some_and(|h| h[s]) ^ lam[s].bit);
         }
     }
 }
