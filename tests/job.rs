@@ -200,10 +200,13 @@ fn compute_parties_can_be_the_recipients() {
     }
 }
 
+/// One buffer per direction of every relayed connection.
+type Captures = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
+
 /// A TCP relay that records both directions of every connection it carries.
 struct Relay {
     port: u16,
-    streams: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>,
+    streams: Captures,
 }
 
 /// Binds a relay now; it forwards to the address `target` receives later (so that the target's
@@ -211,7 +214,7 @@ struct Relay {
 fn relay(target: std::sync::mpsc::Receiver<String>) -> Relay {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let streams: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
+    let streams: Captures = Arc::default();
     let all = streams.clone();
     std::thread::spawn(move || {
         let target = target.recv().unwrap();
@@ -461,7 +464,7 @@ fn duplicates_strangers_and_wrong_widths_are_refused_by_name_and_the_job_goes_on
     let job = fixture.job("refusals.toml", "semi-honest", 32, 30, (&g, &e));
     // A variant of the job file under the same job name.
     let variant = |file: &str, edit: &dyn Fn(String) -> String| -> String {
-        let path = fixture.job_with(file, "semi-honest", 32, 30, (&g, &e), |t| edit(t));
+        let path = fixture.job_with(file, "semi-honest", 32, 30, (&g, &e), edit);
         let text = std::fs::read_to_string(&path)
             .unwrap()
             .replace(&format!("hospitals-{file}"), "hospitals-refusals.toml");
