@@ -639,6 +639,64 @@ impl Job {
     }
 }
 
+/// A job file written from code (the demo, `garbled bench --job`, examples): every value as
+/// given, checked when the text is parsed by [`Job::parse`].
+#[derive(Clone, Debug)]
+pub struct JobSpec {
+    /// The job's name.
+    pub name: String,
+    /// The compute parties' security.
+    pub security: Security,
+    /// Seconds the compute parties wait for contributions.
+    pub timeout: u32,
+    /// The generator (`garbled gen` name), its bits and count, and the lanes.
+    pub generator: (String, u32, u32, u32),
+    /// The garbler compute party's address and key.
+    pub garbler: (String, Fingerprint),
+    /// The evaluator compute party's address and key.
+    pub evaluator: (String, Fingerprint),
+    /// Each contributor's name, key and groups (1-based).
+    pub contributors: Vec<(String, Fingerprint, Vec<usize>)>,
+    /// The recipients' names; `None` for the compute parties.
+    pub recipients: Option<Vec<String>>,
+}
+
+impl JobSpec {
+    /// The job file's TOML text.
+    pub fn to_toml(&self) -> String {
+        let recipients = match &self.recipients {
+            None => "\"compute\"".to_string(),
+            Some(names) => format!(
+                "[{}]",
+                names
+                    .iter()
+                    .map(|n| format!("{n:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let (generator, bits, count, lanes) = &self.generator;
+        let mut text = format!(
+            "job = {:?}\nsecurity = {:?}\ntimeout = {}\nrecipients = {recipients}\n\n[circuit]\ngenerator = {generator:?}\nbits = {bits}\ncount = {count}\nlanes = {lanes}\n\n[compute.garbler]\naddress = {:?}\nfingerprint = \"{}\"\n\n[compute.evaluator]\naddress = {:?}\nfingerprint = \"{}\"\n",
+            self.name,
+            self.security.name(),
+            self.timeout,
+            self.garbler.0,
+            self.garbler.1,
+            self.evaluator.0,
+            self.evaluator.1
+        );
+        for (name, fp, groups) in &self.contributors {
+            let groups: Vec<String> = groups.iter().map(usize::to_string).collect();
+            text.push_str(&format!(
+                "\n[[contributor]]\nname = {name:?}\nfingerprint = \"{fp}\"\ngroups = [{}]\n",
+                groups.join(", ")
+            ));
+        }
+        text
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Frames
 
@@ -811,7 +869,7 @@ pub fn serve(
     }
     let program = compile(&job.session_circuit()?)?;
     let listener = crate::net::listen::bind(listen.unwrap_or(&me.address))?;
-    let acceptor = Acceptor::new(&listener)?;
+    let acceptor = Acceptor::new(&listener)?.expecting(job.contributors.len() + 1);
     log(&format!(
         "job {}: {} compute party listening on {} for {} contributor(s)",
         job.name,

@@ -57,10 +57,16 @@ pub(crate) struct BenchArgs {
     /// in the channel), to see a scheme on a slower network.
     #[arg(long, value_name = "M", requires = "e2e")]
     link_mbps: Option<f64>,
-    /// With --e2e: the security of the end-to-end sessions: semi-honest, or malicious
+    /// Measure only the five-hospital job (8 x 32-bit counts each, summed, the result to two of
+    /// them: `garbled serve` and `garbled contribute` in this process over loopback TLS) against
+    /// the plain two-party sum of the same values, 5 runs of each alternating: job_ms (first
+    /// share sent to the last result), job_bytes, and their ratio.
+    #[arg(long, conflicts_with_all = ["e2e", "ot", "parallel", "circuits"])]
+    job: bool,
+    /// With --e2e or --job: the security of the end-to-end sessions: semi-honest, or malicious
     /// (authenticated garbling; the in-memory kernel figures stay those of semi-honest
     /// garbling).
-    #[arg(long, value_name = "LEVEL", default_value = "semi-honest", value_parser = ["semi-honest", "malicious"], requires = "e2e")]
+    #[arg(long, value_name = "LEVEL", default_value = "semi-honest", value_parser = ["semi-honest", "malicious"])]
     security: String,
 }
 
@@ -619,6 +625,15 @@ pub(crate) fn measure_e2e(budget: Duration, setup: E2eSetup) -> Result<E2eFigure
 }
 
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
+    let security: crate::auth::Security = args.security.parse()?;
+    if args.job {
+        return super::jobbench::run(args.json, security, 5);
+    }
+    if security != crate::auth::Security::SemiHonest && !args.e2e {
+        return Err(Error::arg(
+            "--security applies to the end-to-end figures: add --e2e (or --job)",
+        ));
+    }
     let backend = Backend::selected()?;
     if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
         return Err(Error::arg("--seconds must be between 0 and 3600"));
@@ -644,7 +659,6 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
             "--link-mbps {m} is out of range: give 1 to 1000000"
         )));
     }
-    let security: crate::auth::Security = args.security.parse()?;
     let setup = E2eSetup {
         scheme,
         security,

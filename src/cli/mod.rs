@@ -27,6 +27,7 @@ mod eval;
 mod generate;
 mod info;
 mod job;
+mod jobbench;
 mod keygen;
 mod known;
 mod net;

@@ -134,6 +134,10 @@ pub struct Acceptor {
     /// Set by [`Acceptor::cancel`]: the wait in progress ends with an error.
     cancelled: AtomicBool,
     local: SocketAddr,
+    /// Checks one source address may run at once ([`MAX_PER_SOURCE`] unless widened).
+    per_source: usize,
+    /// Checks that may run at once ([`MAX_PENDING`] unless widened).
+    most: usize,
 }
 
 impl Acceptor {
@@ -177,12 +181,23 @@ impl Acceptor {
             stop,
             cancelled: AtomicBool::new(false),
             local,
+            per_source: MAX_PER_SOURCE,
+            most: MAX_PENDING,
         })
     }
 
     /// The listening address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Widens the caps on checks running at once for a listener that expects `parties`
+    /// legitimate connections, possibly all from one address (a job's contributors behind one
+    /// NAT, or on one machine): `parties` plus the usual caps.
+    pub fn expecting(mut self, parties: usize) -> Self {
+        self.per_source = MAX_PER_SOURCE + parties;
+        self.most = MAX_PENDING + parties;
+        self
     }
 
     /// Ends the wait in progress (from another thread) with [`Error::Interrupted`]: the
@@ -271,7 +286,7 @@ pub fn accept_each<T: Send + 'static>(
     let (checked_tx, checked_rx) = mpsc::channel::<(Result<T>, u64)>();
     let admit = &admit;
     let outcome = std::thread::scope(|scope| {
-        let mut pending = Pending::default();
+        let mut pending = Pending::with_room(acceptor.per_source, acceptor.most);
         let mut accepted = 0usize;
         let mut refused = 0usize;
         let mut last_refusal = String::new();
@@ -376,10 +391,19 @@ pub fn accept_each<T: Send + 'static>(
 }
 
 /// The connections in their check: oldest first.
-#[derive(Default)]
 struct Pending {
     next_id: u64,
     checks: std::collections::VecDeque<Check>,
+    /// Checks one source address may run at once.
+    per_source: usize,
+    /// Checks that may run at once in all.
+    most: usize,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending::with_room(MAX_PER_SOURCE, MAX_PENDING)
+    }
 }
 
 struct Check {
@@ -402,6 +426,15 @@ impl Pending {
         id
     }
 
+    fn with_room(per_source: usize, most: usize) -> Self {
+        Pending {
+            next_id: 0,
+            checks: std::collections::VecDeque::new(),
+            per_source,
+            most,
+        }
+    }
+
     /// A check ended by itself: its address, or `None` if it had been dropped already.
     fn finish(&mut self, id: u64) -> Option<SocketAddr> {
         let at = self.checks.iter().position(|c| c.id == id)?;
@@ -412,15 +445,17 @@ impl Pending {
     /// has [`MAX_PER_SOURCE`], else the oldest of all when the pool holds [`MAX_PENDING`].
     fn make_room(&mut self, addr: SocketAddr) -> Option<(SocketAddr, String)> {
         let same = |c: &Check| c.addr.ip() == addr.ip();
-        let at = if self.checks.iter().filter(|c| same(c)).count() >= MAX_PER_SOURCE {
+        let at = if self.checks.iter().filter(|c| same(c)).count() >= self.per_source {
             let why = format!(
-                "{MAX_PER_SOURCE} connections from {} were already in their check; the oldest made room for a newer one",
+                "{} connections from {} were already in their check; the oldest made room for a newer one",
+                self.per_source,
                 addr.ip()
             );
             (self.checks.iter().position(same)?, why)
-        } else if self.checks.len() >= MAX_PENDING {
+        } else if self.checks.len() >= self.most {
             let why = format!(
-                "{MAX_PENDING} connections were already in their check; the oldest made room for a newer one"
+                "{} connections were already in their check; the oldest made room for a newer one",
+                self.most
             );
             (0, why)
         } else {
