@@ -605,6 +605,18 @@ fn job_check_prints_the_summary_and_names_problems_with_line_and_column() {
         assert!(text.contains(needle), "{needle}: {text}");
     }
     assert!(text.contains(&fixture.fps["h3"]));
+    // The example of five hospitals and 8 conditions is a valid job file.
+    let example = format!(
+        "{}/examples/five-hospitals.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = garbled(&["job", "check", &example]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("sum of 5 32-bit values, 8 lanes"),
+        "{}",
+        stdout(&out)
+    );
     let bad = fixture.job_with("bad.toml", "semi-honest", 32, 30, ("a:1", "b:2"), |t| {
         t.replace("groups = [3]", "groups = [2]")
     });
