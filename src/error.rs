@@ -69,6 +69,10 @@ pub enum Error {
     /// Nothing arrived (or could be sent) within the deadline.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// A benchmark cell is slower than its baseline by more than the allowed margin beyond the
+    /// noise (`garbled bench --fail-on-regression`).
+    #[error("regression: {0}")]
+    Regression(String),
     /// The caller stopped the wait (the Python package's Ctrl-C).
     #[error("interrupted: {0}")]
     Interrupted(String),
@@ -95,6 +99,7 @@ impl Error {
             Error::Io { .. } => "io",
             Error::Timeout(_) => "timeout",
             Error::Interrupted(_) => "interrupted",
+            Error::Regression(_) => "regression",
             Error::SelfCheck(_) => "internal",
         }
     }

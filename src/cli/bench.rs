@@ -36,6 +36,28 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Run a fixed matrix (quick: under a minute; standard: a few minutes) and write
+    /// results.jsonl, results.csv, machine.json and report.html (with charts) into --out.
+    #[arg(long, value_name = "SUITE", value_parser = ["quick", "standard"], requires = "out", conflicts_with_all = ["circuits", "e2e", "ot", "parallel", "job"])]
+    suite: Option<String>,
+    /// With --suite: the directory the results are written to (created if missing).
+    #[arg(long, value_name = "DIR", requires = "suite")]
+    out: Option<PathBuf>,
+    /// With --suite: an earlier run's directory; cells that changed beyond the noise of both
+    /// runs are listed, and every chart shows the baseline.
+    #[arg(long, value_name = "OLD_DIR", requires = "suite")]
+    baseline: Option<PathBuf>,
+    /// With --baseline: exit 1 when a cell is slower than the baseline by more than PCT percent
+    /// beyond the noise.
+    #[arg(long, value_name = "PCT", requires = "baseline")]
+    fail_on_regression: Option<f64>,
+    /// With --suite: measure nothing; read the rows of an earlier run from --out and rewrite its
+    /// report (and its comparison with --baseline) from them.
+    #[arg(long, requires = "suite")]
+    reanalyze: bool,
+    /// With --suite: add these Bristol files to the matrix (in memory and end to end).
+    #[arg(long = "circuits", value_name = "FILE", num_args = 1.., requires = "suite")]
+    suite_circuits: Vec<PathBuf>,
     /// Also measure oblivious transfer: 128 base OTs (both parties), IKNP correlated OTs with and
     /// without the check, and SoftSpoken OT at the width malicious sessions run.
     #[arg(long)]
@@ -272,7 +294,12 @@ pub(crate) fn measure_parallel(
 }
 
 /// Garbled evaluation must equal cleartext evaluation on random inputs, or no figure is printed.
-fn self_check(name: &str, circuit: &Circuit, program: &Program, scheme: Scheme) -> Result<()> {
+pub(crate) fn self_check(
+    name: &str,
+    circuit: &Circuit,
+    program: &Program,
+    scheme: Scheme,
+) -> Result<()> {
     let mut prg = Prg::from_os()?;
     let mut bits = vec![0u8; program.input_count()];
     prg.fill_bytes(&mut bits);
@@ -626,6 +653,31 @@ pub(crate) fn measure_e2e(budget: Duration, setup: E2eSetup) -> Result<E2eFigure
 
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let security: crate::auth::Security = args.security.parse()?;
+    if let Some(suite) = &args.suite {
+        if let Some(p) = args.fail_on_regression
+            && !(p >= 0.0 && p.is_finite())
+        {
+            return Err(Error::arg(format!(
+                "--fail-on-regression {p}: give a percentage of 0 or more"
+            )));
+        }
+        let out = args
+            .out
+            .as_deref()
+            .ok_or_else(|| Error::arg("--suite needs --out DIR"))?;
+        return super::suite::run(super::suite::SuiteArgs {
+            suite: if suite == "quick" {
+                super::suite::Suite::Quick
+            } else {
+                super::suite::Suite::Standard
+            },
+            out,
+            baseline: args.baseline.as_deref(),
+            fail_on_regression: args.fail_on_regression,
+            circuits: &args.suite_circuits,
+            reanalyze: args.reanalyze,
+        });
+    }
     if args.job {
         return super::jobbench::run(args.json, security, 5);
     }

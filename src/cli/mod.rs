@@ -32,9 +32,11 @@ mod keygen;
 mod known;
 mod net;
 mod progress;
+mod report;
 mod rows;
 mod run;
 mod shard;
+mod suite;
 
 // For the Python package (`python/`), which runs the same sessions and reports the same
 // statistics as the command line.
