@@ -98,6 +98,29 @@ impl std::str::FromStr for Reveal {
     }
 }
 
+/// Which shard of a sharded job a session computes: the handshake carries it, so that a session
+/// whose peer is another shard, or another job, ends with a named error instead of combining
+/// rows that do not belong together.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ShardTag {
+    /// The job's id, the same on both sides.
+    pub job: String,
+    /// This shard's index, from 0.
+    pub index: u32,
+    /// How many shards the job has.
+    pub count: u32,
+}
+
+impl std::fmt::Display for ShardTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "job {:?}, shard {} of {}",
+            self.job, self.index, self.count
+        )
+    }
+}
+
 /// What both parties agree on besides the circuit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionOptions {
@@ -116,6 +139,8 @@ pub struct SessionOptions {
     /// Semi-honest (the garbling scheme above) or malicious (authenticated garbling); both
     /// parties must use the same.
     pub security: Security,
+    /// The shard of a sharded job this session is, if it is one.
+    pub shard: Option<ShardTag>,
 }
 
 impl SessionOptions {
@@ -129,6 +154,7 @@ impl SessionOptions {
             bit_order: crate::value::BitOrder::Lsb0,
             scheme: Scheme::HalfGates,
             security: Security::SemiHonest,
+            shard: None,
         };
         options.check(program)?;
         Ok(options)
@@ -163,6 +189,22 @@ impl SessionOptions {
     pub fn with_job(mut self, job: impl Into<String>) -> Self {
         self.job = job.into();
         self
+    }
+
+    /// Marks the session as shard `index` of `count` of the job `job` (a sharded job's id: 1 to
+    /// 256 bytes); the handshake compares all three.
+    pub fn with_shard(mut self, job: impl Into<String>, index: u32, count: u32) -> Result<Self> {
+        let job = job.into();
+        if job.is_empty() || job.len() > 256 {
+            return Err(Error::arg("a sharded job's id must be 1 to 256 bytes long"));
+        }
+        if count == 0 || index >= count {
+            return Err(Error::arg(format!(
+                "shard {index} of {count}: the index must be below the shard count"
+            )));
+        }
+        self.shard = Some(ShardTag { job, index, count });
+        Ok(self)
     }
 
     /// The default owners: with two input groups, the first is the garbler's and the second the

@@ -90,6 +90,7 @@ fn peer_hello(p: &Program, role: Party) -> Hello {
         runs: 1,
         job: "run".to_string(),
         bit_order: "lsb0".to_string(),
+        shard: None,
         nonce: 7,
     }
 }

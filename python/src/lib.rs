@@ -351,6 +351,17 @@ struct Compiled {
     program: Program,
     graph: Option<Graph>,
     xor_count: u64,
+    /// How to make it again (pickling: a Dask worker rebuilds the circuit from this).
+    source: Source,
+}
+
+/// Where a circuit came from.
+#[derive(Clone)]
+enum Source {
+    /// A file (its path and format).
+    File(PathBuf, String),
+    /// A generator (name, bits, count).
+    Generated(String, Option<u32>, Option<u32>),
 }
 
 /// A boolean circuit, compiled and ready to run.
@@ -363,7 +374,7 @@ struct Circuit {
     inner: Arc<Compiled>,
 }
 
-fn from_graph(name: String, graph: Graph) -> garbled::Result<Compiled> {
+fn from_graph(name: String, graph: Graph, source: Source) -> garbled::Result<Compiled> {
     let program = compile(&graph)?;
     let xor_count = graph.stats().xor;
     Ok(Compiled {
@@ -371,6 +382,7 @@ fn from_graph(name: String, graph: Graph) -> garbled::Result<Compiled> {
         program,
         graph: Some(graph),
         xor_count,
+        source,
     })
 }
 
@@ -387,6 +399,7 @@ impl Circuit {
         let format = format.to_string();
         let compiled = py.detach(move || -> garbled::Result<Compiled> {
             let name = path.display().to_string();
+            let source = Source::File(path.clone(), format.clone());
             if garbled::compile::stream::is_compiled(&path) {
                 let program = garbled::compile::stream::load_compiled(&path)?;
                 let xor_count = program.counts().xor;
@@ -395,10 +408,11 @@ impl Circuit {
                     program,
                     graph: None,
                     xor_count,
+                    source,
                 });
             }
             let parsed = garbled::cli::load_circuit(&path, &format, Limits::default())?;
-            from_graph(name, parsed.circuit)
+            from_graph(name, parsed.circuit, source)
         });
         Ok(Circuit {
             inner: Arc::new(compiled.py()?),
@@ -431,6 +445,7 @@ impl Circuit {
             )));
         }
         let name = name.to_string();
+        let source = Source::Generated(name.clone(), bits, count);
         let compiled = py.detach(move || -> garbled::Result<Compiled> {
             if name == "aes128" && count.unwrap_or(1) != 1 {
                 let count = count.unwrap_or(1);
@@ -444,11 +459,11 @@ impl Circuit {
                     garbled::circuit::bristol::FormatChoice::Fashion,
                     &Limits::default(),
                 )?;
-                return from_graph(format!("aes128 x{count}"), parsed.circuit);
+                return from_graph(format!("aes128 x{count}"), parsed.circuit, source);
             }
             let graph =
                 garbled::circuit::library::generate(&name, bits.unwrap_or(32), count.unwrap_or(2))?;
-            from_graph(name, graph)
+            from_graph(name, graph, source)
         });
         Ok(Circuit {
             inner: Arc::new(compiled.py()?),
@@ -489,6 +504,35 @@ impl Circuit {
     #[getter]
     fn digest(&self) -> String {
         self.inner.program.digest_hex()
+    }
+
+    /// Pickles as the way to make it again: the file's path (which must exist where it is
+    /// unpickled, as on the workers of a cluster with a shared filesystem) or the generator.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let restore = py.import("garbled")?.getattr("_restore_circuit")?;
+        let args = match &self.inner.source {
+            Source::File(path, format) => PyTuple::new(
+                py,
+                [
+                    "file".into_pyobject(py)?.into_any(),
+                    path.clone().into_pyobject(py)?.into_any(),
+                    format.into_pyobject(py)?.into_any(),
+                ],
+            )?,
+            Source::Generated(name, bits, count) => PyTuple::new(
+                py,
+                [
+                    "generated".into_pyobject(py)?.into_any(),
+                    name.into_pyobject(py)?.into_any(),
+                    bits.into_pyobject(py)?.into_any(),
+                    count.into_pyobject(py)?.into_any(),
+                ],
+            )?,
+        };
+        Ok((restore, args))
     }
 
     fn __repr__(&self) -> String {
@@ -938,7 +982,11 @@ impl Session {
     /// wide). Returns a list of output lists, or, for a numpy input, a 2-D numpy array (uint64,
     /// or object where a group is wider than 64 bits or not revealed to this party). Both
     /// parties must pass the same number of rows.
-    #[pyo3(signature = (circuit, rows, *, owners = None, reveal = "both"))]
+    ///
+    /// `shard=(job, index, count)` marks the session as shard `index` of `count` of the sharded
+    /// job `job` (garbled.dask does this): the handshake compares the three, and a peer of
+    /// another shard or job is a PeerError naming the field.
+    #[pyo3(signature = (circuit, rows, *, owners = None, reveal = "both", shard = None))]
     fn run_rows<'py>(
         &self,
         py: Python<'py>,
@@ -946,10 +994,14 @@ impl Session {
         rows: &Bound<'py, PyAny>,
         owners: Option<&str>,
         reveal: &str,
+        shard: Option<(String, u32, u32)>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let inner = circuit.inner.clone();
         graph_of(&inner, "run_rows")?;
-        let options = self.options(&inner.program, owners, reveal)?;
+        let mut options = self.options(&inner.program, owners, reveal)?;
+        if let Some((job, index, count)) = shard {
+            options = options.with_shard(job, index, count).py()?;
+        }
         let widths = self.own_widths(&inner.program, &options);
         let numpy = is_ndarray(rows);
         let mut clock = CommandClock::new(party_name(self.config.role));
@@ -1038,7 +1090,14 @@ impl Session {
             2,
         )
         .py()?;
-        let inner = Arc::new(from_graph(format!("compare{bits}"), graph).py()?);
+        let inner = Arc::new(
+            from_graph(
+                format!("compare{bits}"),
+                graph,
+                Source::Generated("compare".into(), Some(bits), None),
+            )
+            .py()?,
+        );
         let values = if is_ndarray(values) {
             values.call_method0("tolist")?
         } else {

@@ -15,7 +15,7 @@ use crate::net::Channel;
 /// The first bytes of every session.
 pub const MAGIC: [u8; 8] = *b"GARBLED\0";
 /// The protocol version: bumped whenever the wire format or the cryptography changes.
-pub const VERSION: u32 = 9;
+pub const VERSION: u32 = 10;
 /// The garbling scheme both sides must use (the default, half-gates).
 pub const SCHEME: &str = "half-gates/tccr-aes128/kos-cot/vsot-ristretto255";
 
@@ -60,6 +60,8 @@ pub struct Hello {
     /// How integers map onto wires (`lsb0` or `msb0`): parties that read their values with
     /// different bit orders would both get wrong answers without noticing.
     pub bit_order: String,
+    /// The shard of a sharded job (job id, index, count), if the session is one.
+    pub shard: Option<super::ShardTag>,
     /// A fresh random value; the session nonce and id derive from both parties' nonces.
     pub nonce: u64,
 }
@@ -69,6 +71,41 @@ fn config() -> impl bincode::config::Config {
         .with_little_endian()
         .with_fixed_int_encoding()
         .with_limit::<MAX_HELLO>()
+}
+
+/// The pairing of a sharded job's sessions: the same job id and shard count on both sides, and
+/// the same shard index (shard `i` of one side pairs only with shard `i` of the other).
+fn compare_shards(ours: Option<&super::ShardTag>, peer: Option<&super::ShardTag>) -> Result<()> {
+    let describe =
+        |s: Option<&super::ShardTag>| s.map_or("not a shard".to_string(), |s| s.to_string());
+    match (ours, peer) {
+        (None, None) => Ok(()),
+        (Some(a), Some(b)) if a == b => Ok(()),
+        (Some(a), Some(b)) if a.job != b.job => Err(Error::Mismatch {
+            field: "sharded job id",
+            ours: quoted(&a.job),
+            peer: quoted(&b.job),
+            hint: "the peer belongs to another job: both sides must pass the same job id",
+        }),
+        (Some(a), Some(b)) if a.count != b.count => Err(Error::Mismatch {
+            field: "shard count",
+            ours: a.count.to_string(),
+            peer: b.count.to_string(),
+            hint: "both sides must split the rows into the same number of shards (one per endpoint)",
+        }),
+        (Some(a), Some(b)) => Err(Error::Mismatch {
+            field: "shard index",
+            ours: a.index.to_string(),
+            peer: b.index.to_string(),
+            hint: "shard i of one side pairs only with shard i of the other: both sides must list the same endpoints in the same order",
+        }),
+        (a, b) => Err(Error::Mismatch {
+            field: "sharding",
+            ours: describe(a),
+            peer: describe(b),
+            hint: "both sides must run the job sharded the same way",
+        }),
+    }
 }
 
 /// Sends our hello.
@@ -158,6 +195,7 @@ pub fn compare(ours: &Hello, peer: &Hello) -> Result<()> {
             hint: "one party must run with --role garbler and the other with --role evaluator",
         });
     }
+    compare_shards(ours.shard.as_ref(), peer.shard.as_ref())?;
     if peer.scheme != ours.scheme {
         return Err(Error::Mismatch {
             field: "garbling scheme",
@@ -258,6 +296,7 @@ mod tests {
             runs: 1,
             job: job.into(),
             bit_order: "lsb0".into(),
+            shard: None,
             nonce: 0,
         }
     }
@@ -275,5 +314,36 @@ mod tests {
         let e = compare(&ours, &theirs).unwrap_err().to_string();
         assert!(e.contains("garbling scheme differs"), "{e}");
         assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
+    }
+
+    #[test]
+    fn a_peer_of_another_shard_or_job_is_named() {
+        let tag = |job: &str, index, count| {
+            Some(super::super::ShardTag {
+                job: job.into(),
+                index,
+                count,
+            })
+        };
+        let mut ours = hello("run", SCHEME);
+        ours.shard = tag("j", 0, 4);
+        let cases = [
+            (tag("j", 1, 4), "shard index differs"),
+            (tag("k", 0, 4), "sharded job id differs"),
+            (tag("j", 0, 3), "shard count differs"),
+            (None, "sharding differs"),
+        ];
+        for (shard, expected) in cases {
+            let mut theirs = hello("run", SCHEME);
+            theirs.role = Party::Evaluator;
+            theirs.shard = shard;
+            let e = compare(&ours, &theirs).unwrap_err();
+            assert_eq!(e.kind(), "mismatch");
+            assert!(e.to_string().contains(expected), "{e}");
+        }
+        let mut theirs = hello("run", SCHEME);
+        theirs.role = Party::Evaluator;
+        theirs.shard = tag("j", 0, 4);
+        assert!(compare(&ours, &theirs).is_ok());
     }
 }

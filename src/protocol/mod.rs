@@ -34,7 +34,9 @@ mod malicious;
 mod pipeline;
 mod semi_honest;
 
-pub use crate::session::{Party, Phases, Progress, Reveal, Security, SessionOptions, SessionStats};
+pub use crate::session::{
+    Party, Phases, Progress, Reveal, Security, SessionOptions, SessionStats, ShardTag,
+};
 use crate::session::{own_bits, same_groups};
 use malicious::AuthState;
 
@@ -75,6 +77,7 @@ fn hello(options: &SessionOptions, program: &Program, role: Party, nonce: u64) -
         runs: options.runs,
         job: options.job.clone(),
         bit_order: options.bit_order.to_string(),
+        shard: options.shard.clone(),
         nonce,
     }
 }

@@ -38,6 +38,17 @@ from ._native import (
     run_local,
 )
 
+
+
+def _restore_circuit(kind: str, *args: object) -> Circuit:
+    """Rebuilds a pickled Circuit (see Circuit.__reduce__)."""
+    if kind == "file":
+        path, fmt = args
+        return Circuit.load(path, format=fmt)  # type: ignore[arg-type]
+    name, bits, count = args
+    return Circuit.generate(name, bits, count)  # type: ignore[arg-type]
+
+
 __all__ = [
     "Circuit",
     "CircuitError",

@@ -49,6 +49,7 @@ class Circuit:
     @property
     def digest(self) -> str:
         """The program digest the handshake compares (64 hex digits)."""
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]: ...
 
 class Result:
     """What run_local returns."""
@@ -69,10 +70,24 @@ class Session:
         """One run with this party's own inputs; None for a group it does not learn."""
     @overload
     def run_rows(
-        self, circuit: Circuit, rows: Sequence[Sequence[int]], *, owners: Optional[str] = None, reveal: str = "both"
+        self,
+        circuit: Circuit,
+        rows: Sequence[Sequence[int]],
+        *,
+        owners: Optional[str] = None,
+        reveal: str = "both",
+        shard: Optional[tuple[str, int, int]] = None,
     ) -> list[list[Optional[int]]]: ...
     @overload
-    def run_rows(self, circuit: Circuit, rows: Any, *, owners: Optional[str] = None, reveal: str = "both") -> Any: ...
+    def run_rows(
+        self,
+        circuit: Circuit,
+        rows: Any,
+        *,
+        owners: Optional[str] = None,
+        reveal: str = "both",
+        shard: Optional[tuple[str, int, int]] = None,
+    ) -> Any: ...
     def compare(
         self, values: Sequence[int], *, bits: int = 64, signed: bool = False
     ) -> list[Literal["less", "equal", "greater"]]:
@@ -162,3 +177,5 @@ def connect(
     timeout: float = 30.0,
 ) -> Session:
     """Connects to a listening peer and returns a Session."""
+
+def _restore_circuit(kind: str, *args: object) -> Circuit: ...
