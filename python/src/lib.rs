@@ -928,6 +928,84 @@ impl Session {
     }
 }
 
+/// Checks a numpy array of rows: 2-D, integers (or objects), own groups at most 64 bits wide.
+fn check_numpy_rows(rows: &Bound<'_, PyAny>, widths: &[u32]) -> PyResult<()> {
+    let ndim: usize = rows.getattr("ndim")?.extract()?;
+    if ndim != 2 {
+        return Err(usage(format!(
+            "rows: expected a 2-D array (one row per run, one column per own group), got {ndim} dimension(s)"
+        )));
+    }
+    let kind: String = rows.getattr("dtype")?.getattr("kind")?.extract()?;
+    if kind != "i" && kind != "u" && kind != "O" {
+        return Err(usage(format!(
+            "rows: expected an integer array, got dtype kind {kind:?}"
+        )));
+    }
+    if let Some(w) = widths.iter().find(|&&w| w > 64) {
+        return Err(usage(format!(
+            "rows: a numpy array holds groups of at most 64 bits, but this party owns a {w}-bit group; pass a list of lists of ints"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a numpy array has a fixed-width integer dtype (the fast path).
+fn numpy_integer(rows: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let kind: String = rows.getattr("dtype")?.getattr("kind")?.extract()?;
+    Ok(kind == "i" || kind == "u")
+}
+
+/// The rows of an integer numpy array, read from its bytes (as 64-bit little-endian integers)
+/// with each value range-checked against its group's width.
+fn numpy_rows(rows: &Bound<'_, PyAny>, widths: &[u32]) -> PyResult<Vec<Vec<Vec<bool>>>> {
+    check_numpy_rows(rows, widths)?;
+    let shape: (usize, usize) = rows.getattr("shape")?.extract()?;
+    if shape.1 != widths.len() {
+        return Err(usage(format!(
+            "rows: {} column(s), but this party owns {} input group(s); give one column per own group",
+            shape.1,
+            widths.len()
+        )));
+    }
+    let signed = rows.getattr("dtype")?.getattr("kind")?.extract::<String>()? == "i";
+    let np = rows.py().import("numpy")?;
+    let kwargs = PyDict::new(rows.py());
+    kwargs.set_item("dtype", if signed { "<i8" } else { "<u8" })?;
+    let raw: Vec<u8> = np
+        .call_method("ascontiguousarray", (rows,), Some(&kwargs))?
+        .call_method0("tobytes")?
+        .extract()?;
+    let mut out = Vec::with_capacity(shape.0);
+    for (i, row) in raw.chunks_exact(8 * shape.1.max(1)).enumerate().take(shape.0) {
+        let mut groups = Vec::with_capacity(shape.1);
+        for (g, (cell, &w)) in row.chunks_exact(8).zip(widths).enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(cell);
+            let (fits, u) = if signed {
+                let v = i64::from_le_bytes(b);
+                let lo = if w >= 64 { i64::MIN } else { -(1i64 << (w - 1)) };
+                let fits = v >= lo && (w >= 64 || v < 0 || (v as u64) < (1u64 << w));
+                (fits, v as u64)
+            } else {
+                let v = u64::from_le_bytes(b);
+                (w >= 64 || v < (1u64 << w), v)
+            };
+            if !fits {
+                return Err(usage(format!(
+                    "row {i}, group {} ({w} bits): {} does not fit in {w} bits (give -2^{} .. 2^{w}-1; negative values are two's complement)",
+                    g + 1,
+                    if signed { (u as i64).to_string() } else { u.to_string() },
+                    w.saturating_sub(1)
+                )));
+            }
+            groups.push((0..w).map(|k| u >> k & 1 == 1).collect());
+        }
+        out.push(groups);
+    }
+    Ok(out)
+}
+
 /// Whether `value` is a numpy array (checked without importing numpy).
 fn is_ndarray(value: &Bound<'_, PyAny>) -> bool {
     let t = value.get_type();
@@ -1006,42 +1084,57 @@ impl Session {
         let numpy = is_ndarray(rows);
         let mut clock = CommandClock::new(party_name(self.config.role));
         let reading = Instant::now();
-        let list = if numpy {
-            let ndim: usize = rows.getattr("ndim")?.extract()?;
-            if ndim != 2 {
-                return Err(usage(format!(
-                    "rows: expected a 2-D array (one row per run, one column per own group), got {ndim} dimension(s)"
-                )));
-            }
-            let kind: String = rows.getattr("dtype")?.getattr("kind")?.extract()?;
-            if kind != "i" && kind != "u" && kind != "O" {
-                return Err(usage(format!(
-                    "rows: expected an integer array, got dtype kind {kind:?}"
-                )));
-            }
-            if let Some(w) = widths.iter().find(|&&w| w > 64) {
-                return Err(usage(format!(
-                    "rows: a numpy array holds groups of at most 64 bits, but this party owns a {w}-bit group; pass a list of lists of ints"
-                )));
-            }
-            rows.call_method0("tolist")?
+        let bits: Vec<Vec<Vec<bool>>> = if numpy && numpy_integer(rows)? {
+            numpy_rows(rows, &widths)?
         } else {
-            rows.clone()
+            let list = if numpy {
+                check_numpy_rows(rows, &widths)?;
+                rows.call_method0("tolist")?
+            } else {
+                rows.clone()
+            };
+            let items: Vec<Bound<'py, PyAny>> = list
+                .try_iter()
+                .map_err(|_| usage("rows: expected a list of input lists or a 2-D numpy array"))?
+                .collect::<PyResult<_>>()?;
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, row)| values_to_bits(row, &widths, &format!("row {i}")))
+                .collect::<PyResult<_>>()?
         };
-        let items: Vec<Bound<'py, PyAny>> = list
-            .try_iter()
-            .map_err(|_| usage("rows: expected a list of input lists or a 2-D numpy array"))?
-            .collect::<PyResult<_>>()?;
-        if items.is_empty() {
+        if bits.is_empty() {
             return Err(usage("rows: no rows given"));
         }
-        let bits: Vec<Vec<Vec<bool>>> = items
-            .iter()
-            .enumerate()
-            .map(|(i, row)| values_to_bits(row, &widths, &format!("row {i}")))
-            .collect::<PyResult<_>>()?;
         clock.load = reading.elapsed();
         let outputs = self.rows_session(py, inner.clone(), options, bits, clock)?;
+        let narrow = inner.program.output_widths().iter().all(|&w| w <= 64)
+            && outputs.iter().all(|row| row.iter().all(Option::is_some));
+        if numpy && narrow {
+            // Straight into a uint64 array: no Python int per value.
+            let groups = inner.program.output_widths().len();
+            let mut raw = Vec::with_capacity(outputs.len() * groups * 8);
+            for row in &outputs {
+                for bits in row.iter().flatten() {
+                    let v = bits
+                        .iter()
+                        .enumerate()
+                        .fold(0u64, |acc, (k, &b)| acc | (u64::from(b) << k));
+                    raw.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            let np = py.import("numpy")?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("dtype", "<u8")?;
+            let flat = np.call_method(
+                "frombuffer",
+                (pyo3::types::PyBytes::new(py, &raw),),
+                Some(&kwargs),
+            )?;
+            return flat
+                .call_method1("reshape", (outputs.len(), groups))?
+                .call_method1("astype", ("uint64",));
+        }
         let out_rows: Vec<Bound<'py, PyList>> = outputs
             .iter()
             .map(|row| outputs_to_py(py, row))

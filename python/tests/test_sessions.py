@@ -247,3 +247,19 @@ def test_ctrl_c_stops_a_waiting_call_within_a_second(tmp_path, what) -> None:
         child.wait()
         listener.close()
         del held
+
+
+def test_numpy_rows_are_range_checked_and_shaped(identities) -> None:
+    add = garbled.Circuit.generate("add", bits=8)
+    too_wide = np.array([[1], [300]], dtype=np.int64)
+    with pytest.raises(garbled.UsageError, match=r"row 1, group 1 \(8 bits\): 300 does not fit"):
+        pair(lambda s: s.run_rows(add, too_wide), lambda s: s.run_rows(add, [[1], [2]]), identities)
+    with pytest.raises(garbled.UsageError, match="2 column"):
+        pair(lambda s: s.run_rows(add, np.zeros((2, 2), dtype=np.uint8)), lambda s: s.run_rows(add, [[1], [2]]), identities)
+    # Negative values are two's complement in the group's width, as with lists.
+    g, e = pair(
+        lambda s: s.run_rows(add, np.array([[-1], [-128], [127]], dtype=np.int8)),
+        lambda s: s.run_rows(add, np.array([[1], [0], [1]], dtype=np.uint64)),
+        identities,
+    )
+    assert g.dtype == np.uint64 and g.tolist() == [[0], [128], [128]] == e.tolist()
