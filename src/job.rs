@@ -43,7 +43,7 @@ use crate::net::tcp::Timeouts;
 use crate::net::tls::{Fingerprint, Identity, TlsChannel, TlsSettings};
 use crate::net::{Channel, Connection, pack_bits, unpack_bits};
 use crate::protocol::{
-    Party, Reveal, Security, SessionOptions, SessionStats, run_evaluator, run_garbler,
+    EvaluatorSession, GarblerSession, Party, Reveal, Security, SessionOptions, SessionStats,
 };
 
 /// The job file's size limit (a job file is a few kilobytes).
@@ -958,116 +958,131 @@ pub fn serve(
         })
     };
     let mut shares: Vec<Held> = (0..job.contributors.len()).map(|_| None).collect();
-    let mut peer: Option<Connection> = None;
     let mut first_share: Option<Instant> = None;
     let expected = allowed.len();
-    let complete = |shares: &[Held], peer: &Option<Connection>| {
-        shares.iter().all(Option::is_some) && (role == Party::Evaluator || peer.is_some())
+    let owners: Vec<Party> = {
+        let n = job.circuit.inputs().len();
+        std::iter::repeat_n(Party::Garbler, n)
+            .chain(std::iter::repeat_n(Party::Evaluator, n))
+            .collect()
     };
-    let failure: Option<Error> = loop {
-        if complete(&shares, &peer) {
-            break None;
-        }
-        let have_all = shares.iter().all(Option::is_some);
-        let until = if have_all {
-            deadline + PEER_GRACE
-        } else {
-            deadline
-        };
-        let Some(wait) = until.checked_duration_since(Instant::now()) else {
-            break Some(if have_all {
-                Error::Timeout(format!(
-                    "job {}: the evaluator compute party ({}) did not connect within {:.0} s; no result was computed",
-                    job.name,
-                    job.evaluator.fingerprint,
-                    (job.timeout + PEER_GRACE).as_secs_f64()
-                ))
-            } else {
-                let missing = (0..shares.len()).filter(|&i| shares[i].is_none());
-                Error::Timeout(format!(
-                    "job {}: no share from {} within {:.0} s; no result was computed",
-                    job.name,
-                    names(job, missing),
-                    job.timeout.as_secs_f64()
-                ))
+    let options = SessionOptions::new(&program, owners, job.reveal())?
+        .with_security(job.security)
+        .with_job(format!("job {}", job.name));
+    let (outputs, stats) = std::thread::scope(|scope| -> Result<_> {
+        // The session with the other compute party starts as soon as their connection exists
+        // (its handshake and base OTs overlap the collection of shares) and waits for our
+        // shares, or for the reason the job stops, on `inputs`.
+        let spawn_session = |channel: Option<Connection>| {
+            let (tx, rx) = std::sync::mpsc::channel::<std::result::Result<Ours, String>>();
+            let options = options.clone();
+            let (program, identity) = (&program, &identity);
+            let handle = scope.spawn(move || {
+                let channel = match channel {
+                    Some(c) => c,
+                    None => {
+                        let wait =
+                            (deadline + PEER_GRACE).saturating_duration_since(Instant::now());
+                        reach_garbler(job, identity, timeouts, wait.max(Duration::from_secs(1)))?
+                    }
+                };
+                compute_session(role, program, channel, options, &rx)
             });
+            (tx, handle)
         };
-        let taken = accept_each(
-            &acceptor,
-            expected,
-            wait,
-            admit,
-            |line| log(line),
-            |admitted| {
-                match admitted {
-                    Admitted::Share {
-                        index,
-                        channel,
-                        bits,
-                    } => {
-                        first_share.get_or_insert_with(Instant::now);
-                        log(&format!(
-                            "job {}: received the share set of {}",
-                            job.name, job.contributors[index].name
-                        ));
-                        shares[index] = Some((channel, bits));
+        let mut session = (role == Party::Evaluator).then(|| spawn_session(None));
+        let complete = |shares: &[Held], session: bool| {
+            shares.iter().all(Option::is_some) && (role == Party::Evaluator || session)
+        };
+        let failure: Option<Error> = loop {
+            if complete(&shares, session.is_some()) {
+                break None;
+            }
+            let have_all = shares.iter().all(Option::is_some);
+            let until = if have_all {
+                deadline + PEER_GRACE
+            } else {
+                deadline
+            };
+            let Some(wait) = until.checked_duration_since(Instant::now()) else {
+                break Some(if have_all {
+                    Error::Timeout(format!(
+                        "job {}: the evaluator compute party ({}) did not connect within {:.0} s; no result was computed",
+                        job.name,
+                        job.evaluator.fingerprint,
+                        (job.timeout + PEER_GRACE).as_secs_f64()
+                    ))
+                } else {
+                    let missing = (0..shares.len()).filter(|&i| shares[i].is_none());
+                    Error::Timeout(format!(
+                        "job {}: no share from {} within {:.0} s; no result was computed",
+                        job.name,
+                        names(job, missing),
+                        job.timeout.as_secs_f64()
+                    ))
+                });
+            };
+            let taken = accept_each(
+                &acceptor,
+                expected,
+                wait,
+                admit,
+                |line| log(line),
+                |admitted| {
+                    match admitted {
+                        Admitted::Share {
+                            index,
+                            channel,
+                            bits,
+                        } => {
+                            first_share.get_or_insert_with(Instant::now);
+                            log(&format!(
+                                "job {}: received the share set of {}",
+                                job.name, job.contributors[index].name
+                            ));
+                            shares[index] = Some((channel, bits));
+                        }
+                        Admitted::Peer(channel) => {
+                            log(&format!(
+                                "job {}: the evaluator compute party connected",
+                                job.name
+                            ));
+                            session = Some(spawn_session(Some(channel)));
+                        }
                     }
-                    Admitted::Peer(channel) => {
-                        log(&format!(
-                            "job {}: the evaluator compute party connected",
-                            job.name
-                        ));
-                        peer = Some(channel);
-                    }
-                }
-                Ok(complete(&shares, &peer))
-            },
-        );
-        match taken {
-            Ok(()) => {}
-            // The wait ended (with refusals, it is an authentication error): the top of the
-            // loop says what is missing.
-            Err(Error::Timeout(_)) | Err(Error::Authentication(_)) => {}
-            Err(e) => break Some(e),
-        }
-    };
-    let abort = |shares: &mut [Held], e: &Error| {
-        for (channel, _) in shares.iter_mut().flatten() {
-            let _ = send_error(channel, &e.to_string());
-        }
-    };
-    if let Some(e) = failure {
-        // Tell the other compute party (the garbler's evaluator, if it came) and the
-        // contributors; the evaluator also tries to reach the garbler to say it.
-        if let Some(mut p) = peer.take() {
-            let _ = send_error(&mut p, &e.to_string());
-        } else if role == Party::Evaluator {
-            let _ = reach_garbler(job, &identity, timeouts, PEER_GRACE)
-                .and_then(|mut p| send_error(&mut p, &e.to_string()));
-        }
-        abort(&mut shares, &e);
-        return Err(e);
-    }
-    let job_start = first_share.unwrap_or_else(Instant::now);
-    let result = (|| -> Result<(Vec<Option<Vec<bool>>>, SessionStats)> {
-        let mut channel = match peer.take() {
-            Some(c) => c,
-            None => {
-                let wait = (deadline + PEER_GRACE).saturating_duration_since(Instant::now());
-                reach_garbler(job, &identity, timeouts, wait.max(Duration::from_secs(1)))?
+                    Ok(complete(&shares, session.is_some()))
+                },
+            );
+            match taken {
+                Ok(()) => {}
+                // The wait ended (with refusals, it is an authentication error): the top of
+                // the loop says what is missing.
+                Err(Error::Timeout(_)) | Err(Error::Authentication(_)) => {}
+                Err(e) => break Some(e),
             }
         };
-        // Both sides say they are ready (or why not) before the session.
-        channel.write_all(b"R")?;
-        channel.flush()?;
-        expect_tag(
-            &mut channel,
-            b'R',
-            &format!("{} compute party", party_name(other(role))),
-        )?;
+        let abort = |shares: &mut [Held], e: &Error| {
+            for (channel, _) in shares.iter_mut().flatten() {
+                let _ = send_error(channel, &e.to_string());
+            }
+        };
+        let join = |handle: std::thread::ScopedJoinHandle<'_, Result<_>>| {
+            handle
+                .join()
+                .unwrap_or_else(|_| Err(Error::SelfCheck("the session's thread panicked".into())))
+        };
+        if let Some(e) = failure {
+            // The other compute party hears why (its session reads our reason where our ready
+            // belongs), and so do the contributors.
+            if let Some((tx, handle)) = session.take() {
+                let _ = tx.send(Err(e.to_string()));
+                let _ = join(handle);
+            }
+            abort(&mut shares, &e);
+            return Err(e);
+        }
         // Our shares, group by group.
-        let n = job.circuit.inputs().len();
-        let mut own: Vec<Vec<bool>> = vec![Vec::new(); n];
+        let mut own: Vec<Vec<bool>> = vec![Vec::new(); job.circuit.inputs().len()];
         for (c, slot) in shares.iter().enumerate() {
             let (_, bits) = slot
                 .as_ref()
@@ -1079,25 +1094,19 @@ pub fn serve(
                 at += w;
             }
         }
-        let own = Zeroizing::new(own);
-        let owners: Vec<Party> = std::iter::repeat_n(Party::Garbler, n)
-            .chain(std::iter::repeat_n(Party::Evaluator, n))
-            .collect();
-        let options = SessionOptions::new(&program, owners, job.reveal())?
-            .with_security(job.security)
-            .with_job(format!("job {}", job.name));
-        match role {
-            Party::Garbler => run_garbler(&program, &own, &mut channel, options),
-            Party::Evaluator => run_evaluator(&program, &own, &mut channel, options),
+        let (tx, handle) = session
+            .take()
+            .ok_or_else(|| Error::SelfCheck("no session with the other compute party".into()))?;
+        let _ = tx.send(Ok(Zeroizing::new(own)));
+        match join(handle) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                abort(&mut shares, &e);
+                Err(e)
+            }
         }
-    })();
-    let (outputs, stats) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            abort(&mut shares, &e);
-            return Err(e);
-        }
-    };
+    })?;
+    let job_start = first_share.unwrap_or_else(Instant::now);
     let outputs: Vec<Vec<bool>> = outputs
         .into_iter()
         .map(|o| o.ok_or_else(|| Error::SelfCheck("an output group has no value or share".into())))
@@ -1146,6 +1155,49 @@ fn other(role: Party) -> Party {
     match role {
         Party::Garbler => Party::Evaluator,
         Party::Evaluator => Party::Garbler,
+    }
+}
+
+/// A compute party's shares, group by group.
+type Ours = Zeroizing<Vec<Vec<bool>>>;
+
+/// The compute parties' session over `channel`: handshake and base OTs at once, then our shares
+/// (or the reason the job stops, which the peer reads where our ready belongs), the ready
+/// exchange, the run and the end.
+fn compute_session(
+    role: Party,
+    program: &crate::compile::Program,
+    mut channel: Connection,
+    options: SessionOptions,
+    inputs: &std::sync::mpsc::Receiver<std::result::Result<Ours, String>>,
+) -> Result<(Vec<Option<Vec<bool>>>, SessionStats)> {
+    let peer = format!("{} compute party", party_name(other(role)));
+    macro_rules! drive {
+        ($session:expr) => {{
+            let mut session = $session;
+            let own = match inputs.recv() {
+                Ok(Ok(own)) => own,
+                Ok(Err(reason)) => {
+                    let _ = send_error(session.channel(), &reason);
+                    return Err(Error::SelfCheck(reason));
+                }
+                Err(_) => {
+                    return Err(Error::SelfCheck(
+                        "the collection of shares stopped without a word".into(),
+                    ));
+                }
+            };
+            // Both sides say they are ready (or why not) before the run.
+            session.channel().write_all(b"R")?;
+            session.channel().flush()?;
+            expect_tag(session.channel(), b'R', &peer)?;
+            let outputs = session.run(&own)?;
+            Ok((outputs, session.finish()?))
+        }};
+    }
+    match role {
+        Party::Garbler => drive!(GarblerSession::start(&mut channel, program, options)?),
+        Party::Evaluator => drive!(EvaluatorSession::start(&mut channel, program, options)?),
     }
 }
 
