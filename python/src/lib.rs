@@ -90,14 +90,14 @@ enum Stop<'a> {
     Abandon,
 }
 
-/// Runs `work` on its own thread with the GIL released; Ctrl-C stops it as `stop` says and
-/// raises KeyboardInterrupt.
-fn blocking<T: Send + 'static>(
+/// Waits with the GIL released for the result the work's thread sends on `rx`, checking for
+/// Ctrl-C between slices. On an interrupt, `stop` is called with a way to wait for the work to
+/// end (`true` once it has) and the interrupt is returned.
+fn await_result<T: Send>(
     py: Python<'_>,
-    stop: Stop<'_>,
-    work: impl FnOnce() -> garbled::Result<T> + Send + 'static,
+    rx: mpsc::Receiver<garbled::Result<T>>,
+    stop: impl FnOnce(&dyn Fn(Option<Duration>) -> bool),
 ) -> PyResult<T> {
-    let (tx, rx) = mpsc::channel();
     let rx = Mutex::new(rx);
     let recv = |wait: Option<Duration>| -> Result<garbled::Result<T>, mpsc::RecvTimeoutError> {
         let rx = rx
@@ -108,20 +108,10 @@ fn blocking<T: Send + 'static>(
             None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
         }
     };
-    let handle = std::thread::Builder::new()
-        .name("garbled-session".into())
-        .spawn(move || {
-            let _ = tx.send(work());
-        })
-        .map_err(|e| py_err(garbled::Error::io("starting a session thread", e)))?;
     loop {
         match py.detach(|| recv(Some(SIGNAL_SLICE))) {
-            Ok(result) => {
-                let _ = handle.join();
-                return result.py();
-            }
+            Ok(result) => return result.py(),
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let _ = handle.join();
                 return Err(py_err(garbled::Error::SelfCheck(
                     "the session's thread stopped without a result".into(),
                 )));
@@ -129,26 +119,52 @@ fn blocking<T: Send + 'static>(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         if let Err(interrupt) = py.check_signals() {
-            match stop {
-                Stop::Accept(acceptor) => {
-                    // Repeated, in case the wait had not begun at the first cancel.
-                    loop {
-                        acceptor.cancel();
-                        if py.detach(|| recv(Some(Duration::from_millis(50)))).is_ok() {
-                            break;
-                        }
-                    }
-                    let _ = handle.join();
-                }
-                Stop::Abandon => {}
-            }
+            stop(&|wait| {
+                !matches!(
+                    py.detach(|| recv(wait)),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                )
+            });
             return Err(interrupt);
         }
     }
 }
 
+/// Runs `work` on its own thread with the GIL released; Ctrl-C stops it as `stop` says and
+/// raises KeyboardInterrupt.
+fn blocking<T: Send + 'static>(
+    py: Python<'_>,
+    stop: Stop<'_>,
+    work: impl FnOnce() -> garbled::Result<T> + Send + 'static,
+) -> PyResult<T> {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("garbled-session".into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        })
+        .map_err(|e| py_err(garbled::Error::io("starting a session thread", e)))?;
+    let mut abandoned = false;
+    let result = await_result(py, rx, |ended| match stop {
+        Stop::Accept(acceptor) => {
+            // Repeated, in case the wait had not begun at the first cancel.
+            loop {
+                acceptor.cancel();
+                if ended(Some(Duration::from_millis(50))) {
+                    break;
+                }
+            }
+        }
+        Stop::Abandon => abandoned = true,
+    });
+    if !abandoned {
+        let _ = handle.join();
+    }
+    result
+}
+
 /// Like [`blocking`], for work that borrows from the caller: always joined before returning
-/// (its stop must end it promptly, so [`Stop::Abandon`] is not allowed here).
+/// (`stop` shuts the work's socket, so it ends promptly).
 fn blocking_scoped<T: Send>(
     py: Python<'_>,
     stop: &garbled::net::Interrupter,
@@ -156,43 +172,18 @@ fn blocking_scoped<T: Send>(
 ) -> PyResult<T> {
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
-        let rx = Mutex::new(rx);
-        let recv = |wait: Option<Duration>| -> Result<garbled::Result<T>, mpsc::RecvTimeoutError> {
-            let rx = rx
-                .lock()
-                .map_err(|_| mpsc::RecvTimeoutError::Disconnected)?;
-            match wait {
-                Some(wait) => rx.recv_timeout(wait),
-                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-            }
-        };
         let handle = std::thread::Builder::new()
             .name("garbled-session".into())
             .spawn_scoped(scope, move || {
                 let _ = tx.send(work());
             })
             .map_err(|e| py_err(garbled::Error::io("starting a session thread", e)))?;
-        loop {
-            match py.detach(|| recv(Some(SIGNAL_SLICE))) {
-                Ok(result) => {
-                    let _ = handle.join();
-                    return result.py();
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let _ = handle.join();
-                    return Err(py_err(garbled::Error::SelfCheck(
-                        "the session's thread stopped without a result".into(),
-                    )));
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-            }
-            if let Err(interrupt) = py.check_signals() {
-                stop.interrupt();
-                let _ = py.detach(|| recv(None));
-                let _ = handle.join();
-                return Err(interrupt);
-            }
-        }
+        let result = await_result(py, rx, |ended| {
+            stop.interrupt();
+            ended(None);
+        });
+        let _ = handle.join();
+        result
     })
 }
 
@@ -968,7 +959,11 @@ fn numpy_rows(rows: &Bound<'_, PyAny>, widths: &[u32]) -> PyResult<Vec<Vec<Vec<b
             widths.len()
         )));
     }
-    let signed = rows.getattr("dtype")?.getattr("kind")?.extract::<String>()? == "i";
+    let signed = rows
+        .getattr("dtype")?
+        .getattr("kind")?
+        .extract::<String>()?
+        == "i";
     let np = rows.py().import("numpy")?;
     let kwargs = PyDict::new(rows.py());
     kwargs.set_item("dtype", if signed { "<i8" } else { "<u8" })?;
@@ -977,14 +972,22 @@ fn numpy_rows(rows: &Bound<'_, PyAny>, widths: &[u32]) -> PyResult<Vec<Vec<Vec<b
         .call_method0("tobytes")?
         .extract()?;
     let mut out = Vec::with_capacity(shape.0);
-    for (i, row) in raw.chunks_exact(8 * shape.1.max(1)).enumerate().take(shape.0) {
+    for (i, row) in raw
+        .chunks_exact(8 * shape.1.max(1))
+        .enumerate()
+        .take(shape.0)
+    {
         let mut groups = Vec::with_capacity(shape.1);
         for (g, (cell, &w)) in row.chunks_exact(8).zip(widths).enumerate() {
             let mut b = [0u8; 8];
             b.copy_from_slice(cell);
             let (fits, u) = if signed {
                 let v = i64::from_le_bytes(b);
-                let lo = if w >= 64 { i64::MIN } else { -(1i64 << (w - 1)) };
+                let lo = if w >= 64 {
+                    i64::MIN
+                } else {
+                    -(1i64 << (w - 1))
+                };
                 let fits = v >= lo && (w >= 64 || v < 0 || (v as u64) < (1u64 << w));
                 (fits, v as u64)
             } else {
@@ -995,7 +998,11 @@ fn numpy_rows(rows: &Bound<'_, PyAny>, widths: &[u32]) -> PyResult<Vec<Vec<Vec<b
                 return Err(usage(format!(
                     "row {i}, group {} ({w} bits): {} does not fit in {w} bits (give -2^{} .. 2^{w}-1; negative values are two's complement)",
                     g + 1,
-                    if signed { (u as i64).to_string() } else { u.to_string() },
+                    if signed {
+                        (u as i64).to_string()
+                    } else {
+                        u.to_string()
+                    },
                     w.saturating_sub(1)
                 )));
             }

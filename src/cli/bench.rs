@@ -139,7 +139,7 @@ pub(crate) struct CircuitFigures {
 
 /// A fresh Delta, random zero-labels for every input wire, the active labels of random input
 /// bits, and a tweak base: what an in-memory measurement garbles and evaluates with.
-fn random_labels(
+pub(crate) fn random_labels(
     program: &Program,
 ) -> Result<(Delta, Vec<ZeroLabel>, Vec<ActiveLabel>, TweakBase)> {
     let mut prg = Prg::from_os()?;

@@ -16,6 +16,20 @@ const HOSPITALS: usize = 5;
 const CONDITIONS: u32 = 8;
 const BITS: u32 = 32;
 
+/// Every hospital's counts, as bits: hospital `i` counts `1000 (i + 1) + c` for condition `c`.
+fn counts() -> Vec<Vec<bool>> {
+    (0..HOSPITALS)
+        .map(|i| {
+            (0..CONDITIONS)
+                .flat_map(|c| {
+                    let v = 1000 * (i as u32 + 1) + c;
+                    (0..BITS).map(move |k| v >> k & 1 == 1)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// One run of the job: its time (first share sent to the last result) and its bytes (every
 /// connection, both directions counted once).
 fn job_once(security: crate::auth::Security) -> Result<(Duration, u64)> {
@@ -51,16 +65,7 @@ fn job_once(security: crate::auth::Security) -> Result<(Duration, u64)> {
         recipients: Some(vec!["hospital-1".into(), "hospital-2".into()]),
     };
     let job = Job::parse(std::path::Path::new("bench.toml"), &spec.to_toml())?;
-    let values: Vec<Vec<bool>> = (0..HOSPITALS)
-        .map(|i| {
-            (0..CONDITIONS)
-                .flat_map(|c| {
-                    let v = 1000 * (i as u32 + 1) + c;
-                    (0..BITS).map(move |k| v >> k & 1 == 1)
-                })
-                .collect()
-        })
-        .collect();
+    let values = counts();
     let quiet = |_: &str| {};
     let (elapsed, bytes, results) = std::thread::scope(|s| -> Result<_> {
         let job = &job;
@@ -125,16 +130,7 @@ fn plain_once(security: crate::auth::Security) -> Result<(Duration, u64)> {
         .collect();
     let options =
         SessionOptions::new(&program, owners.clone(), vec![Reveal::Both])?.with_security(security);
-    let values: Vec<Vec<bool>> = (0..HOSPITALS)
-        .map(|i| {
-            (0..CONDITIONS)
-                .flat_map(|c| {
-                    let v = 1000 * (i as u32 + 1) + c;
-                    (0..BITS).map(move |k| v >> k & 1 == 1)
-                })
-                .collect()
-        })
-        .collect();
+    let values = counts();
     let (mut g_in, mut e_in) = (Vec::new(), Vec::new());
     for (v, o) in values.into_iter().zip(&owners) {
         match o {

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use super::bench::{E2eSetup, aes_ns_per_block, measure_ot, measure_parallel, self_check};
 use crate::aes::{Aes, Prg};
-use crate::block::{ActiveLabel, Block, Delta, ZeroLabel};
+use crate::block::Block;
 use crate::circuit::{Circuit, Limits};
 use crate::compile::{Program, compile};
 use crate::error::{Error, Result};
-use crate::garble::{Evaluator, Garbler, Scheme, TweakBase};
+use crate::garble::{Evaluator, Garbler, Scheme};
 use crate::protocol::{EvaluatorSession, GarblerSession, Party, Reveal, Security, SessionOptions};
 
 /// One line of `results.jsonl` and of `results.csv`.
@@ -237,21 +237,9 @@ fn kernel_cell(c: &Named, scheme: Scheme, target: Duration) -> Result<Cell> {
     self_check(&c.name, &c.circuit, &c.program, scheme)?;
     let program = c.program.clone();
     let and = program.and_count().max(1);
-    let mut prg = Prg::from_os()?;
-    let delta = Delta::new(prg.block());
-    let mut raw = vec![Block::ZERO; program.input_count()];
-    prg.fill(&mut raw);
-    let zero: Vec<ZeroLabel> = raw.into_iter().map(ZeroLabel).collect();
-    let active: Vec<ActiveLabel> = zero
-        .iter()
-        .map(|z| z.encode(prg.block().lsb(), &delta))
-        .collect();
-    let tweaks = TweakBase {
-        nonce: prg.block().value() as u64,
-        first: 0,
-    };
+    let (delta, zero, active, tweaks) = super::bench::random_labels(&program)?;
     let mut tables = vec![Block::ZERO; scheme.blocks_for(program.and_count())];
-    let seed = prg.block().to_bytes();
+    let seed = Prg::from_os()?.block().to_bytes();
     // How many copies one repetition garbles: enough to pass the target time.
     let one = Instant::now();
     Garbler::new(&program, delta.clone(), &zero, tweaks)?
