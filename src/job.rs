@@ -169,7 +169,11 @@ pub struct Job {
 
 /// Byte offset to 1-based line and column.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
     (line, column)
@@ -494,6 +498,28 @@ impl Job {
                 (parsed.circuit, p.get_ref().to_string())
             }
             (None, Some(g)) => {
+                // As `garbled gen`: count is sum's, and aes128 and sha256 have fixed widths.
+                let known = library::GENERATORS.iter().any(|(n, _)| n == g.get_ref());
+                if let Some(count) = &c.count
+                    && known
+                    && g.get_ref() != "sum"
+                {
+                    return Err(src.at(
+                        count.span(),
+                        format!("count applies to the sum generator, not to {}", g.get_ref()),
+                    ));
+                }
+                if let Some(bits) = &c.bits
+                    && matches!(g.get_ref().as_str(), "aes128" | "sha256")
+                {
+                    return Err(src.at(
+                        bits.span(),
+                        format!(
+                            "{} has fixed widths; bits does not apply to it",
+                            g.get_ref()
+                        ),
+                    ));
+                }
                 let bits = c.bits.as_ref().map_or(32, |b| *b.get_ref());
                 let count = c.count.as_ref().map_or(2, |b| *b.get_ref());
                 let circuit = library::generate(g.get_ref(), bits, count)
@@ -516,6 +542,23 @@ impl Job {
             return Err(src.at(
                 raw.span(),
                 "circuit: a job circuit needs input groups and output groups",
+            ));
+        }
+        // The lanes multiply the circuit: bounded like a circuit file, before anything is built.
+        let limits = Limits::default();
+        if u64::from(lanes) * one.gates().len() as u64 > limits.max_gates
+            || u64::from(lanes) * u64::from(one.num_wires()) > limits.max_wires
+        {
+            let at = c.lanes.as_ref().map_or(raw.span(), |l| l.span());
+            return Err(src.at(
+                at,
+                format!(
+                    "lanes: {lanes} copies of a circuit of {} gates and {} wires pass the limits of {} gates and {} wires",
+                    one.gates().len(),
+                    one.num_wires(),
+                    limits.max_gates,
+                    limits.max_wires
+                ),
             ));
         }
         let circuit = if lanes == 1 {
@@ -1529,6 +1572,17 @@ bits = 32
             (
                 job_text(|t| t.replace("[circuit]", "[circuit]\nwidth = 3")),
                 "job.toml:6:1: unknown field `width`",
+            ),
+            (
+                job_text(|t| {
+                    t.replace("generator = \"sum\"", "generator = \"mul\"")
+                        .replace("bits = 32\ncount = 2", "bits = 256\nlanes = 65536")
+                }),
+                "job.toml:8:9: lanes: 65536 copies",
+            ),
+            (
+                job_text(|t| t.replace("generator = \"sum\"", "generator = \"add\"")),
+                "job.toml:8:9: count applies to the sum generator",
             ),
         ];
         for (text, expected) in cases {

@@ -154,6 +154,22 @@ fn a_quick_run_writes_four_files_that_agree() {
     );
 }
 
+/// Rewrites the report of the run in `out_dir` against `baseline`, without measuring.
+fn reanalyze(out_dir: &str, baseline: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "bench",
+        "--suite",
+        "quick",
+        "--out",
+        out_dir,
+        "--reanalyze",
+        "--baseline",
+        baseline,
+    ];
+    args.extend_from_slice(extra);
+    bench(&args)
+}
+
 /// A copy of `dir` with `edit` applied to its rows.
 fn doctored(dir: &Path, name: &str, edit: impl Fn(&mut [Value])) -> PathBuf {
     let copy = temp(name);
@@ -186,18 +202,7 @@ fn a_baseline_with_one_cell_three_times_faster_is_a_regression() {
     let faster = doctored(&dir, "faster", three_times_faster);
     let out_dir = dir.to_str().unwrap();
     // Against itself: nothing changed, exit 0.
-    let same = bench(&[
-        "bench",
-        "--suite",
-        "quick",
-        "--out",
-        out_dir,
-        "--reanalyze",
-        "--baseline",
-        out_dir,
-        "--fail-on-regression",
-        "10",
-    ]);
+    let same = reanalyze(out_dir, out_dir, &["--fail-on-regression", "10"]);
     assert!(same.status.success(), "{}", stderr(&same));
     assert!(
         stdout(&same).contains("no cell changed beyond its noise"),
@@ -205,18 +210,11 @@ fn a_baseline_with_one_cell_three_times_faster_is_a_regression() {
         stdout(&same)
     );
     // Against the doctored copy: that cell, and exit 1.
-    let out = bench(&[
-        "bench",
-        "--suite",
-        "quick",
-        "--out",
+    let out = reanalyze(
         out_dir,
-        "--reanalyze",
-        "--baseline",
         faster.to_str().unwrap(),
-        "--fail-on-regression",
-        "10",
-    ]);
+        &["--fail-on-regression", "10"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let text = stdout(&out);
     let changed: Vec<&str> = text
@@ -233,16 +231,7 @@ fn a_baseline_with_one_cell_three_times_faster_is_a_regression() {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("baseline (median)"));
     // Without --fail-on-regression the same comparison only reports.
-    let out = bench(&[
-        "bench",
-        "--suite",
-        "quick",
-        "--out",
-        out_dir,
-        "--reanalyze",
-        "--baseline",
-        faster.to_str().unwrap(),
-    ]);
+    let out = reanalyze(out_dir, faster.to_str().unwrap(), &[]);
     assert!(out.status.success());
 }
 
@@ -301,18 +290,11 @@ fn bad_inputs_are_named() {
             rows[i][k] = Value::from(0.001);
         }
     });
-    let out = bench(&[
-        "bench",
-        "--suite",
-        "quick",
-        "--out",
+    let out = reanalyze(
         out_dir,
-        "--reanalyze",
-        "--baseline",
         other.to_str().unwrap(),
-        "--fail-on-regression",
-        "10",
-    ]);
+        &["--fail-on-regression", "10"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("not comparable"), "{}", stdout(&out));
     assert!(!stdout(&out).contains("(slower)"), "{}", stdout(&out));
@@ -324,16 +306,7 @@ fn bad_inputs_are_named() {
     lines[2] = "{\"circuit\": \"half a row".into();
     text = lines.join("\n") + "\n";
     std::fs::write(&path, text).unwrap();
-    let out = bench(&[
-        "bench",
-        "--suite",
-        "quick",
-        "--out",
-        out_dir,
-        "--reanalyze",
-        "--baseline",
-        corrupt.to_str().unwrap(),
-    ]);
+    let out = reanalyze(out_dir, corrupt.to_str().unwrap(), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("results.jsonl:3:"),

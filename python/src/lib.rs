@@ -221,6 +221,12 @@ fn int_to_bits(
             width.saturating_sub(1),
         ))
     };
+    if width == 0 {
+        return match int.extract::<i128>() {
+            Ok(0) => Ok(Vec::new()),
+            _ => Err(out_of_range()),
+        };
+    }
     if width <= 64 {
         if let Ok(v) = int.extract::<i128>() {
             let lo = -(1i128 << (width - 1).min(127));
@@ -442,6 +448,16 @@ impl Circuit {
                 let count = count.unwrap_or(1);
                 if count == 0 {
                     return Err(garbled::Error::arg("count=0: give at least one AES copy"));
+                }
+                // The chain's text is built in memory before it is parsed: bounded as a loaded
+                // file's gates are.
+                let one = garbled::circuit::library::write_aes128_chain(1, &mut std::io::sink())?;
+                let most = Limits::default().max_gates / one.gates.max(1);
+                if u64::from(count) > most {
+                    return Err(garbled::Error::arg(format!(
+                        "count={count}: at most {most} chained AES copies are built in memory ({} gates each)",
+                        one.gates
+                    )));
                 }
                 let mut text = Vec::new();
                 garbled::circuit::library::write_aes128_chain(u64::from(count), &mut text)?;
@@ -983,10 +999,10 @@ fn numpy_rows(rows: &Bound<'_, PyAny>, widths: &[u32]) -> PyResult<Vec<Vec<Vec<b
             b.copy_from_slice(cell);
             let (fits, u) = if signed {
                 let v = i64::from_le_bytes(b);
-                let lo = if w >= 64 {
-                    i64::MIN
-                } else {
-                    -(1i64 << (w - 1))
+                let lo = match w {
+                    0 => 0,
+                    64.. => i64::MIN,
+                    _ => -(1i64 << (w - 1)),
                 };
                 let fits = v >= lo && (w >= 64 || v < 0 || (v as u64) < (1u64 << w));
                 (fits, v as u64)

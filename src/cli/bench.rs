@@ -523,7 +523,25 @@ pub(crate) struct E2eSetup {
     pub link_mbps: Option<f64>,
 }
 
-fn e2e_session(
+/// The owners of an end-to-end session's input groups: the garbler the first half (rounded
+/// up), the evaluator the rest.
+pub(crate) fn e2e_owners(program: &Program) -> Vec<crate::protocol::Party> {
+    let groups = program.input_widths().len();
+    (0..groups)
+        .map(|g| {
+            if g < groups.div_ceil(2) {
+                crate::protocol::Party::Garbler
+            } else {
+                crate::protocol::Party::Evaluator
+            }
+        })
+        .collect()
+}
+
+/// `runs` runs of `program` between two parties in this process over loopback (TLS or
+/// plaintext, paced as `setup` says), inputs owned as [`e2e_owners`] says and every output
+/// revealed to both; the garbler's and the evaluator's statistics.
+pub(crate) fn e2e_session(
     tls: bool,
     program: &Program,
     runs: u64,
@@ -531,11 +549,11 @@ fn e2e_session(
     e_in: &[Vec<bool>],
     setup: E2eSetup,
 ) -> Result<(crate::protocol::SessionStats, crate::protocol::SessionStats)> {
-    use crate::protocol::{EvaluatorSession, GarblerSession, Party, Reveal, SessionOptions};
+    use crate::protocol::{EvaluatorSession, GarblerSession, Reveal, SessionOptions};
     let options = SessionOptions::new(
         program,
-        vec![Party::Garbler, Party::Evaluator],
-        vec![Reveal::Both],
+        e2e_owners(program),
+        vec![Reveal::Both; program.output_widths().len()],
     )?
     .with_runs(runs)
     .with_scheme(setup.scheme)

@@ -12,6 +12,9 @@ use crate::net::tls::Identity;
 use crate::protocol::Party;
 use crate::value::{BitOrder, OutputFormat, format_value_as, parse_value};
 
+/// The largest `--values-file` read (a contributor's values; 16 MiB is millions of them).
+const MAX_VALUES_FILE: u64 = 16 << 20;
+
 const JOB_HELP: &str = "\
 A job file (TOML) is shared by everyone in the job:
 
@@ -203,6 +206,17 @@ fn read_values(args: &ContributeArgs, job: &Job, index: usize) -> Result<Vec<Vec
             .map(|v| (v.trim().to_string(), format!("--values {}", v.trim())))
             .collect(),
         (None, Some(path)) => {
+            let size = std::fs::metadata(path)
+                .map_err(|e| {
+                    Error::arg(format!("cannot read values file {}: {e}", path.display()))
+                })?
+                .len();
+            if size > MAX_VALUES_FILE {
+                return Err(Error::arg(format!(
+                    "{}: {size} bytes; a values file is at most {MAX_VALUES_FILE} bytes",
+                    path.display()
+                )));
+            }
             let text = std::fs::read_to_string(path).map_err(|e| {
                 Error::arg(format!("cannot read values file {}: {e}", path.display()))
             })?;

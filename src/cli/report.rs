@@ -217,24 +217,12 @@ fn escape(text: &str) -> String {
 }
 
 fn find<'a>(rows: &'a [Row], key: &str) -> Option<&'a Row> {
-    rows.iter().find(|r| {
-        format!(
-            "{}|{}|{}|{}|{}|{}|{}",
-            r.circuit, r.scheme, r.security, r.transport, r.threads, r.link, r.metric
-        ) == key
-    })
-}
-
-fn key_of(r: &Row) -> String {
-    format!(
-        "{}|{}|{}|{}|{}|{}|{}",
-        r.circuit, r.scheme, r.security, r.transport, r.threads, r.link, r.metric
-    )
+    rows.iter().find(|r| r.key() == key)
 }
 
 fn bar_of(r: &Row, label: String, baseline: Option<&[Row]>) -> Bar {
     let old = baseline
-        .and_then(|b| find(b, &key_of(r)))
+        .and_then(|b| find(b, &r.key()))
         .filter(|o| o.digest == r.digest)
         .map(|o| (o.median, o.min, o.max));
     Bar {
@@ -397,7 +385,7 @@ pub(crate) fn html(
             escape(&r.unit)
         ));
         if let Some(b) = baseline {
-            let old = find(b, &key_of(r)).map_or("-".to_string(), |o| {
+            let old = find(b, &r.key()).map_or("-".to_string(), |o| {
                 if o.digest == r.digest {
                     o.median.to_string()
                 } else {

@@ -15,14 +15,16 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::bench::{E2eSetup, aes_ns_per_block, measure_ot, measure_parallel, self_check};
+use super::bench::{
+    E2eSetup, aes_ns_per_block, e2e_owners, e2e_session, measure_ot, measure_parallel, self_check,
+};
 use crate::aes::{Aes, Prg};
 use crate::block::Block;
 use crate::circuit::{Circuit, Limits};
 use crate::compile::{Program, compile};
 use crate::error::{Error, Result};
 use crate::garble::{Evaluator, Garbler, Scheme};
-use crate::protocol::{EvaluatorSession, GarblerSession, Party, Reveal, Security, SessionOptions};
+use crate::protocol::{Party, Security};
 
 /// One line of `results.jsonl` and of `results.csv`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -47,7 +49,7 @@ const CSV_HEADER: &str =
 
 impl Row {
     /// The cell and metric this row measures, without the circuit's digest.
-    fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!(
             "{} | {} | {} | {} | {} threads | {} | {}",
             self.circuit,
@@ -283,16 +285,6 @@ fn kernel_cell(c: &Named, scheme: Scheme, target: Duration) -> Result<Cell> {
 /// outputs), both parties in this process.
 fn e2e_cell(c: &Named, setup: E2eSetup, tls: bool) -> Result<Cell> {
     let program = c.program.clone();
-    let groups = program.input_widths().len();
-    let owners: Vec<Party> = (0..groups)
-        .map(|g| {
-            if g < groups.div_ceil(2) {
-                Party::Garbler
-            } else {
-                Party::Evaluator
-            }
-        })
-        .collect();
     let mut prg = Prg::from_os()?;
     let mut bits = |n: u32| -> Vec<bool> {
         let mut bytes = vec![0u8; n as usize];
@@ -300,40 +292,19 @@ fn e2e_cell(c: &Named, setup: E2eSetup, tls: bool) -> Result<Cell> {
         bytes.iter().map(|b| b & 1 == 1).collect()
     };
     let (mut g_in, mut e_in) = (Vec::new(), Vec::new());
-    for (w, o) in program.input_widths().iter().zip(&owners) {
+    for (w, o) in program.input_widths().iter().zip(e2e_owners(&program)) {
         match o {
             Party::Garbler => g_in.push(bits(*w)),
             Party::Evaluator => e_in.push(bits(*w)),
         }
     }
-    let reveal = vec![Reveal::Both; program.output_widths().len()];
-    let options = SessionOptions::new(&program, owners, reveal)?
-        .with_scheme(setup.scheme)
-        .with_security(setup.security);
     let link = match setup.link_mbps {
         None => "unpaced".to_string(),
         Some(m) => format!("{m:.0} Mbit/s"),
     };
     let measure = move || -> Result<Sample> {
-        let e_options = options.clone();
         let start = Instant::now();
-        let (stats, _) = super::net::run_local(
-            crate::net::tcp::Timeouts::idle(Duration::from_secs(120)),
-            tls,
-            None,
-            |channel| {
-                let channel = crate::net::paced::Paced::new(channel, setup.link_mbps);
-                let mut s = GarblerSession::start(channel, &program, options.clone())?;
-                s.run(&g_in)?;
-                s.finish()
-            },
-            |channel| {
-                let channel = crate::net::paced::Paced::new(channel, setup.link_mbps);
-                let mut s = EvaluatorSession::start(channel, &program, e_options)?;
-                s.run(&e_in)?;
-                s.finish()
-            },
-        )?;
+        let (stats, _) = e2e_session(tls, &program, 1, &g_in, &e_in, setup)?;
         let seconds = start.elapsed().as_secs_f64();
         let and = stats.and_gates.max(1) as f64;
         Ok(vec![

@@ -32,6 +32,8 @@ use crate::error::{Error, Result};
 pub const MAX_PENDING: usize = 16;
 /// Checks that may run at the same time for one source address (IP, any port).
 pub const MAX_PER_SOURCE: usize = 4;
+/// Most checks [`Acceptor::expecting`] adds to the caps.
+pub const MAX_EXTRA_CHECKS: usize = 64;
 /// How long a connection may spend in its check (the TLS handshake with the pinned key) before
 /// it is shut down, whatever the session's timeout.
 pub const CHECK_DEADLINE: Duration = Duration::from_secs(5);
@@ -193,10 +195,12 @@ impl Acceptor {
 
     /// Widens the caps on checks running at once for a listener that expects `parties`
     /// legitimate connections, possibly all from one address (a job's contributors behind one
-    /// NAT, or on one machine): `parties` plus the usual caps.
+    /// NAT, or on one machine): the usual caps plus `parties`, at most [`MAX_EXTRA_CHECKS`]
+    /// more (each check is a thread; a party that finds the listener busy asks again).
     pub fn expecting(mut self, parties: usize) -> Self {
-        self.per_source = MAX_PER_SOURCE + parties;
-        self.most = MAX_PENDING + parties;
+        let extra = parties.min(MAX_EXTRA_CHECKS);
+        self.per_source = MAX_PER_SOURCE + extra;
+        self.most = MAX_PENDING + extra;
         self
     }
 
